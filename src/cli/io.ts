@@ -1,0 +1,28 @@
+// Where CLI commands write, so that tests can run commands in-process and read what they printed.
+export interface CliIO {
+  out(text: string): void;
+  err(text: string): void;
+  color: boolean;
+}
+
+export const processIO: CliIO = {
+  out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
+  err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
+  color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+};
+
+/** Collects output in memory (tests). */
+export function memoryIO(): CliIO & { stdout: string; stderr: string } {
+  const io = {
+    stdout: '',
+    stderr: '',
+    color: false,
+    out(t: string) {
+      io.stdout += t.endsWith('\n') ? t : `${t}\n`;
+    },
+    err(t: string) {
+      io.stderr += t.endsWith('\n') ? t : `${t}\n`;
+    },
+  };
+  return io;
+}

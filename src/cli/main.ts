@@ -1,0 +1,48 @@
+// pstc's command-line entry. Each command lives in src/cli/commands/<name>.ts and exports
+// `register(program, io, setExit)`; this file only wires them up and turns errors into messages:
+// a user's mistake prints diagnostics, never a stack trace; an internal error says it is one.
+import { Command, CommanderError } from 'commander';
+import { DiagnosticError, renderDiagnostics } from '../lang/diagnostics.js';
+import { processIO, type CliIO } from './io.js';
+import { UsageError } from './errors.js';
+
+export type CommandRegistrar = (program: Command, io: CliIO, setExit: (code: number) => void) => void;
+
+// One line per command module; keep the order of `pstc --help`.
+const registrars: CommandRegistrar[] = [
+];
+
+export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
+  const program = new Command('pstc')
+    .description('A compiler for video Transformers with temporal patch shift (.pst → IR → WebGPU)')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .showHelpAfterError('(run with --help for usage)');
+  for (const register of registrars) register(program, io, setExit);
+  return program;
+}
+
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram(io, (code) => (exitCode = code));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    if (e instanceof DiagnosticError) {
+      io.err(renderDiagnostics(e.diagnostics, { color: io.color }));
+      return 1;
+    }
+    if (e instanceof UsageError) {
+      io.err(`pstc: ${e.message}`);
+      return 2;
+    }
+    const err = e as Error;
+    io.err(`pstc: internal error (a bug in pstc, not in your input): ${err?.message ?? String(e)}`);
+    if (process.env.PSTC_DEBUG) io.err(err?.stack ?? '');
+    else io.err('set PSTC_DEBUG=1 to see the stack trace');
+    return 70;
+  }
+}
