@@ -5,11 +5,15 @@ import { Command, CommanderError } from 'commander';
 import { DiagnosticError, renderDiagnostics } from '../lang/diagnostics.js';
 import { processIO, type CliIO } from './io.js';
 import { UsageError } from './errors.js';
+import { registerCheck } from './commands/check.js';
+import { registerFmt } from './commands/fmt.js';
 
 export type CommandRegistrar = (program: Command, io: CliIO, setExit: (code: number) => void) => void;
 
 // One line per command module; keep the order of `pstc --help`.
 const registrars: CommandRegistrar[] = [
+  registerCheck,
+  registerFmt,
 ];
 
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
