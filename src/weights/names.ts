@@ -1,0 +1,98 @@
+// Every parameter of a model, with the name, shape and initialisation the reference implementation
+// gives it (pst-reference.md, "Weights and their names"). The order is the order of the reference
+// state dict: PyTorch lists a module's own parameters, then its children in registration order —
+// which is why `downsample.reduction` comes before `downsample.norm` (PatchMerging registers the
+// Linear first) although the spec lists the norm first.
+import type { ModelConfig, StageConfig } from '../lang/model.js';
+import { numel } from './tensor.js';
+
+/**
+ * How a parameter starts out (see init.ts):
+ * - trunc_normal: timm's trunc_normal_(std = scale), bounds ±2 absolute (Linear weights, bias tables);
+ * - normal: N(0, scale²) (the classification head: mmaction's normal_init(std=0.01));
+ * - uniform: U(−scale, scale) (the patch-embedding Conv3d, which the reference leaves at PyTorch's
+ *   default, kaiming_uniform(a=√5): bound 1/√fan_in for weight and bias alike);
+ * - zeros / ones: Linear biases, LayerNorm bias / weight.
+ */
+export type InitKind = 'trunc_normal' | 'normal' | 'uniform' | 'zeros' | 'ones';
+
+export interface WeightSpec {
+  name: string;
+  shape: number[];
+  init: InitKind;
+  /** std for the normals, half-width for uniform; 0 for zeros and ones. */
+  scale: number;
+}
+
+export const HEAD_PREFIX = 'cls_head.fc_cls.';
+
+/** Width of a block's MLP: Python's int(dim * mlp_ratio), i.e. truncation, as the reference computes it. */
+export function mlpHidden(stage: StageConfig): number {
+  return Math.floor(stage.dim * stage.mlpRatio);
+}
+
+/** Rows of a block's relative position bias table, built from the configured (not shrunk) window. */
+export function biasTableRows(stage: StageConfig): number {
+  const [, wh, ww] = stage.window;
+  return (2 * stage.biasFrames - 1) * (2 * wh - 1) * (2 * ww - 1);
+}
+
+function linear(out: WeightSpec[], name: string, outDim: number, inDim: number, bias: boolean): void {
+  out.push({ name: `${name}.weight`, shape: [outDim, inDim], init: 'trunc_normal', scale: 0.02 });
+  if (bias) out.push({ name: `${name}.bias`, shape: [outDim], init: 'zeros', scale: 0 });
+}
+
+function layerNorm(out: WeightSpec[], name: string, dim: number): void {
+  out.push({ name: `${name}.weight`, shape: [dim], init: 'ones', scale: 0 });
+  out.push({ name: `${name}.bias`, shape: [dim], init: 'zeros', scale: 0 });
+}
+
+export function weightSpecs(model: ModelConfig): WeightSpec[] {
+  const out: WeightSpec[] = [];
+  const { embed } = model;
+  const [kt, kh, kw] = embed.patch;
+  const bound = 1 / Math.sqrt(embed.inChannels * kt * kh * kw);
+  out.push({ name: 'patch_embed.proj.weight', shape: [embed.dim, embed.inChannels, kt, kh, kw], init: 'uniform', scale: bound });
+  out.push({ name: 'patch_embed.proj.bias', shape: [embed.dim], init: 'uniform', scale: bound });
+  if (embed.norm) layerNorm(out, 'patch_embed.norm', embed.dim);
+
+  model.stages.forEach((stage, s) => {
+    const C = stage.dim;
+    for (let j = 0; j < stage.depth; j++) {
+      const p = `layers.${s}.blocks.${j}`;
+      layerNorm(out, `${p}.norm1`, C);
+      out.push({
+        name: `${p}.attn.relative_position_bias_table`,
+        shape: [biasTableRows(stage), stage.heads],
+        init: 'trunc_normal',
+        scale: 0.02,
+      });
+      linear(out, `${p}.attn.qkv`, 3 * C, C, stage.qkvBias);
+      linear(out, `${p}.attn.proj`, C, C, true);
+      layerNorm(out, `${p}.norm2`, C);
+      const hidden = mlpHidden(stage);
+      linear(out, `${p}.mlp.fc1`, hidden, C, true);
+      linear(out, `${p}.mlp.fc2`, C, hidden, true);
+    }
+    const next = model.stages[s + 1];
+    if (stage.merge === 'patch_merging' && next) {
+      linear(out, `layers.${s}.downsample.reduction`, next.dim, 4 * C, false);
+      layerNorm(out, `layers.${s}.downsample.norm`, 4 * C);
+    }
+  });
+
+  const last = model.stages[model.stages.length - 1];
+  const features = last ? last.dim : embed.dim;
+  if (model.finalNorm) layerNorm(out, 'norm', features);
+  if (model.head) {
+    out.push({ name: `${HEAD_PREFIX}weight`, shape: [model.head.classes, features], init: 'normal', scale: 0.01 });
+    out.push({ name: `${HEAD_PREFIX}bias`, shape: [model.head.classes], init: 'zeros', scale: 0 });
+  }
+  return out;
+}
+
+export function parameterCount(model: ModelConfig, { head = true }: { head?: boolean } = {}): number {
+  return weightSpecs(model)
+    .filter((w) => head || !w.name.startsWith(HEAD_PREFIX))
+    .reduce((total, w) => total + numel(w.shape), 0);
+}
