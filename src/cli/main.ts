@@ -1,12 +1,14 @@
 // pstc's command-line entry. Each command lives in src/cli/commands/<name>.ts and exports
 // `register(program, io, setExit)`; this file only wires them up and turns errors into messages:
 // a user's mistake prints diagnostics, never a stack trace; an internal error says it is one.
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { DiagnosticError, renderDiagnostics } from '../lang/diagnostics.js';
+import { DiagnosticError, renderDiagnostics, type Diagnostic } from '../lang/diagnostics.js';
 import { processIO, type CliIO } from './io.js';
 import { UsageError } from './errors.js';
 import { registerCheck } from './commands/check.js';
 import { registerFmt } from './commands/fmt.js';
+import { registerExplain } from './commands/explain.js';
 
 export type CommandRegistrar = (program: Command, io: CliIO, setExit: (code: number) => void) => void;
 
@@ -14,6 +16,7 @@ export type CommandRegistrar = (program: Command, io: CliIO, setExit: (code: num
 const registrars: CommandRegistrar[] = [
   registerCheck,
   registerFmt,
+  registerExplain,
 ];
 
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
@@ -36,7 +39,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof DiagnosticError) {
-      io.err(renderDiagnostics(e.diagnostics, { color: io.color }));
+      io.err(renderDiagnostics(e.diagnostics, { color: io.color, sources: sourcesOf(e.diagnostics) }));
       return 1;
     }
     if (e instanceof UsageError) {
@@ -49,4 +52,19 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     else io.err('set PSTC_DEBUG=1 to see the stack trace');
     return 70;
   }
+}
+
+/** The text of every file the diagnostics point into, so each is shown with its source line. */
+function sourcesOf(diagnostics: readonly Diagnostic[]): Map<string, string> {
+  const sources = new Map<string, string>();
+  for (const d of diagnostics) {
+    const file = d.span?.file;
+    if (!file || sources.has(file)) continue;
+    try {
+      sources.set(file, readFileSync(file, 'utf8'));
+    } catch {
+      // A span into a file that is gone still renders, without its source line.
+    }
+  }
+  return sources;
 }

@@ -1,0 +1,54 @@
+// The shift pattern as the paper draws it: for one window, which frame each position reads.
+// Pure analysis of a PatchShift/ChannelShift; renderers live in src/explore/pattern-picture.ts.
+import type { ChannelShift, PatchShift } from '../lang/model.js';
+
+export interface PatternPicture {
+  /** rows × cols of relative frames: the token at (h, w) of frame d reads frame d + read[h][w]. */
+  read: number[][];
+  gridSize: number;
+  windowH: number;
+  windowW: number;
+  /** max |s| over the grid. */
+  reach: number;
+}
+
+/** Tile the pattern over a windowH × windowW window by position mod grid size. */
+export function patternPicture(shift: PatchShift, windowH: number, windowW: number): PatternPicture {
+  const g = shift.grid.length;
+  const read: number[][] = [];
+  for (let h = 0; h < windowH; h++) {
+    const row: number[] = [];
+    for (let w = 0; w < windowW; w++) row.push(-shift.grid[h % g]![w % g]!);
+    read.push(row);
+  }
+  return { read, gridSize: g, windowH, windowW, reach: patternReach(shift) };
+}
+
+export function patternReach(shift: PatchShift): number {
+  return Math.max(0, ...shift.grid.flat().map((s) => Math.abs(s)));
+}
+
+/** Number of heads a patch shift moves in a block with `heads` heads. */
+export function shiftedHeads(shift: PatchShift, heads: number): number {
+  return Math.floor(heads * shift.ratio + 1e-9);
+}
+
+/** Channels per head moved in each direction by a channel shift. */
+export function foldChannels(shift: ChannelShift, headDim: number): number {
+  return Math.floor(headDim * shift.fold + 1e-9);
+}
+
+/**
+ * Temporal offsets one block mixes into a token's output, relative to its own frame
+ * (ignoring the boundary rule). TPS with shift-back: query i computed at frame d + s_i attends to
+ * keys read from frames d + s_i − s_j; without shift-back the output at d attends to d − s_j.
+ * TCS: channels from d − 1 and d + 1.
+ */
+export function blockTemporalOffsets(shift: PatchShift | ChannelShift | null): number[] {
+  if (!shift) return [0];
+  if (shift.kind === 'channel') return [-1, 0, 1];
+  const s = shift.grid.flat();
+  const offsets = new Set<number>([0]);
+  for (const si of s) for (const sj of s) offsets.add(shift.shiftBack ? si - sj : -sj);
+  return [...offsets].sort((a, b) => a - b);
+}
