@@ -1,0 +1,278 @@
+// The GEMM of a Linear layer, C[m, n] = Σ_k A[m, k]·B[n, k] (B is the weight, stored [out, in]),
+// with index maps folded into the A load and the C store, and a fused epilogue
+// (+ bias[n], exact GELU, + residual). Tiling:
+//   - each workgroup computes a TILE_M × TILE_N block of C;
+//   - K is walked in steps of TILE_K: the workgroup stages A[TILE_M × TILE_K] and
+//     B[TILE_N × TILE_K] in workgroup memory (transposed, so the inner loop reads rows);
+//   - each thread accumulates a THREAD_M × THREAD_N block of C in registers (register blocking:
+//     THREAD_M + THREAD_N workgroup reads per THREAD_M·THREAD_N multiply-adds).
+// Every read and write is bounds-checked, so M, N, K need not be multiples of the tiles, and a
+// caller's load_a is only ever called with 0 ≤ m < M, 0 ≤ k < K.
+import {
+  ERF_WGSL,
+  LINEAR_WORKGROUP_WGSL,
+  MIN_LIMITS,
+  checkFits,
+  headerComment,
+  requireFunction,
+  storageDecl,
+  wgslInt,
+  workgroupGrid,
+  type Kernel,
+  type KernelBinding,
+  type KernelLimits,
+  type WgslFunction,
+} from './common.js';
+
+export interface GemmTile {
+  tileM: number;
+  tileN: number;
+  tileK: number;
+  threadM: number;
+  threadN: number;
+}
+
+/** Candidate tiles, largest first; the emitter takes the first that the device limits allow. */
+export const GEMM_TILES: readonly GemmTile[] = [
+  { tileM: 64, tileN: 64, tileK: 16, threadM: 4, threadN: 4 }, // 256 threads, 8 KiB
+  { tileM: 32, tileN: 32, tileK: 16, threadM: 4, threadN: 4 }, // 64 threads, 4 KiB
+  { tileM: 16, tileN: 16, tileK: 8, threadM: 2, threadN: 2 }, // 64 threads, 1 KiB
+];
+
+export interface GemmOptions {
+  M: number;
+  N: number;
+  K: number;
+  label?: string;
+  limits?: KernelLimits;
+  /** Force a tile (tests, tuning); default: the largest of GEMM_TILES the limits allow. */
+  tile?: GemmTile;
+  /**
+   * `fn load_a(m: i32, k: i32) -> f32` reading binding `a` (array<f32>) through an index map;
+   * constants M, N, K are in scope. Default: row-major `a[m*K + k]`.
+   */
+  loadA?: WgslFunction;
+  /** Elements of binding `a` when loadA reads a tensor of another shape. Default M·K. */
+  aElements?: number;
+  /** `fn store_c(m: i32, n: i32, value: f32)` writing binding `c`. Default: `c[m*N + n] = value`. */
+  storeC?: WgslFunction;
+  /** Elements of binding `c` when storeC writes a tensor of another shape. Default M·N. */
+  cElements?: number;
+  /** Add bias[n] (binding `bias`, N elements). */
+  bias?: boolean;
+  /** Apply the exact GELU after the bias. */
+  gelu?: boolean;
+  /**
+   * Add a residual after GELU, read from binding `residual`: true for row-major
+   * `residual[m*N + n]`, or `fn load_residual(m: i32, n: i32) -> f32` through an index map.
+   */
+  residual?: boolean | WgslFunction;
+  /** Elements of binding `residual` when its mapping reads another shape. Default M·N. */
+  residualElements?: number;
+  /** The IR nodes this kernel implements, for its header comment. */
+  fuses?: readonly string[];
+}
+
+export function chooseGemmTile(limits: KernelLimits): GemmTile {
+  const tile = GEMM_TILES.find((t) => tileFits(t, limits));
+  if (!tile) throw new Error('gemm: no tile fits the device limits');
+  return tile;
+}
+
+function threadsOf(t: GemmTile): number {
+  return (t.tileM / t.threadM) * (t.tileN / t.threadN);
+}
+
+function workgroupBytes(t: GemmTile): number {
+  return (t.tileK * t.tileM + t.tileK * t.tileN) * 4;
+}
+
+function tileFits(t: GemmTile, limits: KernelLimits): boolean {
+  const threads = threadsOf(t);
+  return (
+    threads <= limits.maxComputeInvocationsPerWorkgroup &&
+    threads <= limits.maxComputeWorkgroupSizeX &&
+    workgroupBytes(t) <= limits.maxComputeWorkgroupStorageSize
+  );
+}
+
+export function emitGemm(o: GemmOptions): Kernel {
+  const { M, N, K } = o;
+  for (const [name, v] of Object.entries({ M, N, K })) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`internal error: gemm ${name} = ${v}`);
+  }
+  const limits = o.limits ?? MIN_LIMITS;
+  const tile = o.tile ?? chooseGemmTile(limits);
+  const label = o.label ?? `gemm_${M}x${N}x${K}`;
+  if (tile.tileM % tile.threadM || tile.tileN % tile.threadN) {
+    throw new Error(`internal error: ${label}: thread block must divide the tile`);
+  }
+  const threads = threadsOf(tile);
+  checkFits(label, 'invocations per workgroup', threads, limits.maxComputeInvocationsPerWorkgroup);
+  checkFits(label, 'invocations along x', threads, limits.maxComputeWorkgroupSizeX);
+  checkFits(label, 'bytes of workgroup memory', workgroupBytes(tile), limits.maxComputeWorkgroupStorageSize);
+
+  const tilesM = Math.ceil(M / tile.tileM);
+  const tilesN = Math.ceil(N / tile.tileN);
+
+  const bindings: KernelBinding[] = [];
+  const bind = (name: string, kind: KernelBinding['kind'], elements: number | undefined, description: string) =>
+    bindings.push({ binding: bindings.length, name, kind, type: 'f32', elements, description });
+  bind('a', 'read-only-storage', o.loadA ? o.aElements : M * K, o.loadA ? `A via ${o.loadA.describes}` : `A [${M}, ${K}]`);
+  bind('b', 'read-only-storage', N * K, `weight [${N}, ${K}]`);
+  bind('c', 'storage', o.storeC ? o.cElements : M * N, o.storeC ? `C via ${o.storeC.describes}` : `C [${M}, ${N}]`);
+  if (o.bias) bind('bias', 'read-only-storage', N, `bias [${N}]`);
+  const residualMap = typeof o.residual === 'object' ? o.residual : undefined;
+  if (o.residual) {
+    bind(
+      'residual',
+      'read-only-storage',
+      residualMap ? o.residualElements : M * N,
+      residualMap ? `residual via ${residualMap.describes}` : `residual [${M}, ${N}]`,
+    );
+  }
+
+  const loadA = o.loadA
+    ? requireFunction(o.loadA, 'load_a', label)
+    : `fn load_a(m: i32, k: i32) -> f32 {\n  return a[m * K + k];\n}`;
+  const storeC = o.storeC
+    ? requireFunction(o.storeC, 'store_c', label)
+    : `fn store_c(m: i32, n: i32, value: f32) {\n  c[m * N + n] = value;\n}`;
+  const loadResidual = residualMap
+    ? requireFunction(residualMap, 'load_residual', label)
+    : `fn load_residual(m: i32, n: i32) -> f32 {\n  return residual[m * N + n];\n}`;
+
+  const epilogue = [
+    o.bias ? '  v = v + bias[n];' : '',
+    o.gelu ? '  v = gelu(v);' : '',
+    o.residual ? '  v = v + load_residual(m, n);' : '',
+  ].filter(Boolean);
+  const epilogueNames = [o.bias && '+ bias[n]', o.gelu && 'exact GELU', o.residual && '+ residual'].filter(Boolean);
+
+  const header = headerComment([
+    `${label}: C[m, n] = Σ_k A[m, k]·B[n, k] for M=${M}, N=${N}, K=${K}` +
+      (epilogueNames.length ? `, then ${epilogueNames.join(', ')}` : ''),
+    `fuses: ${o.fuses?.length ? o.fuses.join(', ') : '(a single Linear)'}`,
+    `A read through: ${o.loadA ? o.loadA.describes : 'row-major [M, K]'}`,
+    `C written through: ${o.storeC ? o.storeC.describes : 'row-major [M, N]'}`,
+    ...(residualMap ? [`residual read through: ${residualMap.describes}`] : []),
+    `tile ${tile.tileM}×${tile.tileN}, K step ${tile.tileK}, ${tile.threadM}×${tile.threadN} per thread, ${threads} threads`,
+  ]);
+
+  const wgsl = `${header}
+
+const M: i32 = ${wgslInt(M)};
+const N: i32 = ${wgslInt(N)};
+const K: i32 = ${wgslInt(K)};
+const TILE_M: i32 = ${tile.tileM};
+const TILE_N: i32 = ${tile.tileN};
+const TILE_K: i32 = ${tile.tileK};
+const THREAD_M: i32 = ${tile.threadM};
+const THREAD_N: i32 = ${tile.threadN};
+const THREADS_ALONG_N: i32 = ${tile.tileN / tile.threadN};
+const THREADS: i32 = ${threads};
+const TILES_N: i32 = ${tilesN};
+const TILE_COUNT: i32 = ${wgslInt(tilesM * tilesN)};
+
+${bindings.map(storageDecl).join('\n')}
+
+// Staged operands, transposed: a_tile[kk][mm], b_tile[kk][nn].
+var<workgroup> a_tile: array<f32, ${tile.tileK * tile.tileM}>;
+var<workgroup> b_tile: array<f32, ${tile.tileK * tile.tileN}>;
+
+${loadA}
+
+fn load_b(n: i32, k: i32) -> f32 {
+  return b[n * K + k];
+}
+
+${storeC}
+${o.residual ? `\n${loadResidual}\n` : ''}${o.gelu ? `\n${ERF_WGSL}\n` : ''}
+fn epilogue(m: i32, n: i32, acc: f32) -> f32 {
+  var v = acc;
+${epilogue.join('\n')}
+  return v;
+}
+
+${LINEAR_WORKGROUP_WGSL}
+
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) groups: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let tile = linear_workgroup(wid, groups);
+  if (tile >= TILE_COUNT) {
+    return;
+  }
+  let m0 = (tile / TILES_N) * TILE_M;
+  let n0 = (tile % TILES_N) * TILE_N;
+  let t = i32(lid);
+  // This thread's THREAD_M × THREAD_N block inside the tile.
+  let tm = (t / THREADS_ALONG_N) * THREAD_M;
+  let tn = (t % THREADS_ALONG_N) * THREAD_N;
+  var acc: array<f32, ${tile.threadM * tile.threadN}>;
+  var a_reg: array<f32, ${tile.threadM}>;
+  var b_reg: array<f32, ${tile.threadN}>;
+
+  for (var k0 = 0; k0 < K; k0 += TILE_K) {
+    // Stage A and B; out-of-range elements are zeros, so they add nothing.
+    for (var e = t; e < TILE_M * TILE_K; e += THREADS) {
+      let mm = e / TILE_K;
+      let kk = e % TILE_K;
+      var v = 0.0;
+      if (m0 + mm < M && k0 + kk < K) {
+        v = load_a(m0 + mm, k0 + kk);
+      }
+      a_tile[kk * TILE_M + mm] = v;
+    }
+    for (var e = t; e < TILE_N * TILE_K; e += THREADS) {
+      let nn = e / TILE_K;
+      let kk = e % TILE_K;
+      var v = 0.0;
+      if (n0 + nn < N && k0 + kk < K) {
+        v = load_b(n0 + nn, k0 + kk);
+      }
+      b_tile[kk * TILE_N + nn] = v;
+    }
+    workgroupBarrier();
+    // A runtime trip count (the last step may be short): it also keeps the shader compiler from
+    // unrolling TILE_K × THREAD_M × THREAD_N multiply-adds, which makes JIT compilers (llvmpipe)
+    // take seconds per pipeline.
+    let k_steps = min(TILE_K, K - k0);
+    for (var kk = 0; kk < k_steps; kk++) {
+      for (var i = 0; i < THREAD_M; i++) {
+        a_reg[i] = a_tile[kk * TILE_M + tm + i];
+      }
+      for (var j = 0; j < THREAD_N; j++) {
+        b_reg[j] = b_tile[kk * TILE_N + tn + j];
+      }
+      for (var i = 0; i < THREAD_M; i++) {
+        for (var j = 0; j < THREAD_N; j++) {
+          acc[i * THREAD_N + j] = fma(a_reg[i], b_reg[j], acc[i * THREAD_N + j]);
+        }
+      }
+    }
+    // Nobody may overwrite the staged tiles while others still read them.
+    workgroupBarrier();
+  }
+
+  for (var i = 0; i < THREAD_M; i++) {
+    for (var j = 0; j < THREAD_N; j++) {
+      let m = m0 + tm + i;
+      let n = n0 + tn + j;
+      if (m < M && n < N) {
+        store_c(m, n, epilogue(m, n, acc[i * THREAD_N + j]));
+      }
+    }
+  }
+}
+`;
+  return {
+    label,
+    wgsl,
+    entryPoint: 'main',
+    workgroupSize: [threads, 1, 1],
+    dispatch: workgroupGrid(tilesM * tilesN, limits),
+    bindings,
+  };
+}

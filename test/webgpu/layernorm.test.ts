@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDevice, type PstcDevice } from '../../backends/webgpu/device.js';
+import { emitLayerNorm, type LayerNormOptions } from '../../backends/webgpu/kernels/layernorm.js';
+import { freshSeed, maxNormRelativeError, randomArray, rng, runKernel } from './util.js';
+
+let device: PstcDevice;
+beforeAll(async () => {
+  device = await openDevice();
+});
+afterAll(() => {
+  device?.destroy();
+});
+
+const TOLERANCE = 1e-4;
+
+/** LayerNorm in float64 over rows of `channels`, each row read through `at(row, ch)`. */
+function layerNorm64(
+  rows: number,
+  channels: number,
+  at: (row: number, ch: number) => number,
+  gamma: Float32Array,
+  beta: Float32Array,
+  eps: number,
+): Float64Array {
+  const out = new Float64Array(rows * channels);
+  for (let r = 0; r < rows; r++) {
+    let mean = 0;
+    for (let c = 0; c < channels; c++) mean += at(r, c);
+    mean /= channels;
+    let variance = 0;
+    for (let c = 0; c < channels; c++) variance += (at(r, c) - mean) ** 2;
+    variance /= channels;
+    const invStd = 1 / Math.sqrt(variance + eps);
+    for (let c = 0; c < channels; c++) out[r * channels + c] = (at(r, c) - mean) * invStd * gamma[c]! + beta[c]!;
+  }
+  return out;
+}
+
+describe('emitLayerNorm', () => {
+  // C = 1 (a constant row: output = beta), ragged rows for the thread count, PST's 96 and 768.
+  const SHAPES: [number, number][] = [
+    [3, 1],
+    [5, 96],
+    [33, 768],
+    [7, 1000],
+  ];
+  for (const [rows, channels] of SHAPES) {
+    it(`${rows}×${channels}, inputs offset by 100 (two-pass variance)`, async () => {
+      const seed = freshSeed();
+      const random = rng(seed);
+      // A large mean against a unit spread: one-pass Σx² − (Σx)² would lose digits here.
+      const x = randomArray(random, rows * channels, 99, 101);
+      const gamma = randomArray(random, channels, 0.5, 1.5);
+      const beta = randomArray(random, channels);
+      const o: LayerNormOptions = { rows, channels, limits: device.kernelLimits() };
+      const actual = await runKernel(device, emitLayerNorm(o), { x, gamma, beta }, 'y');
+      const expected = layerNorm64(rows, channels, (r, c) => x[r * channels + c]!, gamma, beta, 1e-5);
+      const error = maxNormRelativeError(actual, expected);
+      console.log(`layernorm ${rows}×${channels}: error ${error.toExponential(2)} (seed ${seed})`);
+      expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
+    });
+  }
+
+  it('reads through the patch-merging gather with padding, and writes transposed', async () => {
+    // x is a [H, W, C] map with odd H: patch merging pads to even, gathers x0..x3 on channels
+    // (x0 = (0,0), x1 = (1,0), x2 = (0,1), x3 = (1,1)) and normalises over 4C.
+    const [H, W, C] = [5, 3, 6];
+    const [outH, outW] = [Math.ceil(H / 2), Math.ceil(W / 2)];
+    const rows = outH * outW;
+    const channels = 4 * C;
+    const gatherAt = (row: number, ch: number): number => {
+      const q = Math.floor(ch / C);
+      const h = Math.floor(row / outW) * 2 + (q % 2);
+      const w = (row % outW) * 2 + Math.floor(q / 2);
+      return h >= H || w >= W ? -1 : (h * W + w) * C + (ch % C);
+    };
+    const loadX = {
+      describes: 'patch-merging gather (x0, x1, x2, x3) of [5, 3, 6], zero-padded to even',
+      source: `fn load_x(row: i32, ch: i32) -> f32 {
+  let q = ch / ${C};
+  let h = (row / ${outW}) * 2 + q % 2;
+  let w = (row % ${outW}) * 2 + q / 2;
+  if (h >= ${H} || w >= ${W}) {
+    return 0.0;
+  }
+  return x[(h * ${W} + w) * ${C} + ch % ${C}];
+}`,
+    };
+    const storeY = { describes: 'transpose to [4C, rows]', source: `fn store_y(row: i32, ch: i32, value: f32) { y[ch * ROWS + row] = value; }` };
+    const seed = freshSeed();
+    const random = rng(seed);
+    const x = randomArray(random, H * W * C);
+    const gamma = randomArray(random, channels, 0.5, 1.5);
+    const beta = randomArray(random, channels);
+    const kernel = emitLayerNorm({ rows, channels, loadX, xElements: H * W * C, storeY, yElements: rows * channels, fuses: ['patch merging gather', 'LayerNorm(4C)'] });
+    expect(kernel.wgsl).toContain('// x read through: patch-merging gather');
+    const actual = await runKernel(device, kernel, { x, gamma, beta }, 'y');
+    const normed = layerNorm64(rows, channels, (r, c) => (gatherAt(r, c) < 0 ? 0 : x[gatherAt(r, c)]!), gamma, beta, 1e-5);
+    const expected = new Float64Array(rows * channels);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < channels; c++) expected[c * rows + r] = normed[r * channels + c]!;
+    const error = maxNormRelativeError(actual, expected);
+    console.log(`layernorm patch-merging gather: error ${error.toExponential(2)} (seed ${seed})`);
+    expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
+  });
+});

@@ -1,0 +1,68 @@
+// Shared by the WebGPU tests: seeded random inputs (a fresh seed each run, printed on failure),
+// the max-norm relative error, and a one-call "upload, run, read back" helper.
+import type { PstcDevice } from '../../backends/webgpu/device.js';
+import type { Kernel } from '../../backends/webgpu/kernels/common.js';
+
+/** A fresh seed per run; PSTC_SEED pins it to reproduce a failure. */
+export function freshSeed(): number {
+  const pinned = process.env.PSTC_SEED;
+  return pinned ? Number(pinned) : Math.floor(Math.random() * 2 ** 31);
+}
+
+/** mulberry32: small, fast, good enough for test inputs. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Uniform values in [lo, hi), as float32 (the float64 reference reads the same rounded values). */
+export function randomArray(random: () => number, n: number, lo = -1, hi = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * random();
+  return out;
+}
+
+/** |actual − expected|∞ / |expected|∞ (the project's error measure). */
+export function maxNormRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (actual.length !== expected.length) throw new Error(`length ${actual.length} ≠ ${expected.length}`);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
+    scale = Math.max(scale, Math.abs(expected[i]!));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
+
+/**
+ * Compile `kernel`, upload `inputs` by binding name, create every other (non-constant) binding as
+ * a zeroed buffer of its `elements`, run once, and read back the named output.
+ */
+export async function runKernel(
+  device: PstcDevice,
+  kernel: Kernel,
+  inputs: Record<string, Float32Array | Int32Array>,
+  output: string,
+): Promise<Float32Array> {
+  const compiled = await device.compile(kernel);
+  const buffers: Record<string, GPUBuffer> = {};
+  try {
+    for (const b of kernel.bindings) {
+      if (b.constant) continue; // uploaded by compile()
+      const data = inputs[b.name];
+      if (data) buffers[b.name] = device.createBuffer(data, b.name);
+      else if (b.elements !== undefined) buffers[b.name] = device.createEmptyBuffer(b.elements, b.name);
+      else throw new Error(`test: binding ${b.name} has no known size; pass it in inputs`);
+    }
+    await device.dispatch(compiled, buffers);
+    return await device.readFloat32(buffers[output]!);
+  } finally {
+    for (const buffer of Object.values(buffers)) buffer.destroy();
+  }
+}
