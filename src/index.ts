@@ -1,1 +1,41 @@
-export {};
+// The package entry (`import { compile, forward } from 'pstc'`): the library API for programs and
+// the pieces of the compiler a program may want on its own — the language, the IR, the float64
+// reference, the kernel plan, weights.
+export { compile, loadWeights, forward, type CompileOptions, type WeightInput } from './api.js';
+
+// The language.
+export type { ModelConfig, StageConfig, BlockConfig, EmbedConfig, HeadConfig, InputConfig, PatchShift, ChannelShift, Shift, Boundary } from './lang/model.js';
+export { DiagnosticError, renderDiagnostics, type Diagnostic, type Severity } from './lang/diagnostics.js';
+export type { Span } from './lang/span.js';
+export { checkFiles, loadModel, type CheckResult } from './lang/elaborate.js';
+
+// The IR and the reference.
+export { lowerModel, type InputSize } from './ir/lower.js';
+export { foldViews } from './ir/fold.js';
+export type { Graph, Node, Op } from './ir/graph.js';
+export { interpret, type InterpretResult } from '../backends/reference/interpreter.js';
+
+// The WebGPU backend.
+export { openDevice, PstcDevice, NoAdapterError, DeviceLostError, KernelError, type DeviceLimits, type AdapterDescription } from '../backends/webgpu/device.js';
+export {
+  planModel,
+  compileModel,
+  type ModelInput,
+  type ModelPlan,
+  type KernelListing,
+  type CompiledModel,
+  type ForwardResult,
+} from '../backends/webgpu/runtime.js';
+
+// Weights.
+export {
+  initWeights,
+  weightSpecs,
+  readSafetensors,
+  writeSafetensors,
+  readNpy,
+  writeNpy,
+  type WeightMap,
+  type TensorData,
+  type WeightSpec,
+} from './weights/index.js';

@@ -9,6 +9,10 @@ import { UsageError } from './errors.js';
 import { registerCheck } from './commands/check.js';
 import { registerFmt } from './commands/fmt.js';
 import { registerExplain } from './commands/explain.js';
+import { registerCompile } from './commands/compile.js';
+import { registerRun } from './commands/run.js';
+import { registerBench } from './commands/bench.js';
+import { registerEmitTs } from './commands/emit-ts.js';
 
 export type CommandRegistrar = (program: Command, io: CliIO, setExit: (code: number) => void) => void;
 
@@ -17,6 +21,10 @@ const registrars: CommandRegistrar[] = [
   registerCheck,
   registerFmt,
   registerExplain,
+  registerCompile,
+  registerRun,
+  registerBench,
+  registerEmitTs,
 ];
 
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {

@@ -1,0 +1,190 @@
+// Index maps → WGSL. A kernel sees an operand as a small grid of its own (GEMM: [M, K]; LayerNorm:
+// [rows, C]; attention: [windows, N, 3C]; elementwise: [elements]); `mappedLoad` composes the
+// reshape onto that grid with the operand's view map, simplifies, and emits one function that
+// reads the source buffer at the flat offset, or yields 0.0 where the map says zero (padding,
+// zeros boundary). This is how the patch shift, channel shift, window partition, roll, padding,
+// crop and patch-merging gathers cost no pass over memory.
+// Also here: the two small kernels with no emitter of their own (elementwise and mean).
+import {
+  compose,
+  condToWGSL,
+  exprToWGSL,
+  linearize,
+  product,
+  shapeBounds,
+  simplify,
+  simplifyExpr,
+  type IndexMap,
+} from '../../src/ir/indexmap.js';
+import { reshape } from '../../src/ir/maps.js';
+import {
+  ERF_WGSL,
+  LINEAR_WORKGROUP_WGSL,
+  MIN_LIMITS,
+  headerComment,
+  storageDecl,
+  wgslInt,
+  workgroupGrid,
+  type Kernel,
+  type KernelBinding,
+  type KernelLimits,
+  type WgslFunction,
+} from './kernels/common.js';
+
+export interface LoadSpec {
+  /** WGSL function name, e.g. 'load_a'. */
+  fn: string;
+  /** The storage binding it reads. */
+  binding: string;
+  /** Parameter names, one per grid dim, e.g. ['m', 'k']. */
+  params: string[];
+  /** The grid the kernel indexes, e.g. [M, K]; same element count as the operand. */
+  grid: number[];
+  /** The operand's shape (the view's output shape, or the tensor's own shape). */
+  shape: number[];
+  /** The view's map (outShape = shape), or null for a row-major tensor. */
+  map: IndexMap | null;
+  /** How grid indices address the operand; default: the same elements row-major (a reshape). */
+  onGrid?: IndexMap;
+  describes: string;
+}
+
+/** The map from the kernel's grid to the source tensor's index. */
+export function gridMap(spec: Pick<LoadSpec, 'grid' | 'shape' | 'map' | 'onGrid'>): IndexMap {
+  if (!spec.onGrid && product(spec.grid) !== product(spec.shape)) {
+    throw new Error(`internal: grid [${spec.grid}] does not cover operand [${spec.shape}]`);
+  }
+  const onGrid = spec.onGrid ?? reshape(spec.shape, spec.grid);
+  return simplify(spec.map ? compose(onGrid, spec.map) : onGrid);
+}
+
+/** `fn <name>(<params>: i32) -> f32` reading `binding` through the spec's map. */
+export function mappedLoad(spec: LoadSpec): WgslFunction {
+  const m = gridMap(spec);
+  const flat = simplifyExpr(linearize(m), shapeBounds(spec.grid));
+  const args = spec.params.map((p) => `${p}: i32`).join(', ');
+  const guard = m.valid ? `  if (!${condToWGSL(m.valid, spec.params, spec.grid)}) {\n    return 0.0;\n  }\n` : '';
+  return {
+    source: `fn ${spec.fn}(${args}) -> f32 {\n${guard}  return ${spec.binding}[${exprToWGSL(flat, spec.params, spec.grid)}];\n}`,
+    describes: spec.describes,
+  };
+}
+
+const WORKGROUP = 64;
+
+export interface ElementwiseOptions {
+  label: string;
+  elements: number;
+  /** Operand i is read by `fn load_<i>(e: i32) -> f32` from binding `x<i>`; elements of each binding. */
+  loads: { fn: WgslFunction; elements: number }[];
+  /** The value written, in terms of x0, x1, … */
+  expression: string;
+  fuses: string[];
+  /** A pure copy (the final output layout): said in the header. */
+  copyOnly?: boolean;
+  limits?: KernelLimits;
+}
+
+/** out[e] = expression(load_0(e), load_1(e), …), one thread per element. */
+export function emitElementwise(o: ElementwiseOptions): Kernel {
+  const limits = o.limits ?? MIN_LIMITS;
+  const bindings: KernelBinding[] = o.loads.map((l, i) => ({
+    binding: i,
+    name: `x${i}`,
+    kind: 'read-only-storage',
+    type: 'f32',
+    elements: l.elements,
+    description: `x${i} via ${l.fn.describes}`,
+  }));
+  bindings.push({ binding: bindings.length, name: 'out', kind: 'storage', type: 'f32', elements: o.elements, description: `out [${o.elements}]` });
+  const header = headerComment([
+    `${o.label}: out[e] = ${o.expression} for ${o.elements} elements`,
+    ...(o.copyOnly ? ['COPY ONLY: writes the graph output in its final layout (features N×C×D×H×W); no other kernel only moves data'] : []),
+    `fuses: ${o.fuses.join(', ')}`,
+    ...o.loads.map((l, i) => `x${i} read through: ${l.fn.describes}`),
+  ]);
+  const groups = Math.ceil(o.elements / WORKGROUP);
+  const wgsl = `${header}
+
+const ELEMENTS: i32 = ${wgslInt(o.elements)};
+
+${bindings.map(storageDecl).join('\n')}
+
+${o.loads.map((l) => l.fn.source).join('\n\n')}
+${o.expression.includes('gelu(') ? `\n${ERF_WGSL}\n` : ''}
+${LINEAR_WORKGROUP_WGSL}
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) groups: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let e = linear_workgroup(wid, groups) * ${WORKGROUP} + i32(lid);
+  if (e >= ELEMENTS) {
+    return;
+  }
+${o.loads.map((_, i) => `  let x${i} = load_${i}(e);`).join('\n')}
+  out[e] = ${o.expression};
+}
+`;
+  return { label: o.label, wgsl, entryPoint: 'main', workgroupSize: [WORKGROUP, 1, 1], dispatch: workgroupGrid(groups, limits), bindings };
+}
+
+export interface MeanOptions {
+  label: string;
+  /** Output elements (the kept dims) and the count averaged per output. */
+  outputs: number;
+  reduced: number;
+  /** `fn load_x(o: i32, r: i32) -> f32`: element r of the set averaged into output o. */
+  load: WgslFunction;
+  xElements: number;
+  fuses: string[];
+  limits?: KernelLimits;
+}
+
+/** out[o] = (1/R) Σ_r load_x(o, r), one thread per output (the head's pooling: B·C outputs). */
+export function emitMean(o: MeanOptions): Kernel {
+  const limits = o.limits ?? MIN_LIMITS;
+  const bindings: KernelBinding[] = [
+    { binding: 0, name: 'x', kind: 'read-only-storage', type: 'f32', elements: o.xElements, description: `x via ${o.load.describes}` },
+    { binding: 1, name: 'out', kind: 'storage', type: 'f32', elements: o.outputs, description: `out [${o.outputs}]` },
+  ];
+  const header = headerComment([
+    `${o.label}: mean of ${o.reduced} values for each of ${o.outputs} outputs`,
+    `fuses: ${o.fuses.join(', ')}`,
+    `x read through: ${o.load.describes}`,
+  ]);
+  const wgsl = `${header}
+
+const OUTPUTS: i32 = ${wgslInt(o.outputs)};
+const REDUCED: i32 = ${wgslInt(o.reduced)};
+
+${bindings.map(storageDecl).join('\n')}
+
+${o.load.source}
+
+${LINEAR_WORKGROUP_WGSL}
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) groups: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let o = linear_workgroup(wid, groups) * ${WORKGROUP} + i32(lid);
+  if (o >= OUTPUTS) {
+    return;
+  }
+  var total = 0.0;
+  for (var r = 0; r < REDUCED; r++) {
+    total += load_x(o, r);
+  }
+  out[o] = total / f32(REDUCED);
+}
+`;
+  return {
+    label: o.label,
+    wgsl,
+    entryPoint: 'main',
+    workgroupSize: [WORKGROUP, 1, 1],
+    dispatch: workgroupGrid(Math.ceil(o.outputs / WORKGROUP), limits),
+    bindings,
+  };
+}

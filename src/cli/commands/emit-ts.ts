@@ -1,0 +1,58 @@
+// `pstc emit-ts MODEL.pst --out model.ts`: a typed TypeScript module for one model (see
+// src/explore/emit-ts.ts), for programs that use the library: shape constants, the weight names
+// as a union type, and a class whose forward() checks its input.
+import type { Command } from 'commander';
+import { emitTs, modelDocComments } from '../../explore/emit-ts.js';
+import { lowerModel } from '../../ir/lower.js';
+import { loadModel } from '../../lang/elaborate.js';
+import type { ModelConfig } from '../../lang/model.js';
+import { weightSpecs, writeFileAtomic } from '../../weights/index.js';
+import { UsageError } from '../errors.js';
+import type { CommandRegistrar } from '../main.js';
+import { positiveInt } from '../options.js';
+
+interface EmitTsOptions {
+  model?: string;
+  out?: string;
+  batch?: number;
+  frames?: number;
+  size?: number;
+}
+
+/** The generated module's text for `model` at this input size. */
+export function emitModelTs(model: ModelConfig, sourceFile: string, input: { batch: number; frames: number; size: number }): string {
+  const graph = lowerModel(model, input);
+  const shapeOf = (id: number | undefined) => (id === undefined ? null : graph.nodes[id]!.shape);
+  return emitTs({
+    model,
+    sourceFile,
+    doc: modelDocComments(model),
+    input: { ...input, channels: model.embed.inChannels },
+    featuresShape: shapeOf(graph.outputs.features)!,
+    logitsShape: shapeOf(graph.outputs.logits),
+    weights: weightSpecs(model).map((w) => ({ name: w.name, shape: w.shape })),
+  });
+}
+
+export const registerEmitTs: CommandRegistrar = (program: Command, io) => {
+  program
+    .command('emit-ts')
+    .description('generate a typed TypeScript module for a model: shape constants, weight names as a type, a class that runs it')
+    .argument('<model>', 'a .pst file')
+    .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)')
+    .option('--out <model.ts>', 'where to write the module')
+    .option('--batch <B>', "batch size (default: the model's input.batch)", positiveInt('--batch'))
+    .option('--frames <T>', "input frames (default: the model's input.frames)", positiveInt('--frames'))
+    .option('--size <S>', "input height = width (default: the model's input.size)", positiveInt('--size'))
+    .action((file: string, opts: EmitTsOptions) => {
+      if (opts.out === undefined) throw new UsageError('--out: missing; where to write the TypeScript module');
+      const { model } = loadModel(file, opts.model);
+      const input = {
+        batch: opts.batch ?? model.input.batch,
+        frames: opts.frames ?? model.input.frames,
+        size: opts.size ?? model.input.size,
+      };
+      writeFileAtomic(opts.out, emitModelTs(model, file, input));
+      io.out(`wrote ${opts.out}`);
+    });
+};

@@ -1,0 +1,169 @@
+// `pstc run MODEL.pst --weights CKPT --input clip.npy --out out.npy`: one forward pass on the
+// WebGPU device. The input's N, T and H = W come from the .npy file; the output is the logits
+// (N×classes) or, with --features, the backbone output (N×C×D×H×W), written atomically.
+// Also the helpers the other device commands share (bench): seeds, random clips, the device.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { NoAdapterError, openDevice, type PstcDevice } from '../../../backends/webgpu/device.js';
+import { compileModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
+import { loadModel } from '../../lang/elaborate.js';
+import type { ModelConfig } from '../../lang/model.js';
+import { FormatError, initWeights, loadCheckpoint, makeRandom, readNpy, writeFileAtomic, writeNpy, type WeightMap } from '../../weights/index.js';
+import { UsageError } from '../errors.js';
+import type { CommandRegistrar } from '../main.js';
+
+interface RunOptions {
+  model?: string;
+  weights?: string;
+  randomWeights?: number;
+  input?: string;
+  randomInput?: number;
+  out?: string;
+  features?: boolean;
+}
+
+/** A seed or a count that may be 0: a non-negative integer. */
+export function nonNegativeInt(flag: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) {
+      throw new UsageError(`${flag}: expected a non-negative integer, got \`${value}\``);
+    }
+    return n;
+  };
+}
+
+/** A clip of uniform values in [-1, 1), deterministic in the seed (a stand-in for a normalised clip). */
+export function randomClip(shape: readonly number[], seed: number): Float32Array {
+  const random = makeRandom(seed, 'clip');
+  const clip = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < clip.length; i++) clip[i] = 2 * random() - 1;
+  return clip;
+}
+
+/**
+ * Open the device for a command and always release it. No adapter is the user's environment,
+ * not a bug: it becomes a one-line message saying what to install.
+ */
+export async function withDevice<T>(fn: (device: PstcDevice) => Promise<T>): Promise<T> {
+  let device: PstcDevice;
+  try {
+    device = await openDevice();
+  } catch (e) {
+    if (e instanceof NoAdapterError) throw new UsageError(e.message);
+    throw e;
+  }
+  try {
+    return await fn(device);
+  } finally {
+    device.destroy();
+  }
+}
+
+/** The clip of --input: rank 5, the model's channels, square frames. */
+export function readClip(path: string, model: ModelConfig): { clip: Float32Array; input: ModelInput } {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    throw new UsageError(`--input: cannot read \`${path}\`: ${reason}`);
+  }
+  let npy: { shape: number[]; data: Float32Array };
+  try {
+    npy = readNpy(bytes);
+  } catch (e) {
+    if (e instanceof FormatError) throw new UsageError(`--input: \`${path}\`: ${e.message}`);
+    throw e;
+  }
+  const { shape, data } = npy;
+  const shapeText = `${shape.join('×')}`;
+  if (shape.length !== 5) {
+    throw new UsageError(`--input: \`${path}\` has shape ${shapeText}; expected a clip N×C×T×H×W (5 dimensions)`);
+  }
+  const [n, c, t, h, w] = shape as [number, number, number, number, number];
+  const channels = model.embed.inChannels;
+  if (c !== channels) {
+    throw new UsageError(`--input: \`${path}\` has ${c} channel(s) (shape ${shapeText}); ${model.name} takes ${channels}`);
+  }
+  if (h !== w) {
+    throw new UsageError(`--input: \`${path}\` has ${h}×${w} frames (shape ${shapeText}); pstc needs square frames, H = W`);
+  }
+  if (n < 1 || t < 1 || h < 1) throw new UsageError(`--input: \`${path}\` is empty (shape ${shapeText})`);
+  return { clip: data, input: { batch: n, frames: t, size: h } };
+}
+
+/** A directory that is not there or not writable is the user's to fix: say so, naming --out. */
+function writeOutput(path: string, bytes: Uint8Array): void {
+  try {
+    writeFileAtomic(path, bytes);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR') {
+      const reason = code === 'ENOENT' ? 'its directory does not exist' : (e as Error).message;
+      throw new UsageError(`--out: cannot write \`${path}\`: ${reason}`);
+    }
+    throw e;
+  }
+}
+
+/** Flag mistakes, found before the model is even read: exactly one source each of weights and clip. */
+function checkRunFlags(opts: RunOptions): void {
+  if (opts.input !== undefined && opts.randomInput !== undefined) {
+    throw new UsageError('--input and --random-input: give one of them, not both');
+  }
+  if (opts.input === undefined && opts.randomInput === undefined) {
+    throw new UsageError('--input: missing; give a clip .npy (N×C×T×H×W), or --random-input SEED');
+  }
+  if (opts.out === undefined) throw new UsageError('--out: missing; where to write the output .npy');
+  if (opts.weights !== undefined && opts.randomWeights !== undefined) {
+    throw new UsageError('--weights and --random-weights: give one of them, not both');
+  }
+  if (opts.weights === undefined && opts.randomWeights === undefined) {
+    throw new UsageError('--weights: missing; give a checkpoint (.safetensors or .pth), or --random-weights SEED');
+  }
+}
+
+export const registerRun: CommandRegistrar = (program: Command, io) => {
+  program
+    .command('run')
+    .description('run one forward pass on the WebGPU device: a clip .npy in, logits (or --features) .npy out')
+    .argument('<model>', 'a .pst file')
+    .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)')
+    .option('--weights <file>', 'checkpoint: .safetensors or PyTorch .pth (official state-dict names load as they are)')
+    .option('--random-weights <seed>', 'instead of --weights: freshly initialised weights (demos, tests)', nonNegativeInt('--random-weights'))
+    .option('--input <clip.npy>', 'float32 (or float64) .npy of shape N×C×T×H×W with H = W')
+    .option('--random-input <seed>', "instead of --input: a random clip of the model's input size (uniform in [-1, 1))", nonNegativeInt('--random-input'))
+    .option('--out <out.npy>', 'where to write the output (float32 .npy)')
+    .option('--features', 'write the backbone output N×C×D×H×W instead of the logits')
+    .action(async (file: string, opts: RunOptions) => {
+      checkRunFlags(opts);
+      const { model } = loadModel(file, opts.model);
+      if (!opts.features && !model.head) {
+        throw new UsageError(`--features: ${model.name} has no classification head (head = none); pass --features for the backbone output`);
+      }
+      const { clip, input } =
+        opts.input !== undefined
+          ? readClip(opts.input, model)
+          : { input: { ...model.input }, clip: randomClip([model.input.batch, model.embed.inChannels, model.input.frames, model.input.size, model.input.size], opts.randomInput!) };
+      const weights: WeightMap =
+        opts.weights !== undefined ? loadCheckpoint(opts.weights, model) : initWeights(model, opts.randomWeights!);
+      const out = opts.out!;
+
+      await withDevice(async (device) => {
+        const compiled = await compileModel(device, model, input, weights);
+        try {
+          const start = performance.now();
+          const result = await compiled.forward(clip);
+          const ms = performance.now() - start;
+          const [data, shape, what] = opts.features
+            ? [result.features, result.featuresShape, 'features']
+            : [result.logits!, result.logitsShape!, 'logits'];
+          writeOutput(out, writeNpy(shape, data));
+          io.err(`wrote ${out}: ${what} ${shape.join('×')} (float32); forward ${ms.toFixed(1)} ms on ${device.describe()}`);
+        } finally {
+          compiled.destroy();
+        }
+      });
+    });
+};

@@ -1,0 +1,93 @@
+// Memory planning by liveness. Kernels run in list order; every tensor a kernel writes (and the
+// clip input) lives from the step that writes it to the last step that reads it, graph outputs to
+// the end. Tensors share buffers: each gets the smallest free buffer that holds it, else the
+// largest free one grown to fit, else a new one (greedy, deterministic). Buffer sizes are known
+// before anything runs, so the peak is a number `explain` and `bench` can print.
+// A kernel's output is placed before its inputs are freed, so no kernel reads and writes one buffer.
+import { size, type NodeId } from '../ir/graph.js';
+import { kernelSources, type FusedGraph } from './fuse.js';
+
+export interface MemoryPlan {
+  /** Buffer index of every materialised activation (kernel outputs and the clip input). */
+  slot: Map<NodeId, number>;
+  /** Bytes of each planned activation buffer. */
+  buffers: number[];
+  /** Bytes of each activation tensor. */
+  bytes: Map<NodeId, number>;
+  /** Σ buffers: the activation memory the plan allocates. */
+  activationBytes: number;
+  /** Params and the static attention tables (bias index, mask), uploaded once. */
+  weightBytes: number;
+  /** max over steps of Σ live tensor bytes: no plan can use less. */
+  livePeakBytes: number;
+}
+
+const F32 = 4;
+
+export function planMemory(fused: FusedGraph): MemoryPlan {
+  const { graph, kernels } = fused;
+  const isParam = (id: NodeId) => graph.nodes[id]!.op.kind === 'param';
+
+  // Liveness: the step of each tensor's last read (outputs: past the last step).
+  const lastRead = new Map<NodeId, number>();
+  kernels.forEach((k, step) => {
+    for (const id of kernelSources(k)) if (!isParam(id)) lastRead.set(id, step);
+  });
+  const end = kernels.length;
+  for (const id of Object.values(fused.outputs)) lastRead.set(id, end);
+
+  const bytes = new Map<NodeId, number>();
+  const slot = new Map<NodeId, number>();
+  const buffers: number[] = [];
+  const free: number[] = [];
+  let live = 0;
+  let livePeakBytes = 0;
+
+  const place = (id: NodeId) => {
+    const need = size(graph.nodes[id]!.shape) * F32;
+    bytes.set(id, need);
+    let best = -1;
+    for (const b of free) if (buffers[b]! >= need && (best < 0 || buffers[b]! < buffers[best]!)) best = b;
+    if (best < 0 && free.length) {
+      best = free.reduce((x, y) => (buffers[y]! > buffers[x]! ? y : x));
+      buffers[best] = need;
+    }
+    if (best < 0) {
+      best = buffers.length;
+      buffers.push(need);
+    } else {
+      free.splice(free.indexOf(best), 1);
+    }
+    slot.set(id, best);
+    live += need;
+    livePeakBytes = Math.max(livePeakBytes, live);
+  };
+  const release = (id: NodeId) => {
+    free.push(slot.get(id)!);
+    live -= bytes.get(id)!;
+  };
+
+  for (const id of graph.inputs) place(id);
+  kernels.forEach((k, step) => {
+    place(k.out);
+    // Free what this step read last (each tensor once, even when read twice).
+    for (const id of new Set(kernelSources(k))) if (!isParam(id) && lastRead.get(id) === step) release(id);
+    // A tensor nobody reads (not an output) is dead at once.
+    if (!lastRead.has(k.out)) release(k.out);
+  });
+
+  let weightBytes = 0;
+  for (const id of graph.params) weightBytes += size(graph.nodes[id]!.shape) * F32;
+  for (const k of kernels) {
+    if (k.kind !== 'attention') continue;
+    weightBytes += k.op.biasIndex.byteLength + (k.op.mask?.byteLength ?? 0);
+  }
+  return {
+    slot,
+    buffers,
+    bytes,
+    activationBytes: buffers.reduce((a, b) => a + b, 0),
+    weightBytes,
+    livePeakBytes,
+  };
+}

@@ -1,0 +1,62 @@
+// `pstc bench`: the JSON report carries every figure with sane values, the table prints, and
+// --baseline times a second model in the same run and prints the ratio of medians.
+import { describe, expect, it } from 'vitest';
+import { spread } from '../../src/cli/commands/bench.js';
+import { memoryIO } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
+
+const MODEL = 'models/tiny/pst-tiny.pst';
+
+async function run(args: string[]) {
+  const io = memoryIO();
+  const code = await main(args, io);
+  return { code, ...io };
+}
+
+describe('spread', () => {
+  it('takes the median of odd and even counts, and the extremes', () => {
+    expect(spread([5, 1, 3])).toEqual({ median: 3, min: 1, max: 5 });
+    expect(spread([4, 1, 3, 2])).toEqual({ median: 2.5, min: 1, max: 4 });
+  });
+});
+
+describe('pstc bench', () => {
+  it('reports latency, throughput, dispatches, memory and the adapter as JSON', async () => {
+    const r = await run(['bench', MODEL, '--warmup', '1', '--iters', '3', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.adapter.vendor.length + report.adapter.description.length).toBeGreaterThan(0);
+    expect(report.iters).toBe(3);
+    expect(report.ratio).toBeUndefined();
+    const [res] = report.results;
+    expect(res.model).toBe('pst_t_tiny');
+    expect(res.input.shape).toEqual([1, 3, 8, 32, 32]);
+    expect(res.latencyMs.samples).toHaveLength(3);
+    expect(res.latencyMs.median).toBeGreaterThan(0);
+    expect(res.latencyMs.min).toBeLessThanOrEqual(res.latencyMs.median);
+    expect(res.latencyMs.max).toBeGreaterThanOrEqual(res.latencyMs.median);
+    expect(res.clipsPerSecond).toBeCloseTo(1000 / res.latencyMs.median, 6);
+    expect(res.dispatchesPerForward).toBeGreaterThan(0);
+    expect(res.kernels).toBeGreaterThan(0);
+    expect(res.microBatch).toBeGreaterThanOrEqual(1);
+    expect(res.plannedPeakBytes.total).toBeGreaterThan(0);
+    expect(res.measuredPeakBytes).toBeGreaterThan(0);
+  });
+
+  it('times a --baseline model alternately and prints the ratio of medians in its table', async () => {
+    const r = await run(['bench', MODEL, '--baseline', 'models/tiny/swin2d-tiny.pst', '--warmup', '1', '--iters', '3', '--batch', '2']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/latency median\s+[\d.]+ ms\s+[\d.]+ ms/);
+    expect(r.stdout).toMatch(/input \(N C T H W\)\s+2×3×8×32×32\s+2×3×8×32×32/);
+    expect(r.stdout).toMatch(/ratio of medians \S+ \/ pst_t_tiny: \d+\.\d{3}/);
+    expect(r.stdout).toMatch(/adapter: \S/);
+  });
+
+  it('names the flag of a bad count', async () => {
+    const r = await run(['bench', MODEL, '--iters', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--iters');
+  });
+});

@@ -1,0 +1,101 @@
+// The fused kernel list is executed in float64 with the reference's ops, reading each operand
+// through its map exactly as a kernel would: the numbers must be the interpreter's.
+import { describe, expect, it } from 'vitest';
+import { gather } from '../../backends/reference/gather.js';
+import { interpret } from '../../backends/reference/interpreter.js';
+import * as ops from '../../backends/reference/ops.js';
+import type { NodeId } from '../../src/ir/graph.js';
+import { commuteRowViews } from '../../src/passes/commute.js';
+import { fuse, kernelSources, type FusedGraph, type TensorRead } from '../../src/passes/fuse.js';
+import type { WeightMap } from '../../src/weights/index.js';
+import { TINY_FAMILIES, foldedGraph, freshSeed, maxNormError, randomClip, randomWeights, tinyModel } from './helpers.js';
+
+function executeFused(fg: FusedGraph, clip: Float64Array, weights: WeightMap): { features: Float64Array; logits?: Float64Array } {
+  const values = new Map<NodeId, Float64Array>();
+  for (const id of fg.graph.inputs) values.set(id, clip);
+  for (const id of fg.graph.params) {
+    const n = fg.graph.nodes[id]!;
+    if (n.op.kind === 'param') values.set(id, Float64Array.from(weights.get(n.op.name)!.data));
+  }
+  const value = (id: NodeId) => {
+    const v = values.get(id);
+    if (!v) throw new Error(`node ${id} read before a kernel wrote it`);
+    return v;
+  };
+  const read = (r: TensorRead) => (r.map ? gather(value(r.source), r.map) : value(r.source));
+  for (const k of fg.kernels) {
+    let y: Float64Array;
+    switch (k.kind) {
+      case 'gemm':
+        y = ops.linear(read(k.a), read(k.weight), k.bias !== null ? value(k.bias) : null, k.K, k.N);
+        if (k.gelu) y = ops.gelu(y);
+        if (k.residual) y = ops.add(y, read(k.residual));
+        break;
+      case 'layernorm':
+        y = ops.layernorm(read(k.x), value(k.gamma), value(k.beta), k.channels, k.eps);
+        break;
+      case 'attention':
+        y = ops.windowAttention(read(k.qkv), value(k.table), [k.windows, k.tokens, 3 * k.channels], k.op);
+        break;
+      case 'gelu':
+        y = ops.gelu(read(k.x));
+        break;
+      case 'add':
+        y = ops.add(read(k.a), read(k.b));
+        break;
+      case 'mean':
+        y = ops.mean(read(k.x), k.x.map ? k.x.map.outShape : fg.graph.nodes[k.x.source]!.shape, k.axes);
+        break;
+      case 'copy':
+        y = read(k.x);
+        break;
+    }
+    values.set(k.out, y);
+  }
+  const logits = fg.outputs.logits !== undefined ? value(fg.outputs.logits) : undefined;
+  return { features: value(fg.outputs.features), ...(logits ? { logits } : {}) };
+}
+
+describe('fuse', () => {
+  for (const family of TINY_FAMILIES) {
+    it(`${family}: the fused kernels give the interpreter's numbers`, () => {
+      const seed = freshSeed();
+      const model = tinyModel(family);
+      const graph = commuteRowViews(foldedGraph(model));
+      const weights = randomWeights(model, seed);
+      const clip = randomClip(graph, seed);
+      const want = interpret(graph, { clip }, weights);
+      const fused = fuse(graph);
+      const got = executeFused(fused, clip, weights);
+      const error = maxNormError(got.features, want.features);
+      console.log(`${family}: ${fused.kernels.length} kernels, error ${error.toExponential(2)} (seed ${seed})`);
+      expect(error, `seed ${seed}`).toBeLessThan(1e-12);
+      if (want.logits) expect(maxNormError(got.logits!, want.logits), `seed ${seed}`).toBeLessThan(1e-12);
+    });
+  }
+
+  it('fuses GELU and both residuals into GEMM epilogues, and folds every view into a read', () => {
+    const graph = commuteRowViews(foldedGraph(tinyModel('pst-tiny')));
+    const fused = fuse(graph);
+    const kinds = fused.kernels.map((k) => k.kind);
+    // per block: LN1, qkv, attention, proj+residual, LN2, fc1+GELU, fc2+residual
+    const blocks = graph.model.stages.reduce((n, s) => n + s.depth, 0);
+    const gemms = fused.kernels.filter((k) => k.kind === 'gemm');
+    expect(gemms.filter((k) => k.gelu)).toHaveLength(blocks);
+    expect(gemms.filter((k) => k.residual)).toHaveLength(2 * blocks);
+    expect(kinds).not.toContain('gelu');
+    expect(kinds).not.toContain('add');
+    expect(kinds.filter((k) => k === 'copy')).toHaveLength(1);
+    // Every view is read by some kernel, none is a kernel's output (except the final layout copy).
+    const views = graph.nodes.filter((n) => n.op.kind === 'view').map((n) => n.id);
+    const folded = new Set(fused.kernels.flatMap((k) => k.nodes));
+    for (const v of views) expect(folded.has(v), `view %${v} (${graph.nodes[v]!.label})`).toBe(true);
+    for (const k of fused.kernels) expect(graph.nodes[k.out]!.op.kind).not.toBe('view');
+    // Kernels run in order: everything a kernel reads is written before it.
+    const written = new Set<NodeId>([...graph.inputs, ...graph.params]);
+    for (const k of fused.kernels) {
+      for (const s of kernelSources(k)) expect(written.has(s)).toBe(true);
+      written.add(k.out);
+    }
+  });
+});

@@ -1,0 +1,152 @@
+// Whole tiny models on the device against the float64 interpreter (every family of models/tiny,
+// fresh random weights and clip) and against the PyTorch goldens of test/golden; the
+// micro-batching path under a forced small binding limit; the user's mistakes as diagnostics.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { interpret } from '../../backends/reference/interpreter.js';
+import { openDevice, type PstcDevice } from '../../backends/webgpu/device.js';
+import { compileModel, planModel } from '../../backends/webgpu/runtime.js';
+import { foldViews } from '../../src/ir/fold.js';
+import { lowerModel } from '../../src/ir/lower.js';
+import { DiagnosticError } from '../../src/lang/diagnostics.js';
+import type { ModelConfig } from '../../src/lang/model.js';
+import { readNpy, readSafetensors, type WeightMap } from '../../src/weights/index.js';
+import { TINY_FAMILIES, freshSeed, maxNormError, randomClip, randomWeights, tinyModel } from '../passes/helpers.js';
+
+let device: PstcDevice;
+beforeAll(async () => {
+  device = await openDevice();
+});
+afterAll(() => {
+  device?.destroy();
+});
+
+const TOLERANCE = 1e-4;
+
+/** Compile, run, compare with the interpreter on the same float32 clip and weights. */
+async function againstInterpreter(model: ModelConfig, batch: number, seed: number, limits?: { maxStorageBufferBindingSize: number }) {
+  const input = { batch, frames: model.input.frames, size: model.input.size };
+  const weights = randomWeights(model, seed);
+  const graph = foldViews(lowerModel(model, input));
+  const clip = randomClip(graph, seed);
+  const want = interpret(graph, { clip }, weights);
+  const compiled = await compileModel(device, model, input, weights, limits ? { limits } : {});
+  try {
+    const got = await compiled.forward(Float32Array.from(clip));
+    expect(got.featuresShape).toEqual(graph.nodes[graph.outputs.features]!.shape);
+    const features = maxNormError(got.features, want.features);
+    const logits = want.logits ? maxNormError(got.logits!, want.logits) : 0;
+    const ms = await compiled.timeForward(Float32Array.from(clip));
+    return { features, logits, compiled, ms };
+  } finally {
+    compiled.destroy();
+  }
+}
+
+describe('whole tiny models against the interpreter', () => {
+  for (const family of TINY_FAMILIES) {
+    it(`${family}: features and logits within 1e-4`, async () => {
+      const seed = freshSeed();
+      const model = tinyModel(family);
+      const r = await againstInterpreter(model, 2, seed);
+      console.log(
+        `${family}: features ${r.features.toExponential(2)}, logits ${r.logits.toExponential(2)}, ` +
+          `${r.compiled.dispatchesPerForward} dispatches, ${r.ms.toFixed(1)} ms/forward (batch 2) (seed ${seed})`,
+      );
+      expect(r.features, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
+      expect(r.logits, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
+    }, 600_000);
+  }
+});
+
+const goldenRoot = join(import.meta.dirname, '..', 'golden');
+const goldens = existsSync(goldenRoot) ? readdirSync(goldenRoot).filter((d) => existsSync(join(goldenRoot, d, 'config.json'))).sort() : [];
+
+describe('golden cases', () => {
+  it('has golden cases', () => expect(goldens.length).toBeGreaterThan(0));
+  for (const name of goldens) {
+    it(`${name}: the PyTorch rendering's features and logits within 1e-4`, async () => {
+      const dir = join(goldenRoot, name);
+      const model = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as ModelConfig;
+      const clip = readNpy(readFileSync(join(dir, 'input.npy')));
+      const [batch, , frames, size] = clip.shape as [number, number, number, number];
+      const weights: WeightMap = readSafetensors(readFileSync(join(dir, 'weights.safetensors')));
+      const compiled = await compileModel(device, model, { batch, frames, size }, weights);
+      try {
+        const got = await compiled.forward(Float32Array.from(clip.data));
+        const features = readNpy(readFileSync(join(dir, 'features.npy')));
+        expect(got.featuresShape).toEqual(features.shape);
+        const fe = maxNormError(got.features, features.data);
+        let le = 0;
+        const logitsFile = join(dir, 'logits.npy');
+        expect(got.logits !== undefined).toBe(existsSync(logitsFile));
+        if (existsSync(logitsFile)) le = maxNormError(got.logits!, readNpy(readFileSync(logitsFile)).data);
+        console.log(`${name}: features ${fe.toExponential(2)}, logits ${le.toExponential(2)}`);
+        expect(fe).toBeLessThanOrEqual(TOLERANCE);
+        expect(le).toBeLessThanOrEqual(TOLERANCE);
+      } finally {
+        compiled.destroy();
+      }
+    }, 600_000);
+  }
+});
+
+describe('micro-batching', () => {
+  it('splits a batch of 3 into chunks of 2 under a small binding limit, with the same numbers', async () => {
+    const seed = freshSeed();
+    const model = tinyModel('pst-tiny');
+    const input = { batch: 3, frames: model.input.frames, size: model.input.size };
+    // Room for two clips of the largest tensor, not three.
+    const largestPerClip = Math.max(...planModel(model, { ...input, batch: 1 }).memory.buffers);
+    const limits = { maxStorageBufferBindingSize: 2 * largestPerClip };
+    const plan = planModel(model, input, limits);
+    expect(plan.microBatch).toBe(2);
+    expect(plan.chunks).toBe(2);
+    expect(plan.dispatchesPerForward).toBe(2 * plan.kernels.length);
+    const r = await againstInterpreter(model, 3, seed, limits);
+    console.log(`micro-batched 3 = 2 + 1: features ${r.features.toExponential(2)}, logits ${r.logits.toExponential(2)} (seed ${seed})`);
+    expect(r.features, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
+    expect(r.logits, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
+  }, 600_000);
+
+  it('reports a clip too large for one binding as PST307, naming the kernel and the size', () => {
+    const model = tinyModel('pst-tiny');
+    const error = (() => {
+      try {
+        planModel(model, { batch: 1, frames: 8, size: 32 }, { maxStorageBufferBindingSize: 1024 });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(DiagnosticError);
+    const d = (error as DiagnosticError).diagnostics[0]!;
+    expect(d.code).toBe('PST307');
+    expect(d.message).toMatch(/kernel k\d+_\w+/);
+    expect(d.message).toMatch(/MiB/);
+  });
+});
+
+describe("the user's mistakes", () => {
+  it('a clip of the wrong size is PST305; a missing or misshapen weight is PST306', async () => {
+    const model = tinyModel('pst-tiny');
+    const input = { batch: 1, frames: 8, size: 32 };
+    const weights = randomWeights(model, 1);
+    const compiled = await compileModel(device, model, input, weights);
+    try {
+      const wrong = await compiled.forward(new Float32Array(10)).catch((e: unknown) => e);
+      expect(wrong).toBeInstanceOf(DiagnosticError);
+      expect((wrong as DiagnosticError).diagnostics[0]!.code).toBe('PST305');
+    } finally {
+      compiled.destroy();
+    }
+    const broken: WeightMap = new Map(weights);
+    broken.delete('norm.weight');
+    broken.set('norm.bias', { shape: [3], data: new Float32Array(3) });
+    const missing = await compileModel(device, model, input, broken).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(DiagnosticError);
+    const ds = (missing as DiagnosticError).diagnostics;
+    expect(ds.map((d) => d.code)).toEqual(['PST306', 'PST306']);
+    expect(ds.map((d) => d.message).join('\n')).toMatch(/norm\.weight' is missing[\s\S]*norm\.bias' has shape \[3\]/);
+  }, 600_000);
+});
