@@ -168,6 +168,21 @@ export function planModel(model: ModelConfig, input: ModelInput, limits?: Partia
 
   const chunks = Math.ceil(input.batch / microBatch);
   const { graph, fused, steps, memory } = lowered;
+  if (chunks > 1) {
+    // The whole batch's clip is one copy source: it must fit one buffer.
+    const clipBytes = (memory.bytes.get(graph.inputs[0]!)! / microBatch) * input.batch;
+    if (clipBytes > full.maxBufferSize) {
+      throw new DiagnosticError([
+        {
+          code: 'PST307',
+          severity: 'error',
+          message: `a batch of ${input.batch} clips takes ${mib(clipBytes)}, more than the device allows in one buffer (${mib(full.maxBufferSize)})`,
+          flag: '--batch',
+          hint: 'run the clips in smaller batches',
+        },
+      ]);
+    }
+  }
   // With chunks, the whole batch's clip and outputs live in buffers of their own.
   const io = chunks > 1 ? ioBytes(lowered, input.batch, microBatch) : 0;
   const activations = memory.activationBytes + io;
@@ -365,29 +380,39 @@ export async function compileModel(
     const readOut = (n: NodeId, whole: GPUBuffer | undefined) =>
       device.readFloat32(whole ?? slotOf(n), (perClip(n) * plan.batch) / F32);
 
+    // Forwards share the planned buffers: one at a time, in call order.
+    let queue: Promise<unknown> = Promise.resolve();
+    const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+      const next = queue.then(() => {
+        if (destroyed) throw new Error('this compiled model was destroyed');
+        return fn();
+      });
+      queue = next.catch(() => undefined);
+      return next;
+    };
     let destroyed = false;
     return {
       ...plan,
-      async forward(clip) {
-        if (destroyed) throw new Error('this compiled model was destroyed');
-        upload(clip);
-        await run();
-        const features = await readOut(featuresNode, io?.features);
-        const result: ForwardResult = { features, featuresShape };
-        if (logitsNode !== undefined) {
-          result.logits = await readOut(logitsNode, io?.logits);
-          result.logitsShape = logitsShape!;
-        }
-        return result;
-      },
-      async timeForward(clip) {
-        if (destroyed) throw new Error('this compiled model was destroyed');
-        upload(clip);
-        await device.device.queue.onSubmittedWorkDone();
-        const start = performance.now();
-        await run();
-        return performance.now() - start;
-      },
+      forward: (clip) =>
+        exclusive(async () => {
+          upload(clip);
+          await run();
+          const features = await readOut(featuresNode, io?.features);
+          const result: ForwardResult = { features, featuresShape };
+          if (logitsNode !== undefined) {
+            result.logits = await readOut(logitsNode, io?.logits);
+            result.logitsShape = logitsShape!;
+          }
+          return result;
+        }),
+      timeForward: (clip) =>
+        exclusive(async () => {
+          upload(clip);
+          await device.device.queue.onSubmittedWorkDone();
+          const start = performance.now();
+          await run();
+          return performance.now() - start;
+        }),
       measuredPeakBytes: () => allocated,
       destroy() {
         destroyed = true;

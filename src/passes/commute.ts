@@ -5,7 +5,7 @@
 // where view_rows' is the same row movement on x's channel count. After this pass the residual
 // `add` reads both operands in the feature-map layout, and the projection can write its result
 // there directly, with the residual added in its epilogue.
-import { GraphBuilder, consumers, type Graph, type Node, type NodeId } from '../ir/graph.js';
+import { GraphBuilder, consumers, type Graph, type NodeId, type Op } from '../ir/graph.js';
 import { foldViews } from '../ir/fold.js';
 import type { ICond, IExpr, IndexMap } from '../ir/indexmap.js';
 
@@ -58,6 +58,8 @@ export function isRowOnly(map: IndexMap): boolean {
   return map.index.every((x, k) => k === lastIn || !exprUses(x, last));
 }
 
+type ComputeOp = Exclude<Op, { kind: 'input' | 'param' }>;
+
 /** The same row movement on tensors of `channels` channels. */
 function withChannels(map: IndexMap, channels: number): IndexMap {
   return {
@@ -73,7 +75,6 @@ function withChannels(map: IndexMap, channels: number): IndexMap {
  */
 export function commuteRowViews(graph: Graph): Graph {
   const users = consumers(graph);
-  const isView = (n: Node) => n.op.kind === 'view';
   // linear id → the row-only view that is its sole reader
   const moved = new Map<NodeId, NodeId>();
   for (const n of graph.nodes) {
@@ -92,14 +93,14 @@ export function commuteRowViews(graph: Graph): Graph {
     if (op.kind === 'input') renamed.set(node.id, g.input(op.name, node.shape, node.label));
     else if (op.kind === 'param') renamed.set(node.id, g.param(op.name, node.shape));
     else if (moved.has(node.id)) continue; // emitted at its view, below
-    else if (isView(node) && linearOf.has(node.id) && op.kind === 'view') {
+    else if (op.kind === 'view' && linearOf.has(node.id)) {
       const lin = graph.nodes[linearOf.get(node.id)!]!;
       const [x, ...rest] = lin.inputs;
       const xShape = graph.nodes[x!]!.shape;
       const rows = g.view(use(x!), withChannels(op.map, xShape.at(-1)!), `${op.what}(commuted)`, node.label);
-      renamed.set(node.id, g.op(lin.op as Exclude<typeof lin.op, { kind: 'input' | 'param' }>, [rows, ...rest.map(use)], lin.label));
+      renamed.set(node.id, g.op(lin.op as ComputeOp, [rows, ...rest.map(use)], lin.label));
     } else {
-      renamed.set(node.id, g.op(op as Exclude<typeof op, { kind: 'input' | 'param' }>, node.inputs.map(use), node.label));
+      renamed.set(node.id, g.op(op, node.inputs.map(use), node.label));
     }
   }
   return foldViews(g.build());

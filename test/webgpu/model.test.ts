@@ -5,7 +5,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interpret } from '../../backends/reference/interpreter.js';
-import { openDevice, type PstcDevice } from '../../backends/webgpu/device.js';
+import { DeviceLostError, openDevice, type PstcDevice } from '../../backends/webgpu/device.js';
 import { compileModel, planModel } from '../../backends/webgpu/runtime.js';
 import { foldViews } from '../../src/ir/fold.js';
 import { lowerModel } from '../../src/ir/lower.js';
@@ -148,5 +148,15 @@ describe("the user's mistakes", () => {
     const ds = (missing as DiagnosticError).diagnostics;
     expect(ds.map((d) => d.code)).toEqual(['PST306', 'PST306']);
     expect(ds.map((d) => d.message).join('\n')).toMatch(/norm\.weight' is missing[\s\S]*norm\.bias' has shape \[3\]/);
+  }, 600_000);
+
+  it('a forward on a lost device fails with DeviceLostError, not silence', async () => {
+    const model = tinyModel('pst-tiny');
+    const other = await openDevice();
+    const compiled = await compileModel(other, model, { batch: 1, frames: 8, size: 32 }, randomWeights(model, 2));
+    other.destroy();
+    const error = await compiled.forward(new Float32Array(3 * 8 * 32 * 32)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeviceLostError);
+    compiled.destroy();
   }, 600_000);
 });
