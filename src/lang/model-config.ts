@@ -488,10 +488,10 @@ class StageReader {
   }
 }
 
-/** Head counts near `heads` that divide `dim`, for the PST250 hint. */
+/** The head counts nearest `heads` that divide `dim` (at most two), for the PST250 hint. */
 function divisorsNear(dim: number, heads: number): string {
-  const out: number[] = [];
-  for (let d = 1; d <= Math.min(dim, 2 * heads) && out.length < 3; d++) if (dim % d === 0 && Math.abs(d - heads) <= heads) out.push(d);
-  const near = [...out].sort((a, b) => Math.abs(a - heads) - Math.abs(b - heads));
+  const divisors: number[] = [];
+  for (let d = 1; d <= Math.min(dim, 2 * heads); d++) if (dim % d === 0) divisors.push(d);
+  const near = divisors.sort((a, b) => Math.abs(a - heads) - Math.abs(b - heads) || a - b).slice(0, 2);
   return near.length ? near.map((x) => `heads = ${x}`).join(' or ') : 'another head count';
 }
