@@ -36,6 +36,12 @@ describe('pstc explain', () => {
     expect(text.stdout).toContain(stage1.params.toLocaleString('en-US'));
     expect(report.patterns[0].picture.read[0][0]).toBe(4);
     expect(report.receptiveField).toHaveLength(4);
+    // The WebGPU plan's device memory, known before anything runs.
+    expect(report.devicePlan.plannedPeakBytes.total).toBe(
+      report.devicePlan.plannedPeakBytes.activations + report.devicePlan.plannedPeakBytes.weights,
+    );
+    expect(report.devicePlan.kernels).toBeGreaterThan(0);
+    expect(text.stdout).toMatch(/WebGPU plan .* planned device memory \d/);
   });
 
   it('writes the pattern as SVG and PNG', async () => {

@@ -8,6 +8,7 @@ import { patternPicture, shiftedHeads, type PatternPicture } from '../../ir/patt
 import { effectiveWindow } from '../../ir/window.js';
 import { patternToPng, patternToSvg, patternToText } from '../../explore/pattern-picture.js';
 import { writeFileAtomic } from '../../weights/atomic.js';
+import { planModel } from '../../../backends/webgpu/runtime.js';
 import type { CommandRegistrar } from '../main.js';
 import { positiveInt } from '../options.js';
 import { formatBytes, formatCount, formatMacs, renderTable } from '../table.js';
@@ -51,6 +52,9 @@ export function explainModel(model: ModelConfig, input: { batch: number; frames:
       });
     }
   });
+  // The WebGPU plan under WebGPU's guaranteed limits: what a forward will allocate, known before
+  // anything runs (bench reports the same plan for the real adapter, and what it measured).
+  const plan = planModel(model, input);
   return {
     model: model.name,
     input: { shape: graph.inputShape, ...input },
@@ -59,6 +63,12 @@ export function explainModel(model: ModelConfig, input: { batch: number; frames:
       memory: 'float32; views folded into consumers hold no memory; activations live from producer to last reader; weights apart',
     },
     cost,
+    devicePlan: {
+      plannedPeakBytes: plan.plannedPeakBytes,
+      kernels: plan.kernels.length,
+      dispatchesPerForward: plan.dispatchesPerForward,
+      microBatch: plan.microBatch,
+    },
     receptiveField: receptiveField(graph),
     principles: principleNotes(graph),
     patterns,
@@ -125,6 +135,12 @@ export function renderReport(report: ReturnType<typeof explainModel>, color = fa
   lines.push(`${report.model}  input ${b}×${c}×${t}×${h}×${w} (N C T H W)`);
   lines.push('');
   lines.push(costTable(report.cost));
+  lines.push('');
+  const p = report.devicePlan;
+  lines.push(
+    `WebGPU plan (guaranteed limits): ${p.kernels} kernels, ${p.dispatchesPerForward} dispatches per forward, micro-batch ${p.microBatch}; ` +
+      `planned device memory ${formatBytes(p.plannedPeakBytes.total)} (activations ${formatBytes(p.plannedPeakBytes.activations)}, weights and tables ${formatBytes(p.plannedPeakBytes.weights)})`,
+  );
   lines.push('');
   lines.push(`MACs: ${report.conventions.macs}.`);
   lines.push(`Memory: ${report.conventions.memory}.`);
