@@ -2,7 +2,6 @@
 // src/explore/emit-ts.ts), for programs that use the library: shape constants, the weight names
 // as a union type, and a class whose forward() checks its input.
 import type { Command } from 'commander';
-import { emitTs, modelDocComments } from '../../explore/emit-ts.js';
 import { lowerModel } from '../../ir/lower.js';
 import { loadModel } from '../../lang/elaborate.js';
 import type { ModelConfig } from '../../lang/model.js';
@@ -20,7 +19,9 @@ interface EmitTsOptions {
 }
 
 /** The generated module's text for `model` at this input size. */
-export function emitModelTs(model: ModelConfig, sourceFile: string, input: { batch: number; frames: number; size: number }): string {
+export async function emitModelTs(model: ModelConfig, sourceFile: string, input: { batch: number; frames: number; size: number }): Promise<string> {
+  // ts-morph carries the whole TypeScript compiler (most of a second to load): only this command needs it.
+  const { emitTs, modelDocComments } = await import('../../explore/emit-ts.js');
   const graph = lowerModel(model, input);
   const shapeOf = (id: number | undefined) => (id === undefined ? null : graph.nodes[id]!.shape);
   return emitTs({
@@ -44,7 +45,7 @@ export const registerEmitTs: CommandRegistrar = (program: Command, io) => {
     .option('--batch <B>', "batch size (default: the model's input.batch)", positiveInt('--batch'))
     .option('--frames <T>', "input frames (default: the model's input.frames)", positiveInt('--frames'))
     .option('--size <S>', "input height = width (default: the model's input.size)", positiveInt('--size'))
-    .action((file: string, opts: EmitTsOptions) => {
+    .action(async (file: string, opts: EmitTsOptions) => {
       if (opts.out === undefined) throw new UsageError('--out: missing; where to write the TypeScript module');
       const { model } = loadModel(file, opts.model);
       const input = {
@@ -52,7 +53,7 @@ export const registerEmitTs: CommandRegistrar = (program: Command, io) => {
         frames: opts.frames ?? model.input.frames,
         size: opts.size ?? model.input.size,
       };
-      writeFileAtomic(opts.out, emitModelTs(model, file, input));
+      writeFileAtomic(opts.out, await emitModelTs(model, file, input));
       io.out(`wrote ${opts.out}`);
     });
 };
