@@ -204,6 +204,9 @@ export interface PrincipleNote {
   principle: 'even spread' | 'temporal reach' | 'fraction moved';
   /** 'stage 1: pattern_c' */
   where: string;
+  stage: number;
+  /** The shift's name. */
+  shift: string;
   message: string;
 }
 
@@ -239,6 +242,7 @@ export function principleNotes(graph: Graph): PrincipleNote[] {
   const notes: PrincipleNote[] = [];
   for (const { stage, shift, map } of shiftUses(graph)) {
     const where = `stage ${stage.number}: ${shift.name}`;
+    const at = { where, stage: stage.number, shift: shift.name };
     const d = map[0];
     if (shift.kind === 'channel') {
       const fold = foldChannels(shift, stage.dim / stage.heads);
@@ -246,7 +250,7 @@ export function principleNotes(graph: Graph): PrincipleNote[] {
       notes.push({
         severity: fold === 0 ? 'warning' : 'note',
         principle: 'fraction moved',
-        where,
+        ...at,
         message:
           fold === 0
             ? `moves no channel: floor(${stage.dim / stage.heads} · ${shift.fold}) = 0 channels per head`
@@ -256,13 +260,13 @@ export function principleNotes(graph: Graph): PrincipleNote[] {
     }
     const eff = effectiveWindow(stage, { shiftWindows: false }, map);
     const [, wh, ww] = eff.window;
-    notes.push(evenSpread(shift, wh, ww, where));
+    notes.push({ ...evenSpread(shift, wh, ww), ...at });
     const reach = patternReach(shift);
     const reachWarn = reach >= d || 2 * reach + 1 > d;
     notes.push({
       severity: reach === 0 || reachWarn ? 'warning' : 'note',
       principle: 'temporal reach',
-      where,
+      ...at,
       message:
         reach === 0
           ? 'all offsets are 0: the pattern moves nothing'
@@ -277,7 +281,7 @@ export function principleNotes(graph: Graph): PrincipleNote[] {
     notes.push({
       severity: heads === 0 || movedFraction === 0 || movedFraction === 1 ? 'warning' : 'note',
       principle: 'fraction moved',
-      where,
+      ...at,
       message:
         heads === 0
           ? `shifts no head: floor(${stage.heads} · ${shift.ratio}) = 0`
@@ -288,7 +292,7 @@ export function principleNotes(graph: Graph): PrincipleNote[] {
   return notes;
 }
 
-function evenSpread(shift: PatchShift, wh: number, ww: number, where: string): PrincipleNote {
+function evenSpread(shift: PatchShift, wh: number, ww: number): Omit<PrincipleNote, 'where' | 'stage' | 'shift'> {
   const g = shift.grid.length;
   const at = (h: number, w: number) => shift.grid[h % g]![w % g]!;
   let clashes = 0;
@@ -308,7 +312,6 @@ function evenSpread(shift: PatchShift, wh: number, ww: number, where: string): P
   return {
     severity: clashes > 0 ? 'warning' : 'note',
     principle: 'even spread',
-    where,
     message:
       clashes > 0
         ? `${clashes} of ${pairs} neighbouring pairs read the same shifted frame: shifted patches cluster; ${tiling}`

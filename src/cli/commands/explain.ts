@@ -174,7 +174,19 @@ export function renderReport(report: ReturnType<typeof explainModel>, color = fa
   lines.push('');
   lines.push('Design principles:');
   if (report.principles.length === 0) lines.push('  (no shifts: nothing to check)');
-  for (const n of report.principles) lines.push(`  ${n.severity}: ${n.where}: ${n.principle}: ${n.message}`);
+  // The same finding in several stages is printed once, with the stages listed.
+  const grouped = new Map<string, { severity: string; stages: number[]; text: string }>();
+  for (const n of report.principles) {
+    const text = `${n.shift}: ${n.principle}: ${n.message}`;
+    const key = `${n.severity}|${text}`;
+    const g = grouped.get(key) ?? { severity: n.severity, stages: [], text };
+    g.stages.push(n.stage);
+    grouped.set(key, g);
+  }
+  for (const g of grouped.values()) {
+    const stages = g.stages.length > 1 ? `stages ${g.stages.join(', ')}` : `stage ${g.stages[0]}`;
+    lines.push(`  ${g.severity}: ${stages}: ${g.text}`);
+  }
   return lines.join('\n');
 }
 
