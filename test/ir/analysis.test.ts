@@ -4,20 +4,8 @@ import { lowerModel } from '../../src/ir/lower.js';
 import { costReport, principleNotes, receptiveField } from '../../src/ir/analysis.js';
 import { blockTemporalOffsets, patternPicture } from '../../src/ir/pattern.js';
 import { weightSpecs } from '../../src/weights/names.js';
-import type { PatchShift } from '../../src/lang/model.js';
+import { patternC } from '../reference/fixtures.js';
 
-const patternC: PatchShift = {
-  kind: 'patch',
-  name: 'pattern_c',
-  grid: [
-    [-4, 1, 2],
-    [-1, 0, 3],
-    [-2, -3, 4],
-  ],
-  ratio: 1,
-  boundary: 'cyclic',
-  shiftBack: true,
-};
 
 describe('cost report', () => {
   it('counts exactly the spec parameters of PST-T and PST-B backbones', () => {

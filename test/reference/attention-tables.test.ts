@@ -2,20 +2,9 @@
 // pst-reference.md: row = (Δd + Tb−1)·(2wh−1)(2ww−1) + (hi−hj+wh−1)(2ww−1) + (wi−wj+ww−1).
 import { describe, expect, it } from 'vitest';
 import { biasIndex, biasTableRows, windowMask } from '../../src/ir/attention.js';
-import type { ChannelShift, PatchShift } from '../../src/lang/model.js';
+import type { ChannelShift } from '../../src/lang/model.js';
+import { patternC } from './fixtures.js';
 
-const patternC: PatchShift = {
-  kind: 'patch',
-  name: 'pattern_c',
-  grid: [
-    [-4, 1, 2],
-    [-1, 0, 3],
-    [-2, -3, 4],
-  ],
-  ratio: 1,
-  boundary: 'cyclic',
-  shiftBack: true,
-};
 const tcs: ChannelShift = { kind: 'channel', name: 'tcs', fold: 1 / 8, boundary: 'keep' };
 const pst = { attention: 'window2d', configured: [1, 7, 7], window: [1, 7, 7], biasFrames: 16, frames: 16, windowsPerFrame: 64 } as const;
 const entry = (t: { index: Int32Array }, n: number, f: number, i: number, j: number): number => t.index[(f * n + i) * n + j]!;
