@@ -199,15 +199,21 @@ class Printer {
 
   private section(indent: number, header: string, headerEnd: number, m: A.Section | A.VariantDecl): void {
     const end = m.span.endOffset;
+    // Only comments inside the braces keep a section multi-line: one between the header and `{`
+    // is printed above the section either way, so the layout does not change on a second run.
+    const open = this.openBrace(headerEnd);
     const short =
       m.body.length > 0 &&
       m.body.length <= oneLineMaxMembers &&
       m.body.every((p) => p.kind === 'property') &&
-      !this.hasCommentWithin(m.span.startOffset, end - 1);
+      !this.hasCommentWithin(open, end - 1);
     if (short) {
       const body = (m.body as A.Property[]).map((p) => `${pathText(p.path)} = ${expr(p.value)}`).join('  ');
       const line = `${header} { ${body} }`;
-      if (indent * indentUnit.length + line.length <= maxWidth) return this.emit(indent, line, end);
+      if (indent * indentUnit.length + line.length <= maxWidth) {
+        this.ownLineComments(open, indent, false);
+        return this.emit(indent, line, end);
+      }
     }
     this.block(indent, header, headerEnd, end, m.body.length === 0, () => this.members(m.body, indent + 1));
   }

@@ -219,3 +219,12 @@ describe('pstc fmt', () => {
     expect(io.stderr).toBe(`pstc: cannot read ${missing}: no such file\n`);
   });
 });
+
+describe('formatter regressions found by the fuzz', () => {
+  it('is idempotent for a comment between a section name and its brace', () => {
+    const text = 'model m {\n  embed   // why\n  { dim = 1 }\n}\n';
+    const once = formatSource(text, 'f.pst').formatted!;
+    expect(once).toBe('model m {\n  // why\n  embed { dim = 1 }\n}\n');
+    expect(formatSource(once, 'f.pst').formatted).toBe(once);
+  });
+});
