@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup.ts'],
     // WebGPU tests keep one device per file; two workers match the two cores of CI.
     pool: 'forks',
     maxWorkers: 2,

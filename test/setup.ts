@@ -1,0 +1,9 @@
+// Property tests (fast-check) run from a fixed seed by default, so CI is repeatable and a failure
+// reproduces; PSTC_FUZZ_SEED=<n> picks another seed and PSTC_FUZZ_SEED=random a new one per run
+// (printed), to explore further.
+import fc from 'fast-check';
+
+const wanted = process.env.PSTC_FUZZ_SEED;
+const seed = wanted === 'random' ? Math.floor(Math.random() * 2 ** 31) : wanted ? Number(wanted) : 20261127;
+if (wanted === 'random') console.log(`fast-check seed ${seed} (PSTC_FUZZ_SEED=${seed} reproduces)`);
+fc.configureGlobal({ seed });
