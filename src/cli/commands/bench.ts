@@ -11,9 +11,9 @@ import { loadModel } from '../../lang/elaborate.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { initWeights } from '../../weights/index.js';
 import type { CommandRegistrar } from '../main.js';
-import { positiveInt } from '../options.js';
+import { inputFrom, nonNegativeInt, positiveInt, withInputOptions } from '../options.js';
 import { formatBytes, renderTable } from '../table.js';
-import { nonNegativeInt, randomClip, withDevice } from './run.js';
+import { randomClip, withDevice } from './run.js';
 
 interface BenchOptions {
   model?: string;
@@ -139,14 +139,10 @@ export function renderBench(report: BenchReport): string {
 }
 
 export const registerBench: CommandRegistrar = (program: Command, io) => {
-  program
-    .command('bench')
+  withInputOptions(program.command('bench'))
     .description('forward latency on the WebGPU device (random weights and clip): median and spread, clips/s, dispatches, planned and measured peak memory')
     .argument('<model>', 'a .pst file')
     .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)')
-    .option('--batch <B>', "batch size (default: the model's input.batch)", positiveInt('--batch'))
-    .option('--frames <T>', "input frames (default: the model's input.frames)", positiveInt('--frames'))
-    .option('--size <S>', "input height = width (default: the model's input.size)", positiveInt('--size'))
     .option('--warmup <N>', 'untimed passes first', nonNegativeInt('--warmup'), 3)
     .option('--iters <N>', 'timed passes', positiveInt('--iters'), 10)
     .option('--baseline <other.pst>', 'also time this model, alternating passes with the first, and print the ratio of medians')
@@ -155,11 +151,7 @@ export const registerBench: CommandRegistrar = (program: Command, io) => {
     .action(async (file: string, opts: BenchOptions) => {
       const subject = (path: string, name: string | undefined): Subject => {
         const { model } = loadModel(path, name);
-        const input: ModelInput = {
-          batch: opts.batch ?? model.input.batch,
-          frames: opts.frames ?? model.input.frames,
-          size: opts.size ?? model.input.size,
-        };
+        const input: ModelInput = inputFrom(model, opts);
         return { file: path, model, input };
       };
       const subjects = [subject(file, opts.model)];

@@ -18,7 +18,7 @@ import { lowerModel } from '../../ir/lower.js';
 import { writeFileAtomic } from '../../weights/index.js';
 import { UsageError } from '../errors.js';
 import type { CommandRegistrar } from '../main.js';
-import { positiveInt } from '../options.js';
+import { inputFrom, withInputOptions } from '../options.js';
 import { formatBytes } from '../table.js';
 import { withDevice } from './run.js';
 
@@ -109,16 +109,12 @@ export function writeKernels(plan: ModelPlan, dir: string, limitsFrom: string): 
 }
 
 export const registerCompile: CommandRegistrar = (program: Command, io) => {
-  program
-    .command('compile')
+  withInputOptions(program.command('compile'))
     .description('list the WebGPU kernels of a forward pass as WGSL files with an index (--emit wgsl), or print the folded IR (--emit ir)')
     .argument('<model>', 'a .pst file')
     .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)')
     .option('--emit <what>', 'wgsl: one file per kernel plus index.md, into --out; ir: the folded graph IR as text')
     .option('--out <path>', 'wgsl: the directory to write; ir: a file (default: stdout)')
-    .option('--batch <B>', "batch size (default: the model's input.batch)", positiveInt('--batch'))
-    .option('--frames <T>', "input frames (default: the model's input.frames)", positiveInt('--frames'))
-    .option('--size <S>', "input height = width (default: the model's input.size)", positiveInt('--size'))
     .option('--adapter', "size the kernels from this machine's WebGPU adapter limits (default: WebGPU's default limits, the same everywhere)")
     .action(async (file: string, opts: CompileOptions) => {
       if (opts.emit !== 'wgsl' && opts.emit !== 'ir') {
@@ -126,11 +122,7 @@ export const registerCompile: CommandRegistrar = (program: Command, io) => {
       }
       if (opts.emit === 'wgsl' && opts.out === undefined) throw new UsageError('--out: missing; the directory for the WGSL files');
       const { model } = loadModel(file, opts.model);
-      const input: ModelInput = {
-        batch: opts.batch ?? model.input.batch,
-        frames: opts.frames ?? model.input.frames,
-        size: opts.size ?? model.input.size,
-      };
+      const input: ModelInput = inputFrom(model, opts);
 
       if (opts.emit === 'ir') {
         const text = irToText(foldViews(lowerModel(model, input)));

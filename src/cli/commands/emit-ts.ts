@@ -8,7 +8,7 @@ import type { ModelConfig } from '../../lang/model.js';
 import { weightSpecs, writeFileAtomic } from '../../weights/index.js';
 import { UsageError } from '../errors.js';
 import type { CommandRegistrar } from '../main.js';
-import { positiveInt } from '../options.js';
+import { inputFrom, withInputOptions } from '../options.js';
 
 interface EmitTsOptions {
   model?: string;
@@ -36,23 +36,15 @@ export async function emitModelTs(model: ModelConfig, sourceFile: string, input:
 }
 
 export const registerEmitTs: CommandRegistrar = (program: Command, io) => {
-  program
-    .command('emit-ts')
+  withInputOptions(program.command('emit-ts'))
     .description('generate a typed TypeScript module for a model: shape constants, weight names as a type, a class that runs it')
     .argument('<model>', 'a .pst file')
     .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)')
     .option('--out <model.ts>', 'where to write the module')
-    .option('--batch <B>', "batch size (default: the model's input.batch)", positiveInt('--batch'))
-    .option('--frames <T>', "input frames (default: the model's input.frames)", positiveInt('--frames'))
-    .option('--size <S>', "input height = width (default: the model's input.size)", positiveInt('--size'))
     .action(async (file: string, opts: EmitTsOptions) => {
       if (opts.out === undefined) throw new UsageError('--out: missing; where to write the TypeScript module');
       const { model } = loadModel(file, opts.model);
-      const input = {
-        batch: opts.batch ?? model.input.batch,
-        frames: opts.frames ?? model.input.frames,
-        size: opts.size ?? model.input.size,
-      };
+      const input = inputFrom(model, opts);
       writeFileAtomic(opts.out, await emitModelTs(model, file, input));
       io.out(`wrote ${opts.out}`);
     });

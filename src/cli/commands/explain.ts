@@ -10,7 +10,7 @@ import { patternToPng, patternToSvg, patternToText } from '../../explore/pattern
 import { writeFileAtomic } from '../../weights/atomic.js';
 import { planModel } from '../../../backends/webgpu/runtime.js';
 import type { CommandRegistrar } from '../main.js';
-import { positiveInt } from '../options.js';
+import { inputFrom, withInputOptions } from '../options.js';
 import { formatBytes, formatCount, formatMacs, renderTable } from '../table.js';
 
 interface ExplainOptions {
@@ -80,24 +80,16 @@ export function explainModel(model: ModelConfig, input: { batch: number; frames:
 }
 
 export const registerExplain: CommandRegistrar = (program: Command, io) => {
-  program
-    .command('explain')
+  withInputOptions(program.command('explain'))
     .description('parameters, multiply-adds and memory per stage, the shift pattern drawn, receptive field and design-principle checks')
     .argument('<model>', 'a .pst file')
     .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)')
-    .option('--frames <T>', 'input frames (default: the model\'s input.frames)', positiveInt('--frames'))
-    .option('--size <S>', 'input height = width in pixels (default: the model\'s input.size)', positiveInt('--size'))
-    .option('--batch <B>', 'batch size (default: the model\'s input.batch)', positiveInt('--batch'))
     .option('--json', 'print the report as JSON')
     .option('--svg <file>', 'draw the shift pattern(s) as SVG')
     .option('--png <file>', 'draw the shift pattern(s) as PNG')
     .action((file: string, opts: ExplainOptions) => {
       const { model } = loadModel(file, opts.model);
-      const input = {
-        batch: opts.batch ?? model.input.batch,
-        frames: opts.frames ?? model.input.frames,
-        size: opts.size ?? model.input.size,
-      };
+      const input = inputFrom(model, opts);
       const report = explainModel(model, input);
       if (opts.svg || opts.png) writePictures(report.patterns, opts, io.out);
       if (opts.json) {

@@ -10,6 +10,7 @@ import { loadModel } from '../../lang/elaborate.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { FormatError, initWeights, loadCheckpoint, makeRandom, readNpy, writeFileAtomic, writeNpy, type WeightMap } from '../../weights/index.js';
 import { UsageError } from '../errors.js';
+import { nonNegativeInt } from '../options.js';
 import type { CommandRegistrar } from '../main.js';
 
 interface RunOptions {
@@ -23,16 +24,6 @@ interface RunOptions {
 }
 
 /** A seed or a count that may be 0: a non-negative integer. */
-export function nonNegativeInt(flag: string): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) {
-      throw new UsageError(`${flag}: expected a non-negative integer, got \`${value}\``);
-    }
-    return n;
-  };
-}
-
 /** A clip of uniform values in [-1, 1), deterministic in the seed (a stand-in for a normalised clip). */
 export function randomClip(shape: readonly number[], seed: number): Float32Array {
   const random = makeRandom(seed, 'clip');
