@@ -92,6 +92,8 @@ function evaluateNode(
       return ops.mean(args[0]!, shapeOf(0), op.axes);
     case 'output':
       return args[0]!;
+    default:
+      throw new Error(`internal: the interpreter has no rule for '${op.kind}' ('${node.label}')`);
   }
 }
 

@@ -36,7 +36,66 @@ export type Op =
   /** Mean over `axes`; those dims are removed. */
   | { kind: 'mean'; axes: number[] }
   /** Marks a graph output (1 input). */
-  | { kind: 'output'; name: 'features' | 'logits' };
+  | { kind: 'output'; name: 'features' | 'logits' | 'loss' }
+  | TrainingOp;
+
+/**
+ * Ops that only training graphs hold: the training-mode forward (dropout, loss) and the adjoints
+ * the autodiff pass appends (src/passes/autodiff.ts). Conventions: `dy` is the gradient of the
+ * loss with respect to an op's output; every op is deterministic, so a step replays bit for bit.
+ */
+export type TrainingOp =
+  /** Σ over `axes`; those dims are removed (a linear layer's bias gradient: Σ over rows). */
+  | { kind: 'sum'; axes: number[] }
+  /** y = factor·x (the 1/count of a mean's adjoint, loss scaling). */
+  | { kind: 'scale'; factor: number }
+  /** Elementwise product of two tensors of the same shape. */
+  | { kind: 'mul' }
+  /** inputs [x, dy] → dy·GELU'(x), exact (erf) GELU. */
+  | { kind: 'gelu_grad' }
+  /** inputs [x, gamma, dy] → dx of LayerNorm over the last dim (biased variance, eps inside √). */
+  | { kind: 'layernorm_grad'; eps: number }
+  /** inputs [x] → x̂ = (x − mean)/√(var + eps) over the last dim (for dγ = Σ_rows dy·x̂). */
+  | { kind: 'layernorm_normalized'; eps: number }
+  /**
+   * inputs [qkv, biasTable, dout] → dS [Bw, heads, N, N]: the gradient of the pre-softmax scores
+   * S = q·kᵀ·scale + bias + mask of `attention` (the forward op's attributes, repeated):
+   * dS = P ∘ (dP − rowsum(dP ∘ P)) with P = softmax(S), dP = dout_h·v_hᵀ.
+   */
+  | { kind: 'attention_grad_scores'; attention: WindowAttentionOp }
+  /**
+   * inputs [qkv, biasTable, dout, dS] → dqkv [Bw, N, 3C]: dq = dS·k·scale, dk = dSᵀ·q·scale,
+   * dv = Pᵀ·dout, per window and head, written in the qkv channel layout.
+   */
+  | { kind: 'attention_grad_qkv'; attention: WindowAttentionOp }
+  /**
+   * inputs [dS [Bw, heads, N, N]] → [rows, heads]: the bias table's gradient,
+   * out[r, h] = Σ over windows w and (i, j) with biasIndex[g(w)][i][j] = r of dS[w, h, i, j].
+   * `rows` is the table's row count.
+   */
+  | { kind: 'bias_table_grad'; attention: WindowAttentionOp; rows: number }
+  /**
+   * The adjoint (transpose) of the view with this map: input shape map.outShape, output shape
+   * map.inShape; out[j] = Σ over output indices i with map(i) = j (and valid(i)) of dy[i].
+   * Autodiff emits it only for maps that are not bijections (a bijection's adjoint is the view
+   * of its inverse map): channel shift with `keep`/`zeros`, padding, crops, patch gathers, the
+   * broadcast of a mean's adjoint.
+   */
+  | { kind: 'view_grad'; map: IndexMap; what: string }
+  /**
+   * Training-mode dropout: y = x·mask/(1 − rate), mask drawn from the counter-based RNG
+   * (src/ir/rng.ts) keyed by the step's key, `stream` (unique per op in a graph) and the element
+   * index — or the sample index when `perSample` (drop_path: a whole sample's residual branch).
+   * Its adjoint is the same op (same stream) applied to dy: the mask replays exactly.
+   */
+  | { kind: 'dropout'; rate: number; stream: number; perSample: boolean }
+  /**
+   * inputs [logits [B, K], labels [B] (class indices stored as numbers)] → [1]: the mean over
+   * the batch of softmax cross-entropy, with label smoothing ε: target = (1−ε)·onehot + ε/K.
+   */
+  | { kind: 'cross_entropy'; smoothing: number }
+  /** inputs [logits, labels, dloss [1]] → dlogits [B, K] = dloss·(softmax(logits) − target)/B. */
+  | { kind: 'cross_entropy_grad'; smoothing: number };
 
 /**
  * inputs [qkv [Bw, N, 3C], biasTable [rows, heads]] → [Bw, N, C], heads merged (head h is
@@ -61,7 +120,9 @@ export interface Graph {
   nodes: Node[];
   inputs: NodeId[];
   params: NodeId[];
-  outputs: { features: NodeId; logits?: NodeId };
+  outputs: { features: NodeId; logits?: NodeId; loss?: NodeId };
+  /** Training graphs: each trainable param's gradient node (same shape as the param), by name. */
+  grads?: { param: string; node: NodeId }[];
   model: ModelConfig;
   /** [B, Cin, T, H, W] */
   inputShape: number[];
@@ -137,7 +198,64 @@ export function inferShape(op: Op, inputs: readonly (readonly number[])[]): numb
     }
     case 'output':
       arity(1);
+      if (op.name === 'loss' && size(inputs[0]!) !== 1) fail(op, `the loss must be one value, got ${fmt(inputs[0]!)}`);
       return [...inputs[0]!];
+    case 'sum': {
+      arity(1);
+      const x = inputs[0]!;
+      for (const a of op.axes) if (a < 0 || a >= x.length) fail(op, `axis ${a} outside ${fmt(x)}`);
+      return x.filter((_, i) => !op.axes.includes(i));
+    }
+    case 'scale':
+    case 'dropout':
+      arity(1);
+      return [...inputs[0]!];
+    case 'mul':
+    case 'gelu_grad':
+      arity(2);
+      if (!same(inputs[0]!, inputs[1]!)) fail(op, `${fmt(inputs[0]!)} and ${fmt(inputs[1]!)} differ`);
+      return [...inputs[0]!];
+    case 'layernorm_normalized':
+      arity(1);
+      return [...inputs[0]!];
+    case 'layernorm_grad': {
+      arity(3);
+      const [x, g, dy] = inputs as number[][];
+      if (!same(g!, [x!.at(-1)!]) || !same(x!, dy!)) fail(op, `x ${fmt(x!)}, gamma ${fmt(g!)}, dy ${fmt(dy!)} disagree`);
+      return [...x!];
+    }
+    case 'attention_grad_scores':
+    case 'attention_grad_qkv': {
+      arity(op.kind === 'attention_grad_scores' ? 3 : 4);
+      const out = inferShape(op.attention, inputs.slice(0, 2));
+      const [bw, n] = out as [number, number, number];
+      if (!same(inputs[2]!, out)) fail(op, `dout ${fmt(inputs[2]!)} must match the attention output ${fmt(out)}`);
+      const scores = [bw, op.attention.heads, n, n];
+      if (op.kind === 'attention_grad_scores') return scores;
+      if (!same(inputs[3]!, scores)) fail(op, `dS ${fmt(inputs[3]!)} must be ${fmt(scores)}`);
+      return [...inputs[0]!];
+    }
+    case 'bias_table_grad': {
+      arity(1);
+      const ds = inputs[0]!;
+      const n = ds[2]!;
+      if (ds.length !== 4 || ds[1] !== op.attention.heads || ds[3] !== n) fail(op, `dS must be [Bw, ${op.attention.heads}, N, N], got ${fmt(ds)}`);
+      if (op.attention.biasIndex.length !== op.attention.biasGroups * n * n) fail(op, `bias index does not match ${n} tokens`);
+      return [op.rows, op.attention.heads];
+    }
+    case 'view_grad':
+      arity(1);
+      if (!same(op.map.outShape, inputs[0]!)) fail(op, `the adjoint reads ${fmt(op.map.outShape)} but dy is ${fmt(inputs[0]!)}`);
+      return [...op.map.inShape];
+    case 'cross_entropy':
+    case 'cross_entropy_grad': {
+      arity(op.kind === 'cross_entropy' ? 2 : 3);
+      const [logits, labels, dloss] = inputs as number[][];
+      if (logits!.length !== 2 || !same(labels!, [logits![0]!])) fail(op, `logits ${fmt(logits!)} and labels ${fmt(labels!)} disagree`);
+      if (op.kind === 'cross_entropy') return [1];
+      if (!same(dloss!, [1])) fail(op, `dloss must be [1], got ${fmt(dloss!)}`);
+      return [...logits!];
+    }
   }
 }
 
@@ -146,7 +264,7 @@ export class GraphBuilder {
   private readonly nodes: Node[] = [];
   private readonly inputs: NodeId[] = [];
   private readonly params: NodeId[] = [];
-  private readonly outputs: { features?: NodeId; logits?: NodeId } = {};
+  private readonly outputs: { features?: NodeId; logits?: NodeId; loss?: NodeId } = {};
 
   constructor(
     private readonly model: ModelConfig,
@@ -187,7 +305,11 @@ export class GraphBuilder {
       nodes: this.nodes,
       inputs: this.inputs,
       params: this.params,
-      outputs: { features: this.outputs.features, ...(this.outputs.logits !== undefined ? { logits: this.outputs.logits } : {}) },
+      outputs: {
+        features: this.outputs.features,
+        ...(this.outputs.logits !== undefined ? { logits: this.outputs.logits } : {}),
+        ...(this.outputs.loss !== undefined ? { loss: this.outputs.loss } : {}),
+      },
       model: this.model,
       inputShape: this.inputShape,
     };

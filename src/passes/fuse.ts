@@ -207,6 +207,8 @@ export function fuse(graph: Graph): FusedGraph {
         if (x.map) kernels.push({ kind: 'copy', nodes: [x.view!, n.id], out: n.id, x });
         break;
       }
+      default:
+        throw new Error(`internal: fusion has no kernel for '${op.kind}' ('${n.label}')`);
     }
   }
 
