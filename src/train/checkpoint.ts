@@ -1,0 +1,106 @@
+// Training checkpoints. A run directory holds
+//   RUN/checkpoints/step-00000100/weights.safetensors   the model, official state-dict names
+//                                                       (loadable by `pstc run` and by PyTorch)
+//   RUN/checkpoints/step-00000100/optimizer.safetensors moments / momentum buffers by param name
+//   RUN/checkpoints/step-00000100/state.json            step, data position, seed, settings, and
+//                                                       the SHA-256 of both tensor files
+//   RUN/latest.json                                     which checkpoint is the newest
+// A checkpoint is written into a temporary directory that is renamed into place whole, and only
+// then does latest.json (written atomically) point to it — so a crash at any instant leaves the
+// previous checkpoint intact and pointed to. Loading verifies the checksums.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DiagnosticError } from '../lang/diagnostics.js';
+import { writeFileAtomic } from '../weights/atomic.js';
+import { readSafetensors, writeSafetensors } from '../weights/safetensors.js';
+import type { WeightMap } from '../weights/tensor.js';
+
+/** Where training stands: enough to continue exactly (the RNG is counter-based: seed + step). */
+export interface TrainState {
+  /** Optimizer steps done. */
+  step: number;
+  /** The data position of the next batch: epoch and batch index within it. */
+  epoch: number;
+  batchInEpoch: number;
+  seed: number;
+  /** The resolved run settings (model, data, optimizer, schedule), to refuse a mismatched resume. */
+  settings: Record<string, unknown>;
+}
+
+export interface Checkpoint {
+  dir: string;
+  state: TrainState;
+  weights: WeightMap;
+  /** Optimizer state tensors by `<slot>.<param name>` (slot: exp_avg, exp_avg_sq, momentum_buffer). */
+  optimizer: WeightMap;
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+const stepDirName = (step: number): string => `step-${String(step).padStart(8, '0')}`;
+
+function fail(message: string, file: string, hint: string): never {
+  throw new DiagnosticError([{ code: 'PST701', severity: 'error', message: `${file}: ${message}`, flag: '--resume', hint }]);
+}
+
+/** Write a checkpoint of `state` and make it the run's latest; keep the newest `keep` ones. */
+export function saveCheckpoint(runDir: string, state: TrainState, weights: WeightMap, optimizer: WeightMap, keep = 2): string {
+  const root = join(runDir, 'checkpoints');
+  mkdirSync(root, { recursive: true });
+  const name = stepDirName(state.step);
+  const final = join(root, name);
+  const temp = join(root, `.${name}.${process.pid}.tmp`);
+  rmSync(temp, { recursive: true, force: true });
+  mkdirSync(temp);
+  const weightBytes = writeSafetensors(weights, { format: 'pt', producer: 'pstc train', step: String(state.step) });
+  const optimizerBytes = writeSafetensors(optimizer, { producer: 'pstc train', step: String(state.step) });
+  writeFileSync(join(temp, 'weights.safetensors'), weightBytes);
+  writeFileSync(join(temp, 'optimizer.safetensors'), optimizerBytes);
+  const stateJson = { ...state, sha256: { 'weights.safetensors': sha256(weightBytes), 'optimizer.safetensors': sha256(optimizerBytes) } };
+  writeFileSync(join(temp, 'state.json'), `${JSON.stringify(stateJson, null, 2)}\n`);
+  // Re-saving a step (a rerun after a crash) replaces that step's directory only.
+  rmSync(final, { recursive: true, force: true });
+  renameSync(temp, final);
+  writeFileAtomic(join(runDir, 'latest.json'), `${JSON.stringify({ checkpoint: `checkpoints/${name}`, step: state.step })}\n`);
+  // Older checkpoints beyond `keep` go, never the one just written.
+  const steps = readdirSync(root).filter((d) => /^step-\d{8}$/.test(d)).sort();
+  for (const old of steps.slice(0, Math.max(0, steps.length - keep))) if (old !== name) rmSync(join(root, old), { recursive: true, force: true });
+  return final;
+}
+
+/** The run's latest checkpoint, checksums verified; null when the run has none yet. */
+export function loadLatestCheckpoint(runDir: string): Checkpoint | null {
+  const pointer = join(runDir, 'latest.json');
+  if (!existsSync(pointer)) return null;
+  let target: string;
+  try {
+    target = String((JSON.parse(readFileSync(pointer, 'utf8')) as { checkpoint: unknown }).checkpoint);
+  } catch {
+    fail('is not a checkpoint pointer (not JSON with "checkpoint")', pointer, 'remove it to start the run afresh, or point --resume at another run');
+  }
+  if (!/^checkpoints\/step-\d{8}$/.test(target)) fail(`points to '${target}', not a checkpoint of this run`, pointer, 'remove it to start afresh');
+  return loadCheckpoint(join(runDir, target));
+}
+
+export function loadCheckpoint(dir: string): Checkpoint {
+  const statePath = join(dir, 'state.json');
+  if (!existsSync(statePath)) fail('is missing', statePath, 'the checkpoint is incomplete: remove latest.json to start afresh');
+  let state: TrainState & { sha256?: Record<string, string> };
+  try {
+    state = JSON.parse(readFileSync(statePath, 'utf8')) as TrainState & { sha256?: Record<string, string> };
+  } catch {
+    fail('is not valid JSON', statePath, 'the checkpoint is damaged');
+  }
+  const read = (file: string): WeightMap => {
+    const path = join(dir, file);
+    if (!existsSync(path)) fail('is missing', path, 'the checkpoint is incomplete');
+    const bytes = readFileSync(path);
+    const want = state.sha256?.[file];
+    if (!want || sha256(bytes) !== want) fail('does not match the checksum in state.json', path, 'the file was changed or damaged after it was written; use an earlier checkpoint');
+    return readSafetensors(bytes);
+  };
+  const weights = read('weights.safetensors');
+  const optimizer = read('optimizer.safetensors');
+  const { sha256: _checksums, ...rest } = state;
+  return { dir, state: rest, weights, optimizer };
+}
