@@ -5,17 +5,7 @@
 // zeros boundary). This is how the patch shift, channel shift, window partition, roll, padding,
 // crop and patch-merging gathers cost no pass over memory.
 // Also here: the two small kernels with no emitter of their own (elementwise and mean).
-import {
-  compose,
-  condToWGSL,
-  exprToWGSL,
-  linearize,
-  product,
-  shapeBounds,
-  simplify,
-  simplifyExpr,
-  type IndexMap,
-} from '../../src/ir/indexmap.js';
+import { compose, linearize, product, shapeBounds, simplify, simplifyExpr, type IndexMap } from '../../src/ir/indexmap.js';
 import { reshape } from '../../src/ir/maps.js';
 import {
   ERF_WGSL,
@@ -30,6 +20,7 @@ import {
   type KernelLimits,
   type WgslFunction,
 } from './kernels/common.js';
+import { condToWGSL, exprToWGSL } from './wgsl-expr.js';
 
 export interface LoadSpec {
   /** WGSL function name, e.g. 'load_a'. */
