@@ -161,8 +161,23 @@ export function not(a: ICond): ICond {
   return { k: 'not', a };
 }
 
+// Keys are asked for again and again of the same (immutable, shared) subtrees by the simplifier:
+// remembering them keeps building one linear in the size of the tree.
+const keys = new WeakMap<IExpr | ICond, string>();
+
 /** A canonical structural key: equal keys mean structurally equal expressions. */
 export function exprKey(e: IExpr): string {
+  if (e.k === 'var') return `i${e.i}`;
+  if (e.k === 'const') return String(e.v);
+  let key = keys.get(e);
+  if (key === undefined) {
+    key = buildExprKey(e);
+    keys.set(e, key);
+  }
+  return key;
+}
+
+function buildExprKey(e: IExpr): string {
   switch (e.k) {
     case 'var':
       return `i${e.i}`;
@@ -182,6 +197,16 @@ export function exprKey(e: IExpr): string {
 }
 
 export function condKey(cnd: ICond): string {
+  if (cnd.k === 'true' || cnd.k === 'false') return cnd.k;
+  let key = keys.get(cnd);
+  if (key === undefined) {
+    key = buildCondKey(cnd);
+    keys.set(cnd, key);
+  }
+  return key;
+}
+
+function buildCondKey(cnd: ICond): string {
   switch (cnd.k) {
     case 'true':
     case 'false':

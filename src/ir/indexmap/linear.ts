@@ -48,18 +48,17 @@ export function linTermsDivExact(a: Lin, g: number): Lin {
   return { terms, k: 0 };
 }
 
-function termOrder(a: Term, b: Term): number {
-  // Variables first, by index; then other atoms by key, so the output is deterministic.
+// Variables first, by index; then other atoms by key (a term's key in `terms` is its atom's
+// exprKey), so the output is deterministic.
+function termOrder([ka, a]: [string, Term], [kb, b]: [string, Term]): number {
   if (a.atom.k === 'var' && b.atom.k === 'var') return a.atom.i - b.atom.i;
   if (a.atom.k === 'var') return -1;
   if (b.atom.k === 'var') return 1;
-  const ka = exprKey(a.atom);
-  const kb = exprKey(b.atom);
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
 export function sortedTerms(a: Lin): Term[] {
-  return [...a.terms.values()].sort(termOrder);
+  return [...a.terms].sort(termOrder).map(([, t]) => t);
 }
 
 export function linToExpr(a: Lin): IExpr {
