@@ -4,12 +4,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  type ICond,
   type IExpr,
+  type ChildMap,
   type IndexMap,
-  type Interval,
   add,
   c,
+  children,
+  classifyMap,
   compose,
   div,
   evalCond,
@@ -20,10 +21,12 @@ import {
   invert,
   linearize,
   lt,
+  mapChildren,
   mapToString,
   mod,
   mul,
   opCount,
+  readTable,
   rowMajorStrides,
   select,
   simplify,
@@ -397,6 +400,107 @@ describe('invert', () => {
     // Not injective: every output reads input 0 of its row.
     expect(invert({ outShape: [2, 2], inShape: [2, 2], index: [v(0), c(0)] })).toBeNull();
     expect(invert({ outShape: [4], inShape: [4], index: [div(v(0), 2)] })).toBeNull();
+  });
+});
+
+describe('classifyMap', () => {
+  /** The classification by brute force: how often each input is read by a valid output. */
+  function bruteForce(m: IndexMap): { injective: boolean; surjective: boolean } {
+    const strides = rowMajorStrides(m.inShape);
+    const reads = new Map<number, number>();
+    for (const o of indices(m.outShape)) {
+      const i = evaluate(m, o);
+      if (i) reads.set(i.reduce((f, x, k) => f + x * strides[k]!, 0), (reads.get(i.reduce((f, x, k) => f + x * strides[k]!, 0)) ?? 0) + 1);
+    }
+    const inputs = m.inShape.reduce((p, n) => p * n, 1);
+    return { injective: [...reads.values()].every((n) => n === 1), surjective: reads.size === inputs };
+  }
+
+  it('agrees with brute force on random chains, and proves bijections by their inverse', () => {
+    fc.assert(
+      fc.property(fc.integer(), fc.boolean(), (seed, bijective) => {
+        const m = randomChain(seed, bijective);
+        const k = classifyMap(m)!;
+        expect(k).not.toBeNull();
+        const want = bruteForce(m);
+        expect([k.injective, k.surjective, k.bijective]).toEqual([want.injective, want.surjective, want.injective && want.surjective]);
+        if (k.proof === 'inverse') expectSameMap(simplify(compose(k.inverse!, m)), identity(m.inShape));
+        else expect(k.inverse).toBeNull();
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('tells the adjoint cases apart: padding, cropping, broadcasting, a bijection invert declines', () => {
+    const pick = (m: IndexMap) => {
+      const k = classifyMap(m)!;
+      return [k.injective, k.surjective, k.proof];
+    };
+    expect(pick(pad([3, 4], [1, 0]))).toEqual([true, true, 'enumeration']); // zeros read nothing
+    expect(pick(crop([3, 4], [2, 4]))).toEqual([true, false, 'enumeration']);
+    expect(pick({ outShape: [4], inShape: [2], index: [div(v(0), 2)] })).toEqual([false, true, 'enumeration']);
+    expect(pick({ outShape: [4], inShape: [4], index: [div(v(0), 2)] })).toEqual([false, false, 'enumeration']);
+    // Swap the halves of [0, 4) through a select: a bijection, found by evaluation.
+    const swap: IndexMap = { outShape: [4], inShape: [4], index: [select(lt(v(0), c(2)), add(v(0), c(2)), add(v(0), c(-2)))] };
+    expect(pick(swap)).toEqual([true, true, 'enumeration']);
+    expect(pick(roll([3, 5], [1, 2]))).toEqual([true, true, 'inverse']);
+  });
+
+  it('declines, rather than enumerates, past its bound', () => {
+    const broadcast: IndexMap = { outShape: [64, 64], inShape: [64], index: [v(1)] };
+    expect(classifyMap(broadcast, 1000)).toBeNull();
+    expect(classifyMap(broadcast)!.injective).toBe(false);
+  });
+});
+
+describe('readTable', () => {
+  it('agrees with evaluate on random chains (zeros as −1)', () => {
+    fc.assert(
+      fc.property(fc.integer(), (seed) => {
+        const m = randomChain(seed, false);
+        const strides = rowMajorStrides(m.inShape);
+        const table = readTable(m);
+        let flat = 0;
+        for (const o of indices(m.outShape)) {
+          const i = evaluate(m, o);
+          const want = i ? i.reduce((f, x, k) => f + x * strides[k]!, 0) : -1;
+          if (table[flat] !== want) expect([o, table[flat]]).toEqual([o, want]);
+          flat++;
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('refuses a map that reads outside its input', () => {
+    expect(() => readTable({ outShape: [3], inShape: [2], index: [v(0)] })).toThrow(/internal error.*reads 2 on axis 0/);
+  });
+});
+
+describe('children and mapChildren', () => {
+  it('list the direct subterms of every kind, in order', () => {
+    const cnd = lt(v(0), c(2));
+    const e = select(cnd, add(v(0), v(1)), mul(v(1), 3));
+    expect(children(e)).toEqual([cnd, add(v(0), v(1)), mul(v(1), 3)]);
+    expect(children(cnd)).toEqual([v(0), c(2)]);
+    expect(children(v(0))).toEqual([]);
+    expect(children({ k: 'not', a: cnd })).toEqual([cnd]);
+  });
+
+  it('rebuild through the smart constructors: substituting constants folds the whole expression', () => {
+    const substituteAll = (by: number[]): ChildMap => {
+      const f: ChildMap = {
+        expr: (x) => (x.k === 'var' ? c(by[x.i]!) : mapChildren(x, f)),
+        cond: (x) => mapChildren(x, f),
+      };
+      return f;
+    };
+    fc.assert(
+      fc.property(exprArb, fc.array(fc.integer({ min: -9, max: 9 }), { minLength: NV, maxLength: NV }), (e, p) => {
+        expect(substituteAll(p).expr(e)).toEqual(c(evalExpr(e, p)));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
