@@ -1,4 +1,4 @@
-// Inversion of bijections, and the classification of a map as injective / surjective / bijective.
+// Inversion of bijections.
 //
 // The map is read as one function f of the flat output position x. Its div/mod breakpoints cut x
 // into mixed-radix digits; in digit space the flat input position must again be a mixed-radix
@@ -13,6 +13,10 @@ import { linAtom, linConst, linFromExpr, linKey, linPlus, linScale, linToExpr, t
 import { Simplifier, simplify } from './simplify.js';
 import { varsOf } from './walk.js';
 
+/**
+ * The inverse of a bijection (in and out shapes swapped), or null when the map is not one, or is
+ * one that this symbolic route cannot solve (`classifyMap` then decides by evaluation).
+ */
 export function invert(map: IndexMap): IndexMap | null {
   const size = product(map.outShape);
   if (size !== product(map.inShape) || size === 0) return null;
