@@ -321,8 +321,13 @@ ${qk.fill}
   }
   // dk, dv: one thread per key column.
   for (var j = t; j < tokens; j += THREADS) {
+    // Zeroed explicitly: a declaration inside a loop is not re-zeroed by every compiler.
     var dk: array<f32, ${headDim}>;
     var dv: array<f32, ${headDim}>;
+    for (var d = 0; d < head_dim; d++) {
+      dk[d] = 0.0;
+      dv[d] = 0.0;
+    }
     for (var i = 0; i < tokens; i++) {
       let p = exp(score(w, h, i, j, head_dim) - row_max[i]) * row_inv[i];
       let g = load_ds(w, h, i, j);

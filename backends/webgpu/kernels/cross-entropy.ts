@@ -53,7 +53,7 @@ fn row_exp_sum(b: i32, m: f32) -> f32 {
   return total;
 }
 
-fn target(b: i32, k: i32) -> f32 {
+fn target_of(b: i32, k: i32) -> f32 {
   return select(OFF, ON, k == i32(round(labels[b])));
 }`;
 }
@@ -91,7 +91,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     let m = row_max(b);
     var loss_b = log(row_exp_sum(b, m)) + m;
     for (var k = 0; k < K; k++) {
-      loss_b -= target(b, k) * logits[b * K + k];
+      loss_b -= target_of(b, k) * logits[b * K + k];
     }
     partial_loss += loss_b;
   }
@@ -136,7 +136,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
   let inv_total = 1.0 / row_exp_sum(b, m);
   let factor = dloss[0] / f32(B);
   for (var k = 0; k < K; k++) {
-    dlogits[b * K + k] = factor * (exp(logits[b * K + k] - m) * inv_total - target(b, k));
+    dlogits[b * K + k] = factor * (exp(logits[b * K + k] - m) * inv_total - target_of(b, k));
   }
 }
 `;
