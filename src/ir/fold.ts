@@ -50,9 +50,5 @@ export function foldViews(graph: Graph): Graph {
       renamed.set(node.id, g.op(op, node.inputs.map(use), node.label));
     }
   }
-  // A training graph's gradients: a gradient that is a view becomes a view of its chain's source.
-  const grads = graph.grads?.map(({ param, node }) => ({ param, node: use(node) }));
-  const result = g.build();
-  if (grads) result.grads = grads;
-  return result;
+  return g.build();
 }
