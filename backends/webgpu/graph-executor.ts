@@ -6,7 +6,7 @@
 // This is the executor the training loop builds on; the forward-only runtime keeps its own
 // (micro-batching, device-error tracing) until the two share one execution module.
 import { foldViews } from '../../src/ir/fold.js';
-import { size, type Graph, type NodeId } from '../../src/ir/graph.js';
+import { size, type Graph, type Node, type NodeId } from '../../src/ir/graph.js';
 import { fuse, type FusedGraph } from '../../src/passes/fuse.js';
 import { planMemory, type MemoryPlan } from '../../src/passes/plan-memory.js';
 import { KernelError, type PstcDevice } from './device.js';
@@ -21,14 +21,31 @@ export interface GraphProgram {
   memory: MemoryPlan;
   /** Dispatches per run (one per kernel). */
   dispatches: number;
+  /** Kernel outputs kept readable after a run (`keep`), by label. */
+  kept: Map<string, NodeId>;
+}
+
+export interface PlanGraphOptions {
+  limits?: KernelLimits;
+  /** Keep these nodes' values readable after a run (only kernel outputs: not views or fused-away nodes). */
+  keep?: (node: Node) => boolean;
 }
 
 /** Fold, fuse, lower and plan a graph (pure: no device). */
-export function planGraph(graph: Graph, limits: KernelLimits = MIN_LIMITS): GraphProgram {
+export function planGraph(graph: Graph, options: PlanGraphOptions = {}): GraphProgram {
   const folded = foldViews(graph);
   const fused = fuse(folded);
-  const steps = lowerKernels(fused, limits);
-  return { graph: folded, fused, steps, memory: planMemory(fused), dispatches: steps.length };
+  const steps = lowerKernels(fused, options.limits ?? MIN_LIMITS);
+  const kept = new Map<string, NodeId>();
+  if (options.keep) {
+    for (const k of fused.kernels) {
+      const n = folded.nodes[k.out]!;
+      if (!options.keep(n)) continue;
+      if (kept.has(n.label)) throw new Error(`keep: two kernel outputs are labelled '${n.label}'`);
+      kept.set(n.label, n.id);
+    }
+  }
+  return { graph: folded, fused, steps, memory: planMemory(fused, [...kept.values()]), dispatches: steps.length, kept };
 }
 
 export interface CompiledGraph {
@@ -39,6 +56,8 @@ export interface CompiledGraph {
   output(name: 'features' | 'logits' | 'loss'): Promise<Float32Array>;
   /** Read the gradient of a param after a run. */
   grad(param: string): Promise<Float32Array>;
+  /** Read a kept node's value (PlanGraphOptions.keep) by label after a run. */
+  value(label: string): Promise<Float32Array>;
   /** Overwrite a param's device copy (an optimizer step from the host, tests). */
   setParam(name: string, data: Float32Array): void;
   /** Bytes of device buffers allocated. */
@@ -154,6 +173,11 @@ export async function compileGraph(
         const g = fused.grads.find((x) => x.param === param);
         if (!g) throw new Error(`the graph has no gradient for '${param}'`);
         return read(g.node);
+      },
+      value(label) {
+        const id = program.kept.get(label);
+        if (id === undefined) throw new Error(`no kept kernel output is labelled '${label}'`);
+        return read(id);
       },
       setParam(name, data) {
         const b = paramBuffers.get(name);

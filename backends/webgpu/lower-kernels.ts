@@ -175,6 +175,9 @@ function lowerKernel(graph: Graph, k: FusedKernel, index: number, limits: Kernel
     case 'scale':
       elementwise([k.x], `x0 * ${wgslFloat(k.factor)}`);
       break;
+    case 'fill':
+      elementwise([], wgslFloat(k.value));
+      break;
     case 'gelu_grad':
       elementwise([k.x, k.dy], 'x1 * gelu_derivative(x0)', { prelude: `${ERF_WGSL}\n\n${GELU_GRAD_WGSL}` });
       break;

@@ -11,6 +11,7 @@
 //   - sum: a reduction kernel; a `mul` read only by a sum is folded into its load (dγ = Σ dy·x̂);
 //   - a lone gelu, add, scale, mul, gelu_grad or dropout: an elementwise kernel, reading through
 //     maps (dropout draws its mask from the counter-based RNG in the kernel);
+//   - constant: a fill kernel;
 //   - bias_table_grad, view_grad: deterministic gather-sums through host tables (no atomics);
 //   - a view read by a graph output (the features' N×C×D×H×W layout, a gradient whose param is
 //     read through a non-trivial view): the one copy kernel.
@@ -59,6 +60,8 @@ export type FusedKernel =
   /** The final output layout: the only kernel whose work is moving data. */
   | (KernelBase & { kind: 'copy'; x: TensorRead })
   // Training graphs.
+  /** A tensor filled with one value (the seed dloss = 1, the zero gradient of an unread param). */
+  | (KernelBase & { kind: 'fill'; value: number })
   | (KernelBase & { kind: 'scale'; x: TensorRead; factor: number })
   | (KernelBase & { kind: 'mul'; a: TensorRead; b: TensorRead })
   | (KernelBase & { kind: 'gelu_grad'; x: TensorRead; dy: TensorRead })
@@ -115,6 +118,8 @@ export function kernelReads(k: FusedKernel): TensorRead[] {
     case 'gelu_grad':
     case 'layernorm_grad':
       return [k.x, k.dy];
+    case 'fill':
+      return [];
     case 'sum':
       return k.factors;
     case 'attention_grad_scores':
@@ -280,6 +285,9 @@ export function fuse(graph: Graph): FusedGraph {
         if (x.map) kernels.push({ kind: 'copy', nodes: [x.view!, n.id], out: n.id, x });
         break;
       }
+      case 'constant':
+        kernels.push({ kind: 'fill', nodes: [n.id], out: n.id, value: op.value });
+        break;
       case 'scale': {
         const x = read(n.inputs[0]!);
         kernels.push({ kind: 'scale', nodes: [...viewsOf([x]), n.id], out: n.id, x, factor: op.factor });

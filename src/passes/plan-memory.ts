@@ -25,7 +25,8 @@ export interface MemoryPlan {
 
 const F32 = 4;
 
-export function planMemory(fused: FusedGraph): MemoryPlan {
+/** `keep`: materialised nodes held to the end besides the outputs (tests and debugging read them). */
+export function planMemory(fused: FusedGraph, keep: readonly NodeId[] = []): MemoryPlan {
   const { graph, kernels } = fused;
   const isParam = (id: NodeId) => graph.nodes[id]!.op.kind === 'param';
 
@@ -37,6 +38,7 @@ export function planMemory(fused: FusedGraph): MemoryPlan {
   const end = kernels.length;
   for (const id of Object.values(fused.outputs)) lastRead.set(id, end);
   for (const g of fused.grads) lastRead.set(g.node, end);
+  for (const id of keep) lastRead.set(id, end);
 
   const bytes = new Map<NodeId, number>();
   const slot = new Map<NodeId, number>();
