@@ -42,9 +42,7 @@ describe('a whole training step on the device against the interpreter', () => {
       const compiled = await compileGraph(device, program, weights);
       try {
         const inputs = { clip: Float32Array.from(clip), labels: Float32Array.from(labels) };
-        const start = performance.now();
         await compiled.run(inputs, key);
-        const ms = performance.now() - start;
         const loss = (await compiled.output('loss'))[0]!;
         const lossError = Math.abs(loss - want.loss!) / Math.abs(want.loss!);
         let worst = { param: '', error: 0 };
@@ -64,11 +62,13 @@ describe('a whole training step on the device against the interpreter', () => {
             `${want.grads!.size} gradients, worst ${worst.error.toExponential(2)} (${worst.param}); ` +
             `${program.dispatches} dispatches [${[...counts].map(([k, n]) => `${k} ${n}`).join(', ')}]; ` +
             `planned activations ${mib(m.activationBytes)} (live peak ${mib(m.livePeakBytes)}), weights+tables ${mib(m.weightBytes)}, ` +
-            `allocated ${mib(compiled.allocatedBytes())}; ${ms.toFixed(0)} ms first run`,
+            `allocated ${mib(compiled.allocatedBytes())}`,
         );
         expect(lossError).toBeLessThanOrEqual(TOLERANCE);
 
+        const start = performance.now();
         await compiled.run(inputs, key);
+        console.log(`${family}: second run ${(performance.now() - start).toFixed(0)} ms (one submission)`);
         for (const [param, first] of grads) {
           const again = await compiled.grad(param);
           expect(Buffer.from(again.buffer).equals(Buffer.from(first.buffer)), `${param} replays bit for bit`).toBe(true);
