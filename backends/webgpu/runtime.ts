@@ -291,6 +291,7 @@ export async function compileModel(
           if (!bound) throw new KernelError(step.kernel.label, `internal: nothing bound to ${b.name}`);
           if (bound.kind === 'tensor') return { binding: b.binding, resource: binding(bound.node) };
           if (bound.kind === 'param') return { binding: b.binding, resource: { buffer: buffers.params.get(bound.node)! } };
+          if (bound.kind === 'step_key') throw new KernelError(step.kernel.label, 'internal: an inference graph has no RNG key (training graphs run through graph-executor.ts)');
           return { binding: b.binding, resource: { buffer: track(device.createBuffer(bound.data, bound.description)) } };
         });
         return device.device.createBindGroup({ label: step.kernel.label, layout: pipeline.getBindGroupLayout(0), entries });

@@ -7,41 +7,7 @@
 // there directly, with the residual added in its epilogue.
 import { GraphBuilder, consumers, type Graph, type NodeId, type Op } from '../ir/graph.js';
 import { foldViews } from '../ir/fold.js';
-import type { ICond, IExpr, IndexMap } from '../ir/indexmap.js';
-
-function exprUses(e: IExpr, i: number): boolean {
-  switch (e.k) {
-    case 'var':
-      return e.i === i;
-    case 'const':
-      return false;
-    case 'add':
-      return exprUses(e.a, i) || exprUses(e.b, i);
-    case 'mul':
-    case 'div':
-    case 'mod':
-      return exprUses(e.a, i);
-    case 'select':
-      return condUses(e.cond, i) || exprUses(e.then, i) || exprUses(e.else, i);
-  }
-}
-
-function condUses(c: ICond, i: number): boolean {
-  switch (c.k) {
-    case 'true':
-    case 'false':
-      return false;
-    case 'lt':
-    case 'le':
-    case 'eq':
-      return exprUses(c.a, i) || exprUses(c.b, i);
-    case 'and':
-    case 'or':
-      return condUses(c.a, i) || condUses(c.b, i);
-    case 'not':
-      return condUses(c.a, i);
-  }
-}
+import { usesVar, type IndexMap } from '../ir/indexmap.js';
 
 /**
  * A view moves whole rows when its last input index is its last output index (same extent) and
@@ -55,7 +21,7 @@ export function isRowOnly(map: IndexMap): boolean {
   if (map.outShape[last] !== map.inShape[lastIn]) return false;
   const e = map.index[lastIn]!;
   if (e.k !== 'var' || e.i !== last) return false;
-  return map.index.every((x, k) => k === lastIn || !exprUses(x, last));
+  return map.index.every((x, k) => k === lastIn || !usesVar(x, last));
 }
 
 type ComputeOp = Exclude<Op, { kind: 'input' | 'param' }>;

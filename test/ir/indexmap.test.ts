@@ -1,31 +1,32 @@
 // The index-map algebra: evaluation, smart constructors, simplification (checked by brute force
 // on random expressions and random chains of data-movement maps), composition, inversion, strided
-// views, printing and WGSL emission (checked by running the emitted text with i32 semantics).
+// views and printing. (WGSL emission: test/webgpu/wgsl-expr.test.ts.)
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  type ICond,
   type IExpr,
+  type ChildMap,
   type IndexMap,
-  type Interval,
   add,
   c,
+  children,
+  classifyMap,
   compose,
-  condToWGSL,
   div,
   evalCond,
   evalExpr,
   evaluate,
   exprToString,
-  exprToWGSL,
   identity,
   invert,
   linearize,
   lt,
+  mapChildren,
   mapToString,
   mod,
   mul,
   opCount,
+  readTable,
   rowMajorStrides,
   select,
   simplify,
@@ -46,21 +47,10 @@ import {
   windowPartition,
   windowReverse,
 } from '../../src/ir/maps.js';
+import { NV, boundsOf, condArb, exprArb, indices, shapeArb } from './expr-arbitraries.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/** Every index of a shape, row-major. */
-function* indices(shape: readonly number[]): Generator<number[]> {
-  const idx = shape.map(() => 0);
-  if (shape.some((n) => n === 0)) return;
-  for (;;) {
-    yield [...idx];
-    let k = shape.length - 1;
-    while (k >= 0 && ++idx[k]! === shape[k]) idx[k--] = 0;
-    if (k < 0) return;
-  }
-}
 
 /** Two maps agree on every output index (both invalid, or both valid with the same input index). */
 function expectSameMap(a: IndexMap, b: IndexMap): void {
@@ -182,30 +172,6 @@ function randomChain(seed: number, bijective: boolean): IndexMap {
   for (let s = 0; s < steps; s++) map = compose(randomStep(rng, map.outShape, bijective), map);
   return map;
 }
-
-// Random raw expressions (built without smart constructors, so the simplifier meets every shape).
-const NV = 3;
-const { expr: exprArb, cond: condArb } = fc.letrec<{ expr: IExpr; cond: ICond }>((tie) => ({
-  expr: fc.oneof(
-    { maxDepth: 4, depthIdentifier: 'e' },
-    fc.integer({ min: 0, max: NV - 1 }).map((i): IExpr => ({ k: 'var', i })),
-    fc.integer({ min: -7, max: 7 }).map((x): IExpr => ({ k: 'const', v: x })),
-    fc.tuple(tie('expr'), tie('expr')).map(([a, b]): IExpr => ({ k: 'add', a, b })),
-    fc.tuple(tie('expr'), fc.integer({ min: -4, max: 4 })).map(([a, k]): IExpr => ({ k: 'mul', a, c: k })),
-    fc.tuple(tie('expr'), fc.integer({ min: 1, max: 8 })).map(([a, k]): IExpr => ({ k: 'div', a, c: k })),
-    fc.tuple(tie('expr'), fc.integer({ min: 1, max: 8 })).map(([a, k]): IExpr => ({ k: 'mod', a, c: k })),
-    fc.tuple(tie('cond'), tie('expr'), tie('expr')).map(([cond, a, b]): IExpr => ({ k: 'select', cond, then: a, else: b })),
-  ),
-  cond: fc.oneof(
-    { maxDepth: 3, depthIdentifier: 'e' },
-    fc.constant<ICond>({ k: 'true' }),
-    fc.tuple(fc.constantFrom('lt', 'le', 'eq'), tie('expr'), tie('expr')).map(([k, a, b]) => ({ k, a, b }) as ICond),
-    fc.tuple(fc.constantFrom('and', 'or'), tie('cond'), tie('cond')).map(([k, a, b]) => ({ k, a, b }) as ICond),
-    tie('cond').map((a): ICond => ({ k: 'not', a })),
-  ),
-}));
-const shapeArb = fc.array(fc.integer({ min: 1, max: 6 }), { minLength: NV, maxLength: NV });
-const boundsOf = (shape: number[]): Interval[] => shape.map((n) => ({ lo: 0, hi: n - 1 }));
 
 // ---------------------------------------------------------------------------------------------
 
@@ -437,6 +403,107 @@ describe('invert', () => {
   });
 });
 
+describe('classifyMap', () => {
+  /** The classification by brute force: how often each input is read by a valid output. */
+  function bruteForce(m: IndexMap): { injective: boolean; surjective: boolean } {
+    const strides = rowMajorStrides(m.inShape);
+    const reads = new Map<number, number>();
+    for (const o of indices(m.outShape)) {
+      const i = evaluate(m, o);
+      if (i) reads.set(i.reduce((f, x, k) => f + x * strides[k]!, 0), (reads.get(i.reduce((f, x, k) => f + x * strides[k]!, 0)) ?? 0) + 1);
+    }
+    const inputs = m.inShape.reduce((p, n) => p * n, 1);
+    return { injective: [...reads.values()].every((n) => n === 1), surjective: reads.size === inputs };
+  }
+
+  it('agrees with brute force on random chains, and proves bijections by their inverse', () => {
+    fc.assert(
+      fc.property(fc.integer(), fc.boolean(), (seed, bijective) => {
+        const m = randomChain(seed, bijective);
+        const k = classifyMap(m)!;
+        expect(k).not.toBeNull();
+        const want = bruteForce(m);
+        expect([k.injective, k.surjective, k.bijective]).toEqual([want.injective, want.surjective, want.injective && want.surjective]);
+        if (k.proof === 'inverse') expectSameMap(simplify(compose(k.inverse!, m)), identity(m.inShape));
+        else expect(k.inverse).toBeNull();
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('tells the adjoint cases apart: padding, cropping, broadcasting, a bijection invert declines', () => {
+    const pick = (m: IndexMap) => {
+      const k = classifyMap(m)!;
+      return [k.injective, k.surjective, k.proof];
+    };
+    expect(pick(pad([3, 4], [1, 0]))).toEqual([true, true, 'enumeration']); // zeros read nothing
+    expect(pick(crop([3, 4], [2, 4]))).toEqual([true, false, 'enumeration']);
+    expect(pick({ outShape: [4], inShape: [2], index: [div(v(0), 2)] })).toEqual([false, true, 'enumeration']);
+    expect(pick({ outShape: [4], inShape: [4], index: [div(v(0), 2)] })).toEqual([false, false, 'enumeration']);
+    // Swap the halves of [0, 4) through a select: a bijection, found by evaluation.
+    const swap: IndexMap = { outShape: [4], inShape: [4], index: [select(lt(v(0), c(2)), add(v(0), c(2)), add(v(0), c(-2)))] };
+    expect(pick(swap)).toEqual([true, true, 'enumeration']);
+    expect(pick(roll([3, 5], [1, 2]))).toEqual([true, true, 'inverse']);
+  });
+
+  it('declines, rather than enumerates, past its bound', () => {
+    const broadcast: IndexMap = { outShape: [64, 64], inShape: [64], index: [v(1)] };
+    expect(classifyMap(broadcast, 1000)).toBeNull();
+    expect(classifyMap(broadcast)!.injective).toBe(false);
+  });
+});
+
+describe('readTable', () => {
+  it('agrees with evaluate on random chains (zeros as −1)', () => {
+    fc.assert(
+      fc.property(fc.integer(), (seed) => {
+        const m = randomChain(seed, false);
+        const strides = rowMajorStrides(m.inShape);
+        const table = readTable(m);
+        let flat = 0;
+        for (const o of indices(m.outShape)) {
+          const i = evaluate(m, o);
+          const want = i ? i.reduce((f, x, k) => f + x * strides[k]!, 0) : -1;
+          if (table[flat] !== want) expect([o, table[flat]]).toEqual([o, want]);
+          flat++;
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('refuses a map that reads outside its input', () => {
+    expect(() => readTable({ outShape: [3], inShape: [2], index: [v(0)] })).toThrow(/internal error.*reads 2 on axis 0/);
+  });
+});
+
+describe('children and mapChildren', () => {
+  it('list the direct subterms of every kind, in order', () => {
+    const cnd = lt(v(0), c(2));
+    const e = select(cnd, add(v(0), v(1)), mul(v(1), 3));
+    expect(children(e)).toEqual([cnd, add(v(0), v(1)), mul(v(1), 3)]);
+    expect(children(cnd)).toEqual([v(0), c(2)]);
+    expect(children(v(0))).toEqual([]);
+    expect(children({ k: 'not', a: cnd })).toEqual([cnd]);
+  });
+
+  it('rebuild through the smart constructors: substituting constants folds the whole expression', () => {
+    const substituteAll = (by: number[]): ChildMap => {
+      const f: ChildMap = {
+        expr: (x) => (x.k === 'var' ? c(by[x.i]!) : mapChildren(x, f)),
+        cond: (x) => mapChildren(x, f),
+      };
+      return f;
+    };
+    fc.assert(
+      fc.property(exprArb, fc.array(fc.integer({ min: -9, max: 9 }), { minLength: NV, maxLength: NV }), (e, p) => {
+        expect(substituteAll(p).expr(e)).toEqual(c(evalExpr(e, p)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('stridedView', () => {
   /** The strided view, when given, reproduces the flat offset of every read. */
   function expectView(m: IndexMap): void {
@@ -523,114 +590,5 @@ describe('printing', () => {
   it('linearizes row-major', () => {
     const m = permute([2, 3], [1, 0]);
     expect(exprToString(simplifyExpr(linearize(m), boundsOf(m.outShape)))).toBe('i0 + 3*i1');
-  });
-});
-
-// ---------------------------------------------------------------------------------------------
-// WGSL: a tiny evaluator of the emitted subset with i32 semantics (truncating / and %).
-
-function evalWGSL(text: string, env: Record<string, number>): number | boolean {
-  const tokens = text.match(/\d+|[A-Za-z_]\w*|<=|==|&&|\|\||[-+*/%<!(),]/g) ?? [];
-  if (tokens.join('') !== text.replace(/\s+/g, '')) throw new Error(`unknown characters in ${text}`);
-  let p = 0;
-  const peek = () => tokens[p];
-  const take = (t?: string) => {
-    const x = tokens[p++];
-    if (t !== undefined && x !== t) throw new Error(`expected ${t}, got ${x} in ${text}`);
-    return x!;
-  };
-  const i32 = (x: number) => x | 0;
-  type V = number | boolean;
-  const num = (x: V) => (typeof x === 'number' ? x : Number.NaN);
-  const binary = (next: () => V, ops: Record<string, (a: V, b: V) => V>) => (): V => {
-    let a = next();
-    while (peek() !== undefined && ops[peek()!]) a = ops[take()]!(a, next());
-    return a;
-  };
-  const primary = (): V => {
-    const t = take();
-    if (t === '(') {
-      const x = orExpr();
-      take(')');
-      return x;
-    }
-    if (t === '-') return i32(-num(primary()));
-    if (t === '!') return !primary();
-    if (t === 'true' || t === 'false') return t === 'true';
-    if (t === 'select') {
-      take('(');
-      const f = orExpr();
-      take(',');
-      const tr = orExpr();
-      take(',');
-      const cond = orExpr();
-      take(')');
-      return cond ? tr : f;
-    }
-    if (/^\d+$/.test(t)) return Number(t);
-    if (t in env) return env[t]!;
-    throw new Error(`unknown token ${t}`);
-  };
-  const mulExpr = binary(primary, {
-    '*': (a, b) => Math.imul(num(a), num(b)),
-    '/': (a, b) => i32(Math.trunc(num(a) / num(b))),
-    '%': (a, b) => i32(num(a) % num(b)),
-  });
-  const addExpr = binary(mulExpr, { '+': (a, b) => i32(num(a) + num(b)), '-': (a, b) => i32(num(a) - num(b)) });
-  const cmpExpr = binary(addExpr, { '<': (a, b) => a < b, '<=': (a, b) => a <= b, '==': (a, b) => a === b });
-  const andExpr = binary(cmpExpr, { '&&': (a, b) => Boolean(a) && Boolean(b) });
-  const orExpr: () => V = binary(andExpr, { '||': (a, b) => Boolean(a) || Boolean(b) });
-  const result = orExpr();
-  if (p !== tokens.length) throw new Error(`trailing tokens in ${text}`);
-  return result;
-}
-
-describe('WGSL emission', () => {
-  const names = ['gx', 'gy', 'gz'];
-  const env = (p: number[]) => Object.fromEntries(names.map((n, k) => [n, p[k]!]));
-
-  it('matches evalExpr for random expressions and negative intermediate values', () => {
-    const point = fc.array(fc.integer({ min: -40, max: 40 }), { minLength: NV, maxLength: NV });
-    fc.assert(
-      fc.property(exprArb, fc.array(point, { minLength: 5, maxLength: 5 }), (e, points) => {
-        const text = exprToWGSL(e, names);
-        for (const p of points) expect([text, p, evalWGSL(text, env(p))]).toEqual([text, p, evalExpr(e, p)]);
-      }),
-      { numRuns: 1000 },
-    );
-  });
-
-  it('matches evalCond for random conditions', () => {
-    const point = fc.array(fc.integer({ min: -40, max: 40 }), { minLength: NV, maxLength: NV });
-    fc.assert(
-      fc.property(condArb, point, (cnd, p) => {
-        expect(evalWGSL(condToWGSL(cnd, names), env(p))).toBe(evalCond(cnd, p));
-      }),
-      { numRuns: 500 },
-    );
-  });
-
-  it('drops sign corrections only where the bounds prove them needless', () => {
-    fc.assert(
-      fc.property(exprArb, shapeArb, (e, shape) => {
-        const text = exprToWGSL(e, names, shape);
-        for (const p of indices(shape)) {
-          if (evalWGSL(text, env(p)) !== evalExpr(e, p)) expect([text, p, evalWGSL(text, env(p))]).toEqual([text, p, evalExpr(e, p)]);
-        }
-      }),
-      { numRuns: 250 },
-    );
-    expect(exprToWGSL(div(v(0), 4), names, [8])).toBe('(gx / 4)');
-    expect(exprToWGSL(mod(add(v(0), c(-1)), 4), names, [8])).toBe('((((gx - 1) % 4) + 4) % 4)');
-  });
-
-  it('emits the folded PST read as one expression', () => {
-    const m = simplify(compose(windowPartition([1, 2, 4, 4, 2], [1, 2, 2]), roll([1, 2, 4, 4, 2], [0, 0, -1, -1, 0])));
-    const text = exprToWGSL(simplifyExpr(linearize(m), boundsOf(m.outShape)), names, m.outShape);
-    for (const o of indices(m.outShape)) {
-      const i = evaluate(m, o)!;
-      const flat = i.reduce((s, x, k) => s + x * rowMajorStrides(m.inShape)[k]!, 0);
-      expect(evalWGSL(text, env(o))).toBe(flat);
-    }
   });
 });
