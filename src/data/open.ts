@@ -4,13 +4,19 @@ import { checkDatasetForModel } from './dataset.js';
 import { NpyDataset } from './npy-dataset.js';
 import { parseDataSpec, type DataSpec } from './spec.js';
 import { MotionDataset, resolveMotionOptions } from './synthetic.js';
+import { openVideoList, type OpenVideoOptions } from './video-dataset.js';
+import { pipelineOptions } from './video-spec.js';
+
+/** How file-backed sets treat bad samples (`--skip-bad`) and where they log. */
+export type OpenDataOptions = OpenVideoOptions;
 
 /**
  * Opens the data a spec names, checked against the model up front (clip shape, labels within the
  * head's classes). `npy:` gives only `train` (a pair of files is one set: a command that evaluates
- * reads `val ?? train`); `synthetic:motion` gives its fixed train and val splits.
+ * reads `val ?? train`); `synthetic:motion` gives its fixed train and val splits; `rawframes:` and
+ * `videos:` give the list (train pipeline) and, with `val=`, the validation list (test pipeline).
  */
-export async function openData(spec: string | DataSpec, input: DataInput): Promise<DataSource> {
+export async function openData(spec: string | DataSpec, input: DataInput, open: OpenDataOptions = {}): Promise<DataSource> {
   const parsed = typeof spec === 'string' ? parseDataSpec(spec) : spec;
   let source: DataSource;
   switch (parsed.kind) {
@@ -20,6 +26,14 @@ export async function openData(spec: string | DataSpec, input: DataInput): Promi
     case 'synthetic': {
       const options = resolveMotionOptions(parsed.options, input);
       source = { train: new MotionDataset(options, 'train'), val: new MotionDataset(options, 'val') };
+      break;
+    }
+    case 'rawframes':
+    case 'videos': {
+      const options = pipelineOptions(parsed.kind, parsed.options, input);
+      const root = parsed.options.root;
+      source = { train: openVideoList(parsed.kind, parsed.annotations, root, options, 'train', input, open) };
+      if (parsed.options.val) source.val = openVideoList(parsed.kind, parsed.options.val, root, options, 'test', input, open);
       break;
     }
   }

@@ -28,10 +28,35 @@ export interface SyntheticSpec {
   options: MotionSpecOptions;
 }
 
-export type DataSpec = NpySpec | SyntheticSpec;
+/** Options of `rawframes:` and `videos:` (mmaction2's pipelines; defaults in video-spec.ts). */
+export interface VideoSpecOptions {
+  root?: string;
+  val?: string;
+  tmpl?: string;
+  start?: number;
+  sampler?: 'dense' | 'uniform';
+  interval?: number;
+  clips?: number;
+  crops?: 1 | 3;
+  scale?: number;
+  area?: [number, number];
+  aspect?: [number, number];
+  flip?: number;
+  flipMap?: Map<number, number>;
+  seed?: number;
+}
 
-export const SPEC_FORMS = ['npy:CLIPS.npy,LABELS.npy', 'synthetic:motion[,key=value…]'];
-const KINDS = ['npy', 'synthetic'];
+/** `rawframes:ANN.txt[,key=value…]` / `videos:ANN.txt[,key=value…]` — mmaction2 annotation lists. */
+export interface VideoListSpec {
+  kind: 'rawframes' | 'videos';
+  annotations: string;
+  options: VideoSpecOptions;
+}
+
+export type DataSpec = NpySpec | SyntheticSpec | VideoListSpec;
+
+export const SPEC_FORMS = ['npy:CLIPS.npy,LABELS.npy', 'synthetic:motion[,key=value…]', 'rawframes:ANN.txt[,root=DIR,…]', 'videos:ANN.txt[,root=DIR,…]'];
+const KINDS = ['npy', 'synthetic', 'rawframes', 'videos'];
 const GENERATORS = ['motion'];
 
 interface Items {
@@ -135,6 +160,9 @@ export function parseDataSpec(spec: string): DataSpec {
       }
       return { kind: 'synthetic', generator: 'motion', options };
     }
+    case 'rawframes':
+    case 'videos':
+      return parseVideoListSpec(kind, body, text);
     default: {
       const near = closestName(kind, KINDS);
       throw dataError('PST601', `unknown kind of data \`${kind}\``, {
@@ -143,4 +171,83 @@ export function parseDataSpec(spec: string): DataSpec {
       });
     }
   }
+}
+
+const VIDEO_KEYS = ['root', 'val', 'tmpl', 'start', 'sampler', 'interval', 'clips', 'crops', 'scale', 'area', 'aspect', 'flip', 'flip_map', 'seed'];
+
+/** `lo:hi` with 0 < lo ≤ hi. */
+function readRange(key: string, text: string, spec: string): [number, number] {
+  const parts = text.split(':').map(Number);
+  if (parts.length !== 2 || !parts.every((p) => Number.isFinite(p) && p > 0) || parts[0]! > parts[1]!) {
+    throw dataError('PST601', `\`${spec}\`: \`${key}=${text}\` is not a range lo:hi of positive numbers`, { expected: `${key}=lo:hi, e.g. area=0.08:1` });
+  }
+  return [parts[0]!, parts[1]!];
+}
+
+/** `a:b/c:d`: classes a and b (c and d, …) trade places when a clip is flipped. */
+function readFlipMap(text: string, spec: string): Map<number, number> {
+  const map = new Map<number, number>();
+  for (const pair of text.split('/')) {
+    const m = /^(\d+):(\d+)$/.exec(pair.trim());
+    if (!m) throw dataError('PST601', `\`${spec}\`: \`flip_map=${text}\` is not a list of class pairs`, { expected: 'flip_map=86:87/93:94 (each pair swaps when a clip is flipped)' });
+    map.set(Number(m[1]), Number(m[2]));
+    map.set(Number(m[2]), Number(m[1]));
+  }
+  return map;
+}
+
+function parseVideoListSpec(kind: 'rawframes' | 'videos', body: string, text: string): VideoListSpec {
+  const { positional, keyed } = splitItems(body, text);
+  if (positional.length !== 1) {
+    throw dataError('PST601', `\`${text}\` should name one annotation list (got ${positional.length})`, {
+      expected: `${kind}:ANN.txt[,root=DIR,…]`,
+      hint: 'the validation list is given as val=VAL.txt',
+    });
+  }
+  const options: VideoSpecOptions = {};
+  for (const [key, value] of keyed) {
+    switch (key) {
+      case 'root':
+      case 'val':
+      case 'tmpl':
+        if (value === '') throw dataError('PST601', `\`${text}\`: \`${key}=\` is empty`);
+        options[key] = value;
+        break;
+      case 'start':
+        options.start = readNumber(key, value, 'nonnegative-int', text);
+        break;
+      case 'interval':
+      case 'clips':
+      case 'scale':
+        options[key] = readNumber(key, value, 'positive', text);
+        break;
+      case 'seed':
+        options.seed = readNumber(key, value, 'int', text);
+        break;
+      case 'sampler':
+        if (value !== 'dense' && value !== 'uniform') throw dataError('PST601', `\`${text}\`: \`sampler=${value}\` is not \`dense\` or \`uniform\``, { expected: 'sampler=dense (SampleFrames clip_len=T) or sampler=uniform (T segments, TSN)' });
+        options.sampler = value;
+        break;
+      case 'crops':
+        if (value !== '1' && value !== '3') throw dataError('PST601', `\`${text}\`: \`crops=${value}\` is not 1 (CenterCrop) or 3 (ThreeCrop)`);
+        options.crops = Number(value) as 1 | 3;
+        break;
+      case 'area':
+      case 'aspect':
+        options[key] = readRange(key, value, text);
+        break;
+      case 'flip': {
+        const p = readNumber(key, value, 'nonnegative', text);
+        if (p > 1) throw dataError('PST601', `\`${text}\`: \`flip=${value}\` is not a probability in [0, 1]`);
+        options.flip = p;
+        break;
+      }
+      case 'flip_map':
+        options.flipMap = readFlipMap(value, text);
+        break;
+      default:
+        unknownKey(key, VIDEO_KEYS, text);
+    }
+  }
+  return { kind, annotations: positional[0]!, options };
 }
