@@ -21,3 +21,13 @@ export {
 export { Loader, type Batch, type LoaderOptions, type LoaderPosition } from './loader.js';
 export { labelsOfPairs, orderOnlyCorrect } from './pairs.js';
 export { writeNpyDataset, clipStripPng, writeClipStripPng, type StripOptions } from './write.js';
+// Real data (mmaction2 lists): rawframes:/videos:
+export { VideoPipelineDataset, openVideoList, IMAGENET_MEAN, IMAGENET_STD, type PipelineOptions, type OpenVideoOptions } from './video-dataset.js';
+export { pipelineOptions } from './video-spec.js';
+export { type VideoListSpec, type VideoSpecOptions } from './spec.js';
+export { type OpenDataOptions } from './open.js';
+export { readAnnotations, frameFileName, type Annotation } from './annotations.js';
+export { sampleFrames, trainClipOffsets, testClipOffsets, type SampleFramesOptions } from './sampling.js';
+export { resizeShortSide, randomResizedCropBox, centerCropBox, threeCropBoxes, type Box } from './geometry.js';
+export { ffmpegPath, probeVideo, decodeVideoFrames, encodeVideo, type VideoInfo } from './ffmpeg.js';
+export { writeRawframeFolders, writeVideoFiles, clipToRgbFrames, type FixtureOptions } from './fixtures.js';

@@ -53,5 +53,5 @@ export async function renderFrame(input: FrameInput, source: { width: number; he
 /** Encodes size×size RGB bytes as a JPEG or PNG file (fixtures, previews). */
 export async function writeImage(path: string, rgb: Buffer, width: number, height: number): Promise<void> {
   const image = sharp(rgb, { raw: { width, height, channels: 3 } });
-  await (path.endsWith('.png') ? image.png() : image.jpeg({ quality: 95 })).toFile(path);
+  await (path.endsWith('.png') ? image.png() : image.jpeg({ quality: 95, chromaSubsampling: '4:4:4' })).toFile(path);
 }
