@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
+import { diagnosticOf as diagnostic } from './helpers.js';
 import { npyHeaderBytes, readNpy, writeNpy } from '../../src/weights/npy.js';
 import { Loader, MotionDataset, NpyDataset, openData, resolveMotionOptions, writeNpyDataset, type Batch, type DataInput } from '../../src/data/index.js';
 
@@ -25,15 +26,6 @@ function intNpy(path: string, descr: '<i4' | '|u1' | '<i8', values: number[]): v
   writeFileSync(path, bytes);
 }
 
-async function diagnostic(p: Promise<unknown>) {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DiagnosticError);
-    return (e as DiagnosticError).diagnostics[0]!;
-  }
-  throw new Error('expected a diagnostic');
-}
 
 describe('npy: datasets', () => {
   it('writeNpyDataset writes float32 clips and int64 labels that read back bit for bit', async () => {

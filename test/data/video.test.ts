@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
+import { diagnosticOf as diagnostic } from './helpers.js';
 import { Loader, MOTION_MEAN, MOTION_STD, MotionDataset, openData, resolveMotionOptions, type DataInput } from '../../src/data/index.js';
 import { clipToRgbFrames, writeRawframeFolders, writeVideoFiles } from '../../src/data/fixtures.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../src/data/video-dataset.js';
@@ -53,15 +54,6 @@ function maxPixelDifference(a: Float32Array, b: Float32Array, mean = false): num
   return mean ? sum / a.length : m;
 }
 
-async function diagnostic(p: Promise<unknown>) {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DiagnosticError);
-    return (e as DiagnosticError).diagnostics[0]!;
-  }
-  throw new Error('expected a diagnostic');
-}
 
 describe('rawframes: and videos:', () => {
   it('parses the options of the pipelines', () => {
