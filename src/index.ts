@@ -39,3 +39,29 @@ export {
   type TensorData,
   type WeightSpec,
 } from './weights/index.js';
+
+// Data: `--data` specs, datasets, the batch loader, the order-only metric.
+export {
+  parseDataSpec,
+  openData,
+  evaluationSet,
+  closeData,
+  dataInputOf,
+  checkDatasetForModel,
+  NpyDataset,
+  MotionDataset,
+  Loader,
+  labelsOfPairs,
+  orderOnlyCorrect,
+  writeNpyDataset,
+  clipStripPng,
+  writeClipStripPng,
+  type Dataset,
+  type DataSource,
+  type DataInput,
+  type DataSpec,
+  type ClipSample,
+  type Batch,
+  type LoaderOptions,
+  type LoaderPosition,
+} from './data/index.js';

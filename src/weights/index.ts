@@ -6,5 +6,5 @@ export { readSafetensors, writeSafetensors } from './safetensors.js';
 export { readPth } from './pth.js';
 export { initWeights, makeRandom } from './init.js';
 export { loadCheckpoint, matchWeights, readWeightFile, canonicalName, isDerivedBuffer } from './load.js';
-export { readNpy, writeNpy } from './npy.js';
-export { writeFileAtomic } from './atomic.js';
+export { readNpy, readNpyHeader, writeNpy, npyHeaderBytes, type NpyHeader } from './npy.js';
+export { writeFileAtomic, writeFileAtomicStreaming } from './atomic.js';

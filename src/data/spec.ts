@@ -1,0 +1,253 @@
+// `--data SPEC`: which data a command reads. A spec is `KIND:ITEM,ITEM,…` where an item is a
+// positional value (a path) or `key=value`. Parsing only checks the spec's form; files are opened,
+// and checked against the model, by open.ts.
+import { closestName } from '../lang/diagnostics.js';
+import { dataError } from './errors.js';
+
+/** `npy:CLIPS.npy,LABELS.npy` — float32 N×C×T×H×W clips and integer labels, used as they are. */
+export interface NpySpec {
+  kind: 'npy';
+  clips: string;
+  labels: string;
+}
+
+/** Options of `synthetic:motion`; those not written take their defaults from synthetic.ts. */
+export interface MotionSpecOptions {
+  classes?: number;
+  noise?: number;
+  hold?: number;
+  train?: number;
+  val?: number;
+  seed?: number;
+}
+
+/** `synthetic:motion[,key=value…]` — the built-in order-only motion set (synthetic.ts). */
+export interface SyntheticSpec {
+  kind: 'synthetic';
+  generator: 'motion';
+  options: MotionSpecOptions;
+}
+
+/** Options of `rawframes:` and `videos:` (mmaction2's pipelines; defaults in video-spec.ts). */
+export interface VideoSpecOptions {
+  root?: string;
+  val?: string;
+  tmpl?: string;
+  start?: number;
+  sampler?: 'dense' | 'uniform';
+  interval?: number;
+  clips?: number;
+  crops?: 1 | 3;
+  scale?: number;
+  area?: [number, number];
+  aspect?: [number, number];
+  flip?: number;
+  flipMap?: Map<number, number>;
+  seed?: number;
+}
+
+/** `rawframes:ANN.txt[,key=value…]` / `videos:ANN.txt[,key=value…]` — mmaction2 annotation lists. */
+export interface VideoListSpec {
+  kind: 'rawframes' | 'videos';
+  annotations: string;
+  options: VideoSpecOptions;
+}
+
+export type DataSpec = NpySpec | SyntheticSpec | VideoListSpec;
+
+export const SPEC_FORMS = ['npy:CLIPS.npy,LABELS.npy', 'synthetic:motion[,key=value…]', 'rawframes:ANN.txt[,root=DIR,…]', 'videos:ANN.txt[,root=DIR,…]'];
+const KINDS = ['npy', 'synthetic', 'rawframes', 'videos'];
+const GENERATORS = ['motion'];
+
+interface Items {
+  positional: string[];
+  keyed: Map<string, string>;
+}
+
+/** Splits `a,b,key=value` into positional items and key=value pairs (a key written twice is an error). */
+function splitItems(body: string, spec: string): Items {
+  const positional: string[] = [];
+  const keyed = new Map<string, string>();
+  for (const raw of body.split(',')) {
+    const item = raw.trim();
+    if (item === '') {
+      throw dataError('PST601', `\`${spec}\` has an empty item (two commas, or a comma at an end)`, { expected: SPEC_FORMS.join(' or ') });
+    }
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(item);
+    if (!m) {
+      positional.push(item);
+      continue;
+    }
+    const [, key, value] = m as unknown as [string, string, string];
+    if (keyed.has(key)) throw dataError('PST601', `\`${spec}\` sets \`${key}\` twice`, { hint: `keep one \`${key}=…\`` });
+    keyed.set(key, value.trim());
+  }
+  return { positional, keyed };
+}
+
+function unknownKey(key: string, known: readonly string[], spec: string): never {
+  const near = closestName(key, known);
+  throw dataError('PST601', `\`${spec}\`: unknown option \`${key}\``, {
+    expected: known.length ? `one of ${known.map((k) => `\`${k}\``).join(', ')}` : 'no options',
+    ...(near ? { hint: `did you mean \`${near}\`?` } : {}),
+  });
+}
+
+type NumberKind = 'int' | 'positive' | 'nonnegative-int' | 'nonnegative';
+
+function readNumber(key: string, text: string, kind: NumberKind, spec: string): number {
+  const n = Number(text);
+  const integer = kind !== 'nonnegative';
+  const ok =
+    text !== '' &&
+    Number.isFinite(n) &&
+    (!integer || Number.isSafeInteger(n)) &&
+    (kind === 'int' || (kind === 'positive' ? n >= 1 : n >= 0));
+  if (!ok) {
+    const what = { int: 'an integer', positive: 'a positive integer', 'nonnegative-int': 'a non-negative integer', nonnegative: 'a non-negative number' }[kind];
+    throw dataError('PST601', `\`${spec}\`: \`${key}=${text}\` is not ${what}`, { expected: `${key}=<${what}>` });
+  }
+  return n;
+}
+
+const MOTION_KEYS: Record<keyof MotionSpecOptions, NumberKind> = {
+  classes: 'positive',
+  noise: 'nonnegative',
+  hold: 'positive',
+  train: 'positive',
+  val: 'positive',
+  seed: 'int',
+};
+
+export function parseDataSpec(spec: string): DataSpec {
+  const text = spec.trim();
+  const colon = text.indexOf(':');
+  if (text === '' || colon <= 0) {
+    throw dataError('PST601', text === '' ? 'no data given' : `\`${text}\` does not say what kind of data it is`, {
+      expected: SPEC_FORMS.join(' or '),
+      hint: 'start the spec with its kind, e.g. `--data synthetic:motion` or `--data npy:clips.npy,labels.npy`',
+    });
+  }
+  const kind = text.slice(0, colon).trim();
+  const body = text.slice(colon + 1);
+  switch (kind) {
+    case 'npy': {
+      const { positional, keyed } = splitItems(body, text);
+      for (const key of keyed.keys()) unknownKey(key, [], text);
+      if (positional.length !== 2 || !positional.every((p) => p.endsWith('.npy'))) {
+        throw dataError('PST601', `\`${text}\` should name two .npy files, clips then labels (got ${positional.length} item${positional.length === 1 ? '' : 's'})`, {
+          expected: 'npy:CLIPS.npy,LABELS.npy',
+          hint: 'the clips file holds float32 N×3×T×H×W, the labels file N integers',
+        });
+      }
+      return { kind: 'npy', clips: positional[0]!, labels: positional[1]! };
+    }
+    case 'synthetic': {
+      const { positional, keyed } = splitItems(body, text);
+      const generator = positional[0];
+      if (generator !== 'motion' || positional.length !== 1) {
+        const near = generator ? closestName(generator, GENERATORS) : undefined;
+        throw dataError('PST601', positional.length > 1 ? `\`${text}\` names more than one generator` : `\`${text}\`: unknown synthetic set \`${generator ?? ''}\``, {
+          expected: `synthetic:${GENERATORS.join('|')}[,key=value…]`,
+          ...(near ? { hint: `did you mean \`${near}\`?` } : {}),
+        });
+      }
+      const options: MotionSpecOptions = {};
+      const known = Object.keys(MOTION_KEYS) as (keyof MotionSpecOptions)[];
+      for (const [key, value] of keyed) {
+        if (!(known as string[]).includes(key)) unknownKey(key, known, text);
+        options[key as keyof MotionSpecOptions] = readNumber(key, value, MOTION_KEYS[key as keyof MotionSpecOptions], text);
+      }
+      return { kind: 'synthetic', generator: 'motion', options };
+    }
+    case 'rawframes':
+    case 'videos':
+      return parseVideoListSpec(kind, body, text);
+    default: {
+      const near = closestName(kind, KINDS);
+      throw dataError('PST601', `unknown kind of data \`${kind}\``, {
+        expected: SPEC_FORMS.join(' or '),
+        ...(near ? { hint: `did you mean \`${near}:\`?` } : {}),
+      });
+    }
+  }
+}
+
+const VIDEO_KEYS = ['root', 'val', 'tmpl', 'start', 'sampler', 'interval', 'clips', 'crops', 'scale', 'area', 'aspect', 'flip', 'flip_map', 'seed'];
+
+/** `lo:hi` with 0 < lo ≤ hi. */
+function readRange(key: string, text: string, spec: string): [number, number] {
+  const parts = text.split(':').map(Number);
+  if (parts.length !== 2 || !parts.every((p) => Number.isFinite(p) && p > 0) || parts[0]! > parts[1]!) {
+    throw dataError('PST601', `\`${spec}\`: \`${key}=${text}\` is not a range lo:hi of positive numbers`, { expected: `${key}=lo:hi, e.g. area=0.08:1` });
+  }
+  return [parts[0]!, parts[1]!];
+}
+
+/** `a:b/c:d`: classes a and b (c and d, …) trade places when a clip is flipped. */
+function readFlipMap(text: string, spec: string): Map<number, number> {
+  const map = new Map<number, number>();
+  for (const pair of text.split('/')) {
+    const m = /^(\d+):(\d+)$/.exec(pair.trim());
+    if (!m) throw dataError('PST601', `\`${spec}\`: \`flip_map=${text}\` is not a list of class pairs`, { expected: 'flip_map=86:87/93:94 (each pair swaps when a clip is flipped)' });
+    map.set(Number(m[1]), Number(m[2]));
+    map.set(Number(m[2]), Number(m[1]));
+  }
+  return map;
+}
+
+function parseVideoListSpec(kind: 'rawframes' | 'videos', body: string, text: string): VideoListSpec {
+  const { positional, keyed } = splitItems(body, text);
+  if (positional.length !== 1) {
+    throw dataError('PST601', `\`${text}\` should name one annotation list (got ${positional.length})`, {
+      expected: `${kind}:ANN.txt[,root=DIR,…]`,
+      hint: 'the validation list is given as val=VAL.txt',
+    });
+  }
+  const options: VideoSpecOptions = {};
+  for (const [key, value] of keyed) {
+    switch (key) {
+      case 'root':
+      case 'val':
+      case 'tmpl':
+        if (value === '') throw dataError('PST601', `\`${text}\`: \`${key}=\` is empty`);
+        options[key] = value;
+        break;
+      case 'start':
+        options.start = readNumber(key, value, 'nonnegative-int', text);
+        break;
+      case 'interval':
+      case 'clips':
+      case 'scale':
+        options[key] = readNumber(key, value, 'positive', text);
+        break;
+      case 'seed':
+        options.seed = readNumber(key, value, 'int', text);
+        break;
+      case 'sampler':
+        if (value !== 'dense' && value !== 'uniform') throw dataError('PST601', `\`${text}\`: \`sampler=${value}\` is not \`dense\` or \`uniform\``, { expected: 'sampler=dense (SampleFrames clip_len=T) or sampler=uniform (T segments, TSN)' });
+        options.sampler = value;
+        break;
+      case 'crops':
+        if (value !== '1' && value !== '3') throw dataError('PST601', `\`${text}\`: \`crops=${value}\` is not 1 (CenterCrop) or 3 (ThreeCrop)`);
+        options.crops = Number(value) as 1 | 3;
+        break;
+      case 'area':
+      case 'aspect':
+        options[key] = readRange(key, value, text);
+        break;
+      case 'flip': {
+        const p = readNumber(key, value, 'nonnegative', text);
+        if (p > 1) throw dataError('PST601', `\`${text}\`: \`flip=${value}\` is not a probability in [0, 1]`);
+        options.flip = p;
+        break;
+      }
+      case 'flip_map':
+        options.flipMap = readFlipMap(value, text);
+        break;
+      default:
+        unknownKey(key, VIDEO_KEYS, text);
+    }
+  }
+  return { kind, annotations: positional[0]!, options };
+}
