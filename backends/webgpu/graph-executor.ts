@@ -48,8 +48,26 @@ export function planGraph(graph: Graph, options: PlanGraphOptions = {}): GraphPr
   return { graph: folded, fused, steps, memory: planMemory(fused, [...kept.values()]), dispatches: steps.length, kept };
 }
 
+/** One more dispatch for the same submission (the optimizer's kernels after a training graph). */
+export interface ExtraDispatch {
+  label: string;
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  workgroups: readonly [number, number, number];
+}
+
+/** A buffer of the compiled graph, to bind in other kernels: a param, a param's gradient, an output. */
+export type GraphBufferRef = { param: string } | { grad: string } | { output: 'features' | 'logits' | 'loss' };
+
 export interface CompiledGraph {
   program: GraphProgram;
+  /**
+   * Upload the inputs and the RNG key and submit every kernel, then `extra` dispatches, in one
+   * command buffer, without waiting for the device (reads wait; so does `run`).
+   */
+  submit(inputs: Readonly<Record<string, Float32Array>>, key?: readonly [number, number], extra?: readonly ExtraDispatch[]): void;
+  /** Where a param, a gradient or an output lives on the device. */
+  binding(ref: GraphBufferRef): GPUBufferBinding;
   /** Upload the named inputs (e.g. clip, labels) and the RNG key, run every kernel in one submission. */
   run(inputs: Readonly<Record<string, Float32Array>>, key?: readonly [number, number]): Promise<void>;
   /** Read a graph output ('features', 'logits', 'loss') after a run. */
@@ -141,38 +159,61 @@ export async function compileGraph(
       if (n.op.kind === 'input') inputs.set(n.op.name, id);
     }
     const read = (id: NodeId) => device.readFloat32(slotOf(id).buffer, size(graph.nodes[id]!.shape));
+    const outputNode = (name: 'features' | 'logits' | 'loss'): NodeId => {
+      const id = fused.outputs[name];
+      if (id === undefined) throw new Error(`the graph has no '${name}' output`);
+      return id;
+    };
+    const gradNode = (param: string): NodeId => {
+      const g = fused.grads.find((x) => x.param === param);
+      if (!g) throw new Error(`the graph has no gradient for '${param}'`);
+      return g.node;
+    };
+    const submit = (values: Readonly<Record<string, Float32Array>>, key: readonly [number, number] = [0, 0], extra: readonly ExtraDispatch[] = []) => {
+      for (const [name, id] of inputs) {
+        const data = values[name];
+        const want = size(graph.nodes[id]!.shape);
+        if (!data || data.length !== want) throw new Error(`input '${name}' needs ${want} values, got ${data?.length ?? 'none'}`);
+        device.writeBuffer(slotOf(id).buffer, data);
+      }
+      device.writeBuffer(stepKey, Uint32Array.of(key[0] >>> 0, key[1] >>> 0));
+      const encoder = device.device.createCommandEncoder({ label: 'graph run' });
+      const pass = encoder.beginComputePass({ label: 'graph run' });
+      for (const c of compiled) {
+        pass.setPipeline(c.pipeline);
+        pass.setBindGroup(0, c.bindGroup);
+        pass.dispatchWorkgroups(...c.step.kernel.dispatch);
+      }
+      for (const x of extra) {
+        pass.setPipeline(x.pipeline);
+        pass.setBindGroup(0, x.bindGroup);
+        pass.dispatchWorkgroups(...x.workgroups);
+      }
+      pass.end();
+      device.device.queue.submit([encoder.finish()]);
+    };
     return {
       program,
-      async run(values, key = [0, 0]) {
-        for (const [name, id] of inputs) {
-          const data = values[name];
-          const want = size(graph.nodes[id]!.shape);
-          if (!data || data.length !== want) throw new Error(`input '${name}' needs ${want} values, got ${data?.length ?? 'none'}`);
-          device.writeBuffer(slotOf(id).buffer, data);
+      submit,
+      binding(ref) {
+        if ('param' in ref) {
+          const b = paramBuffers.get(ref.param);
+          if (!b) throw new Error(`the graph has no param '${ref.param}'`);
+          return { buffer: b };
         }
-        device.writeBuffer(stepKey, Uint32Array.of(key[0] >>> 0, key[1] >>> 0));
+        return slotOf('grad' in ref ? gradNode(ref.grad) : outputNode(ref.output));
+      },
+      async run(values, key = [0, 0]) {
         await device.withErrorScopes('graph run', async () => {
-          const encoder = device.device.createCommandEncoder({ label: 'graph run' });
-          const pass = encoder.beginComputePass({ label: 'graph run' });
-          for (const c of compiled) {
-            pass.setPipeline(c.pipeline);
-            pass.setBindGroup(0, c.bindGroup);
-            pass.dispatchWorkgroups(...c.step.kernel.dispatch);
-          }
-          pass.end();
-          device.device.queue.submit([encoder.finish()]);
+          submit(values, key);
           await device.device.queue.onSubmittedWorkDone();
         });
       },
       output(name) {
-        const id = fused.outputs[name];
-        if (id === undefined) throw new Error(`the graph has no '${name}' output`);
-        return read(id);
+        return read(outputNode(name));
       },
       grad(param) {
-        const g = fused.grads.find((x) => x.param === param);
-        if (!g) throw new Error(`the graph has no gradient for '${param}'`);
-        return read(g.node);
+        return read(gradNode(param));
       },
       value(label) {
         const id = program.kept.get(label);
