@@ -3,9 +3,9 @@
 // micro-batching path under a forced small binding limit; the user's mistakes as diagnostics.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { interpret } from '../../backends/reference/interpreter.js';
-import { DeviceLostError, openDevice, type PstcDevice } from '../../backends/webgpu/device.js';
+import { DeviceLostError, openDevice } from '../../backends/webgpu/device.js';
 import { compileModel, planModel } from '../../backends/webgpu/runtime.js';
 import { foldViews } from '../../src/ir/fold.js';
 import { lowerModel } from '../../src/ir/lower.js';
@@ -13,14 +13,9 @@ import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import type { ModelConfig } from '../../src/lang/model.js';
 import { readNpy, readSafetensors, type WeightMap } from '../../src/weights/index.js';
 import { TINY_FAMILIES, freshSeed, maxNormError, randomClip, randomWeights, tinyModel } from '../passes/helpers.js';
+import { useDevice } from './util.js';
 
-let device: PstcDevice;
-beforeAll(async () => {
-  device = await openDevice();
-});
-afterAll(() => {
-  device?.destroy();
-});
+const device = useDevice();
 
 const TOLERANCE = 1e-4;
 
@@ -31,7 +26,7 @@ async function againstInterpreter(model: ModelConfig, batch: number, seed: numbe
   const graph = foldViews(lowerModel(model, input));
   const clip = randomClip(graph, seed);
   const want = interpret(graph, { clip }, weights);
-  const compiled = await compileModel(device, model, input, weights, limits ? { limits } : {});
+  const compiled = await compileModel(device(), model, input, weights, limits ? { limits } : {});
   try {
     const got = await compiled.forward(Float32Array.from(clip));
     expect(got.featuresShape).toEqual(graph.nodes[graph.outputs.features]!.shape);
@@ -72,7 +67,7 @@ describe('golden cases', () => {
       const clip = readNpy(readFileSync(join(dir, 'input.npy')));
       const [batch, , frames, size] = clip.shape as [number, number, number, number];
       const weights: WeightMap = readSafetensors(readFileSync(join(dir, 'weights.safetensors')));
-      const compiled = await compileModel(device, model, { batch, frames, size }, weights);
+      const compiled = await compileModel(device(), model, { batch, frames, size }, weights);
       try {
         const got = await compiled.forward(Float32Array.from(clip.data));
         const features = readNpy(readFileSync(join(dir, 'features.npy')));
@@ -132,7 +127,7 @@ describe("the user's mistakes", () => {
     const model = tinyModel('pst-tiny');
     const input = { batch: 1, frames: 8, size: 32 };
     const weights = randomWeights(model, 1);
-    const compiled = await compileModel(device, model, input, weights);
+    const compiled = await compileModel(device(), model, input, weights);
     try {
       const wrong = await compiled.forward(new Float32Array(10)).catch((e: unknown) => e);
       expect(wrong).toBeInstanceOf(DiagnosticError);
@@ -143,7 +138,7 @@ describe("the user's mistakes", () => {
     const broken: WeightMap = new Map(weights);
     broken.delete('norm.weight');
     broken.set('norm.bias', { shape: [3], data: new Float32Array(3) });
-    const missing = await compileModel(device, model, input, broken).catch((e: unknown) => e);
+    const missing = await compileModel(device(), model, input, broken).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(DiagnosticError);
     const ds = (missing as DiagnosticError).diagnostics;
     expect(ds.map((d) => d.code)).toEqual(['PST306', 'PST306']);
