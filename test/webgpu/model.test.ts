@@ -7,13 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { interpret } from '../../backends/reference/interpreter.js';
 import { DeviceLostError, openDevice } from '../../backends/webgpu/device.js';
 import { compileModel, planModel } from '../../backends/webgpu/runtime.js';
-import { foldViews } from '../../src/ir/fold.js';
-import { lowerModel } from '../../src/ir/lower.js';
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import type { ModelConfig } from '../../src/lang/model.js';
 import { readNpy, readSafetensors, type WeightMap } from '../../src/weights/index.js';
-import { TINY_FAMILIES, freshSeed, maxNormError, randomClip, randomWeights, tinyModel } from '../passes/helpers.js';
-import { useDevice } from './util.js';
+import { TINY_FAMILIES, graphFor, randomClip, randomWeights, tinyModel } from '../passes/helpers.js';
+import { freshSeed, maxNormRelativeError, useDevice } from './util.js';
 
 const device = useDevice();
 
@@ -23,15 +21,15 @@ const TOLERANCE = 1e-4;
 async function againstInterpreter(model: ModelConfig, batch: number, seed: number, limits?: { maxStorageBufferBindingSize: number }) {
   const input = { batch, frames: model.input.frames, size: model.input.size };
   const weights = randomWeights(model, seed);
-  const graph = foldViews(lowerModel(model, input));
+  const graph = graphFor(model, input, 'fold');
   const clip = randomClip(graph, seed);
   const want = interpret(graph, { clip }, weights);
   const compiled = await compileModel(device(), model, input, weights, limits ? { limits } : {});
   try {
     const got = await compiled.forward(Float32Array.from(clip));
     expect(got.featuresShape).toEqual(graph.nodes[graph.outputs.features]!.shape);
-    const features = maxNormError(got.features, want.features);
-    const logits = want.logits ? maxNormError(got.logits!, want.logits) : 0;
+    const features = maxNormRelativeError(got.features, want.features);
+    const logits = want.logits ? maxNormRelativeError(got.logits!, want.logits) : 0;
     const ms = await compiled.timeForward(Float32Array.from(clip));
     return { features, logits, compiled, ms };
   } finally {
@@ -72,11 +70,11 @@ describe('golden cases', () => {
         const got = await compiled.forward(Float32Array.from(clip.data));
         const features = readNpy(readFileSync(join(dir, 'features.npy')));
         expect(got.featuresShape).toEqual(features.shape);
-        const fe = maxNormError(got.features, features.data);
+        const fe = maxNormRelativeError(got.features, features.data);
         let le = 0;
         const logitsFile = join(dir, 'logits.npy');
         expect(got.logits !== undefined).toBe(existsSync(logitsFile));
-        if (existsSync(logitsFile)) le = maxNormError(got.logits!, readNpy(readFileSync(logitsFile)).data);
+        if (existsSync(logitsFile)) le = maxNormRelativeError(got.logits!, readNpy(readFileSync(logitsFile)).data);
         console.log(`${name}: features ${fe.toExponential(2)}, logits ${le.toExponential(2)}`);
         expect(fe).toBeLessThanOrEqual(TOLERANCE);
         expect(le).toBeLessThanOrEqual(TOLERANCE);

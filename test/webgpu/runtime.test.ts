@@ -8,11 +8,10 @@ import { lowerKernels } from '../../backends/webgpu/lower-kernels.js';
 import { compileModel, planModel } from '../../backends/webgpu/runtime.js';
 import { GraphBuilder, type Graph, type NodeId } from '../../src/ir/graph.js';
 import * as maps from '../../src/ir/maps.js';
-import { commuteRowViews } from '../../src/passes/commute.js';
 import { fuse } from '../../src/passes/fuse.js';
 import type { WeightMap } from '../../src/weights/index.js';
-import { foldedGraph, freshSeed, maxNormError, randomClip, randomWeights, tinyModel } from '../passes/helpers.js';
-import { runKernel, useDevice } from './util.js';
+import { graphAfter, randomClip, randomWeights, tinyModel } from '../passes/helpers.js';
+import { freshSeed, maxNormRelativeError, runKernel, useDevice } from './util.js';
 
 const device = useDevice();
 
@@ -34,7 +33,7 @@ async function kernelError(step: LoweredKernel, values: Map<NodeId, Float64Array
     else inputs[b.name] = bound.data;
   }
   const got = await runKernel(device(), step.kernel, inputs, output);
-  return maxNormError(got, values.get(step.fused.out)!);
+  return maxNormRelativeError(got, values.get(step.fused.out)!);
 }
 
 /** One step per distinct WGSL body (blocks with equal shapes and maps share one). */
@@ -64,7 +63,7 @@ describe('fused kernels on the device', () => {
   it('every kernel of PST-tiny (GEMM through TCS/TPS/roll/pad maps, GELU and residual epilogues, attention with bias and mask, LayerNorm through the merge gather, mean, copy)', async () => {
     const seed = freshSeed();
     const model = tinyModel('pst-tiny');
-    const graph = commuteRowViews(foldedGraph(model, 2));
+    const graph = graphAfter(model, 'commute', 2);
     const report = await checkKernels(graph, randomWeights(model, seed), randomClip(graph, seed), seed);
     console.log(`seed ${seed}\n${report.join('\n')}`);
     const kinds = new Set(report.map((r) => r.split('_')[1]));
