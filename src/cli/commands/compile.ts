@@ -4,7 +4,7 @@
 // (src/passes/pipeline.ts) leaves it: after its last pass by default, after any pass with --after.
 //
 // Kernels are planned without a device: tile sizes come from the WebGPU default limits (what
-// every adapter offers; the runtime's planModel fills what is not given), so the listing is the
+// every adapter offers; backends/webgpu/plan.ts fills what is not given), so the listing is the
 // same on every machine. `--adapter` sizes them for this machine's adapter instead, as `run` does.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
