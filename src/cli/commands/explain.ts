@@ -71,6 +71,8 @@ export function explainModel(model: ModelConfig, input: { batch: number; frames:
       kernels: plan.kernels.length,
       dispatchesPerForward: plan.dispatchesPerForward,
       microBatch: plan.microBatch,
+      chunks: plan.chunks,
+      activationBuffers: plan.memory.buffers.length,
     },
     receptiveField: receptiveField(graph),
     principles: principleNotes(graph),
@@ -131,7 +133,7 @@ export function renderReport(report: ReturnType<typeof explainModel>, color = fa
   lines.push('');
   const p = report.devicePlan;
   lines.push(
-    `WebGPU plan (guaranteed limits): ${p.kernels} kernels, ${p.dispatchesPerForward} dispatches per forward, micro-batch ${p.microBatch}; ` +
+    `WebGPU plan (guaranteed limits): ${p.kernels} kernels, ${p.dispatchesPerForward} dispatches per forward, micro-batch ${p.microBatch} (${p.chunks} chunk(s)), ${p.activationBuffers} activation buffers; ` +
       `planned device memory ${formatBytes(p.plannedPeakBytes.total)} (activations ${formatBytes(p.plannedPeakBytes.activations)}, weights and tables ${formatBytes(p.plannedPeakBytes.weights)})`,
   );
   lines.push('');
