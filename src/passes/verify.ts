@@ -4,7 +4,8 @@
 //   graph:  node ids are positions; every input is an earlier node (defined, topological order);
 //           leaves are exactly graph.inputs/params; every shape, re-inferred from its inputs, is
 //           the shape stored (for a view: its map reads its input's shape and writes its own);
-//           outputs are output nodes; after `fold`, no view reads a view.
+//           outputs are output nodes; gradients have their params' shapes; after `fold`, no
+//           view reads a view.
 //   fused:  the kernels compute this graph: every arithmetic node in exactly one kernel, each
 //           kernel reading only tensors that exist when it runs; outputs are materialised.
 //   memory: every tensor a kernel writes (and the clip) has a buffer that holds it, and no two
@@ -83,6 +84,18 @@ export function graphProblems(graph: Graph, options: VerifyOptions): string[] {
   for (const [name, id] of Object.entries(graph.outputs)) {
     const n = graph.nodes[id];
     if (!n || n.op.kind !== 'output' || n.op.name !== name) problems.push(`output '${name}' is %${id}, not an output node of that name`);
+  }
+  // Training graphs: each gradient is a node of its param's shape.
+  const paramShapes = new Map<string, number[]>();
+  for (const id of graph.params) {
+    const n = graph.nodes[id];
+    if (n?.op.kind === 'param') paramShapes.set(n.op.name, n.shape);
+  }
+  for (const { param, node } of graph.grads ?? []) {
+    const want = paramShapes.get(param);
+    const got = graph.nodes[node]?.shape;
+    if (!want) problems.push(`a gradient for '${param}', which is no param of the graph`);
+    else if (!got || !same(got, want)) problems.push(`the gradient of '${param}' is %${node}, not a node of its shape [${want.join(', ')}]`);
   }
   const outputNodes = graph.nodes.filter((n) => n.op.kind === 'output').length;
   if (outputNodes !== Object.keys(graph.outputs).length) problems.push(`${outputNodes} output nodes, ${Object.keys(graph.outputs).length} outputs listed`);
