@@ -86,7 +86,14 @@ describe('the verifier', () => {
     const unfold = graphPass('commute', 'test', (g) => g, { folded: true });
     // `fold` already ran: handing the lowered (unfolded) graph to a later pass is caught.
     let lowered: Graph | undefined;
-    const keep: Pass = { ...PASSES[0], run: (p) => { const q = PASSES[0].run(p); lowered = q.graph; return q; } };
+    const keep: Pass = {
+      ...PASSES[0],
+      run: (p) => {
+        const q = PASSES[0].run(p);
+        lowered = q.graph;
+        return q;
+      },
+    };
     const regress = graphPass('commute', 'test', () => lowered!);
     expect(() => run([keep, PASSES[1], regress, ...PASSES.slice(3)])).toThrow(/after pass 'commute'[\s\S]*reads view/);
     expect(() => run([keep, PASSES[1], unfold, ...PASSES.slice(3)])).not.toThrow();
