@@ -1,5 +1,5 @@
 // pstc's command-line entry. Each command lives in src/cli/commands/<name>.ts and exports
-// `register(program, io, setExit)`; this file only wires them up and turns errors into messages:
+// a CommandRegistrar (registrar.ts); this file only wires them up and turns errors into messages:
 // a user's mistake prints diagnostics, never a stack trace; an internal error says it is one.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
@@ -13,8 +13,7 @@ import { registerCompile } from './commands/compile.js';
 import { registerRun } from './commands/run.js';
 import { registerBench } from './commands/bench.js';
 import { registerEmitTs } from './commands/emit-ts.js';
-
-export type CommandRegistrar = (program: Command, io: CliIO, setExit: (code: number) => void) => void;
+import type { CommandRegistrar } from './registrar.js';
 
 // One line per command module; keep the order of `pstc --help`.
 const registrars: CommandRegistrar[] = [

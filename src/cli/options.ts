@@ -1,5 +1,6 @@
 // Command-line flags shared by commands: numeric values whose mistakes name the flag, what was
-// wrong and what to do, and the input-size flags (--batch, --frames, --size) with their defaults.
+// wrong and what to do, the model argument (<model> and --model), and the input-size flags
+// (--batch, --frames, --size) with their defaults.
 import type { Command } from 'commander';
 import type { ModelConfig } from '../lang/model.js';
 import { UsageError } from './errors.js';
@@ -22,6 +23,13 @@ export function nonNegativeInt(flag: string): (value: string) => number {
     }
     return n;
   };
+}
+
+/** Adds the `<model>` file argument and `-m, --model NAME` (which model of the file) to a command. */
+export function withModelArgument(command: Command): Command {
+  return command
+    .argument('<model>', 'a .pst file')
+    .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)');
 }
 
 export interface InputFlags {

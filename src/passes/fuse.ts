@@ -49,8 +49,6 @@ export type FusedKernel =
   /** The final output layout: the only kernel whose work is moving data. */
   | (KernelBase & { kind: 'copy'; x: TensorRead });
 
-export type FusedKind = FusedKernel['kind'];
-
 export interface FusedGraph {
   graph: Graph;
   kernels: FusedKernel[];

@@ -1,6 +1,6 @@
 // Golden tests: each test/lang/diagnostics/NAME.pst is checked and its rendered diagnostics are
 // compared, exactly, with NAME.expected.txt. Files starting with `_` are helpers that cases
-// import, not cases. UPDATE_GOLDEN=1 rewrites the expected files (review the diff!).
+// import, not cases. UPDATE_GOLDEN=1 writes the expected files (review the diff!); a case without one fails.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -31,7 +31,12 @@ describe('golden diagnostics', () => {
       const file = path.join(dir, name);
       const actual = rendered(file);
       const expectedFile = file.replace(/\.pst$/, '.expected.txt');
-      if (process.env.UPDATE_GOLDEN === '1' || !existsSync(expectedFile)) writeFileSync(expectedFile, actual);
+      if (process.env.UPDATE_GOLDEN === '1') writeFileSync(expectedFile, actual);
+      // A new case fails until its expected text is reviewed and blessed: writing it here would
+      // make the test pass whatever the checker printed.
+      if (!existsSync(expectedFile)) {
+        expect.fail(`${expectedFile} is missing; review the output below and bless it with UPDATE_GOLDEN=1\n${actual}`);
+      }
       expect(actual).toBe(readFileSync(expectedFile, 'utf8'));
       // A case named after a code must produce that code (so it cannot drift into testing nothing).
       const code = /^(PST\d{3})_/.exec(name)?.[1];

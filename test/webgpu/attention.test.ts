@@ -1,15 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDevice, type PstcDevice } from '../../backends/webgpu/device.js';
+import { describe, expect, it } from 'vitest';
 import { emitWindowAttention, type AttentionOptions } from '../../backends/webgpu/kernels/attention.js';
-import { freshSeed, maxNormRelativeError, randomArray, rng, runKernel } from './util.js';
+import { freshSeed, maxNormRelativeError, randomArray, rng, runKernel, useDevice } from './util.js';
 
-let device: PstcDevice;
-beforeAll(async () => {
-  device = await openDevice();
-});
-afterAll(() => {
-  device?.destroy();
-});
+const device = useDevice();
 
 const TOLERANCE = 1e-4;
 
@@ -84,8 +77,8 @@ describe('emitWindowAttention', () => {
     it(`${name}, with bias and mask`, async () => {
       const seed = freshSeed();
       const x = inputs(seed, o, o.bias!.tableRows, o.bias!.groups, o.mask!.masks);
-      const kernel = emitWindowAttention({ ...o, limits: device.kernelLimits() });
-      const actual = await runKernel(device, kernel, { qkv: x.qkv, bias_table: x.biasTable, bias_index: x.biasIndex, mask: x.mask }, 'out');
+      const kernel = emitWindowAttention({ ...o, limits: device().kernelLimits() });
+      const actual = await runKernel(device(), kernel, { qkv: x.qkv, bias_table: x.biasTable, bias_index: x.biasIndex, mask: x.mask }, 'out');
       const error = maxNormRelativeError(actual, attention64(o, x));
       console.log(`attention ${name}: error ${error.toExponential(2)} (seed ${seed})`);
       expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
@@ -115,14 +108,14 @@ describe('emitWindowAttention', () => {
     const kernel = emitWindowAttention({ ...o, storeO, outElements: o.windows * N * o.channels });
     expect(kernel.bindings.filter((b) => !b.constant).map((b) => b.name)).toEqual(['qkv', 'out']);
     expect(kernel.wgsl).toContain('// out written through: patch shift back');
-    const actual = await runKernel(device, kernel, { qkv: x.qkv }, 'out');
+    const actual = await runKernel(device(), kernel, { qkv: x.qkv }, 'out');
     const error = maxNormRelativeError(actual, attention64(o, x, target));
     console.log(`attention store_o shift-back: error ${error.toExponential(2)} (seed ${seed})`);
     expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
   });
 
   it('refuses windows whose K and V do not fit in workgroup memory', () => {
-    const limits = { ...device.kernelLimits(), maxComputeWorkgroupStorageSize: 16384 };
+    const limits = { ...device().kernelLimits(), maxComputeWorkgroupStorageSize: 16384 };
     expect(() => emitWindowAttention({ windows: 1, tokens: 64, channels: 128, heads: 1, limits })).toThrow(/workgroup memory/);
   });
 });

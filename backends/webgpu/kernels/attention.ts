@@ -11,7 +11,7 @@
 // llvmpipe (Mesa's CPU driver) unrolls them fully and takes 15–35 s to compile one pipeline
 // instead of about one.
 import {
-  LINEAR_WORKGROUP_WGSL,
+  entryPrologue,
   MIN_LIMITS,
   checkFits,
   headerComment,
@@ -143,16 +143,7 @@ ${biasFn}
 
 ${maskFn}
 
-${LINEAR_WORKGROUP_WGSL}
-
-@compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let pair = linear_workgroup(wid, groups);
-  if (pair >= WINDOWS * HEADS) {
-    return;
-  }
+${entryPrologue({ threads, index: 'pair', count: 'WINDOWS * HEADS', per: 'workgroup' })}
   let w = pair / HEADS;
   let h = pair % HEADS;
   let t = i32(lid);

@@ -4,7 +4,7 @@
 // passes through workgroup memory — first the mean, then Σ(x − mean)² — which is more accurate than
 // one pass of Σx and Σx² when the mean is large against the spread.
 import {
-  LINEAR_WORKGROUP_WGSL,
+  entryPrologue,
   MIN_LIMITS,
   checkFits,
   headerComment,
@@ -110,16 +110,7 @@ fn workgroup_sum(t: i32, value: f32) -> f32 {
   return total;
 }
 
-${LINEAR_WORKGROUP_WGSL}
-
-@compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = linear_workgroup(wid, groups);
-  if (row >= ROWS) {
-    return;
-  }
+${entryPrologue({ threads, index: 'row', count: 'ROWS', per: 'workgroup' })}
   let t = i32(lid);
   // Channels t, t + THREADS, t + 2·THREADS, … belong to this thread.
   var values: array<f32, PER_THREAD>;

@@ -10,10 +10,11 @@ import { compileModel, type CompiledModel, type ModelInput } from '../../../back
 import { loadModel } from '../../lang/elaborate.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { initWeights } from '../../weights/index.js';
-import type { CommandRegistrar } from '../main.js';
-import { inputFrom, nonNegativeInt, positiveInt, withInputOptions } from '../options.js';
+import { randomClip } from '../clips.js';
+import { withDevice } from '../device.js';
+import type { CommandRegistrar } from '../registrar.js';
+import { inputFrom, nonNegativeInt, positiveInt, withInputOptions, withModelArgument } from '../options.js';
 import { formatBytes, renderTable } from '../table.js';
-import { randomClip, withDevice } from './run.js';
 
 interface BenchOptions {
   model?: string;
@@ -139,10 +140,8 @@ export function renderBench(report: BenchReport): string {
 }
 
 export const registerBench: CommandRegistrar = (program: Command, io) => {
-  withInputOptions(program.command('bench'))
+  withInputOptions(withModelArgument(program.command('bench')))
     .description('forward latency on the WebGPU device (random weights and clip): median and spread, clips/s, dispatches, planned and measured peak memory')
-    .argument('<model>', 'a .pst file')
-    .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)')
     .option('--warmup <N>', 'untimed passes first', nonNegativeInt('--warmup'), 3)
     .option('--iters <N>', 'timed passes', positiveInt('--iters'), 10)
     .option('--baseline <other.pst>', 'also time this model, alternating passes with the first, and print the ratio of medians')

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { hasErrors, renderDiagnostics } from '../../lang/diagnostics.js';
 import { checkFiles } from '../../lang/elaborate.js';
 import type { ModelConfig } from '../../lang/model.js';
-import type { CommandRegistrar } from '../main.js';
+import type { CommandRegistrar } from '../registrar.js';
 
 interface CheckOptions {
   json?: boolean;

@@ -1,16 +1,18 @@
-// `pstc explain MODEL.pst`: what a model costs and what its shifts do, read off the lowered IR.
+// `pstc explain MODEL.pst`: what a model costs and what its shifts do, read off the lowered IR,
+// and the WebGPU plan of the same program: the pipeline lowers once, the analyses read the graph
+// after `lower`, and the planner continues the pipeline from there.
 import type { Command } from 'commander';
 import { loadModel } from '../../lang/elaborate.js';
 import type { ModelConfig, PatchShift } from '../../lang/model.js';
-import { lowerModel } from '../../ir/lower.js';
+import { compileProgram, need } from '../../passes/pipeline.js';
 import { costReport, principleNotes, receptiveField, stageMaps, type CostReport } from '../../ir/analysis.js';
 import { patternPicture, shiftedHeads, type PatternPicture } from '../../ir/pattern.js';
 import { effectiveWindow } from '../../ir/window.js';
 import { patternToPng, patternToSvg, patternToText } from '../../explore/pattern-picture.js';
 import { writeFileAtomic } from '../../weights/atomic.js';
-import { planModel } from '../../../backends/webgpu/runtime.js';
-import type { CommandRegistrar } from '../main.js';
-import { inputFrom, withInputOptions } from '../options.js';
+import { planProgram } from '../../../backends/webgpu/plan.js';
+import type { CommandRegistrar } from '../registrar.js';
+import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
 import { formatBytes, formatCount, formatMacs, renderTable } from '../table.js';
 
 interface ExplainOptions {
@@ -33,7 +35,8 @@ export interface PatternUse {
 
 /** Everything `explain` reports, as data (the --json output). */
 export function explainModel(model: ModelConfig, input: { batch: number; frames: number; size: number }) {
-  const graph = lowerModel(model, input);
+  const lowered = compileProgram(model, input, { until: 'lower' });
+  const graph = need(lowered, 'graph', 'explain');
   const cost = costReport(graph);
   const maps = stageMaps(graph);
   const patterns: PatternUse[] = [];
@@ -54,7 +57,7 @@ export function explainModel(model: ModelConfig, input: { batch: number; frames:
   });
   // The WebGPU plan under WebGPU's guaranteed limits: what a forward will allocate, known before
   // anything runs (bench reports the same plan for the real adapter, and what it measured).
-  const plan = planModel(model, input);
+  const plan = planProgram(lowered);
   return {
     model: model.name,
     input: { shape: graph.inputShape, ...input },
@@ -68,6 +71,8 @@ export function explainModel(model: ModelConfig, input: { batch: number; frames:
       kernels: plan.kernels.length,
       dispatchesPerForward: plan.dispatchesPerForward,
       microBatch: plan.microBatch,
+      chunks: plan.chunks,
+      activationBuffers: plan.memory.buffers.length,
     },
     receptiveField: receptiveField(graph),
     principles: principleNotes(graph),
@@ -80,10 +85,8 @@ export function explainModel(model: ModelConfig, input: { batch: number; frames:
 }
 
 export const registerExplain: CommandRegistrar = (program: Command, io) => {
-  withInputOptions(program.command('explain'))
+  withInputOptions(withModelArgument(program.command('explain')))
     .description('parameters, multiply-adds and memory per stage, the shift pattern drawn, receptive field and design-principle checks')
-    .argument('<model>', 'a .pst file')
-    .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)')
     .option('--json', 'print the report as JSON')
     .option('--svg <file>', 'draw the shift pattern(s) as SVG')
     .option('--png <file>', 'draw the shift pattern(s) as PNG')
@@ -130,7 +133,7 @@ export function renderReport(report: ReturnType<typeof explainModel>, color = fa
   lines.push('');
   const p = report.devicePlan;
   lines.push(
-    `WebGPU plan (guaranteed limits): ${p.kernels} kernels, ${p.dispatchesPerForward} dispatches per forward, micro-batch ${p.microBatch}; ` +
+    `WebGPU plan (guaranteed limits): ${p.kernels} kernels, ${p.dispatchesPerForward} dispatches per forward, micro-batch ${p.microBatch} (${p.chunks} chunk(s)), ${p.activationBuffers} activation buffers; ` +
       `planned device memory ${formatBytes(p.plannedPeakBytes.total)} (activations ${formatBytes(p.plannedPeakBytes.activations)}, weights and tables ${formatBytes(p.plannedPeakBytes.weights)})`,
   );
   lines.push('');

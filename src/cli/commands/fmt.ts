@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { CommandRegistrar } from '../main.js';
+import type { CommandRegistrar } from '../registrar.js';
 import { UsageError } from '../errors.js';
 import { renderDiagnostics } from '../../lang/diagnostics.js';
 import { formatSource } from '../../lang/format.js';

@@ -1,17 +1,17 @@
 // `pstc run MODEL.pst --weights CKPT --input clip.npy --out out.npy`: one forward pass on the
 // WebGPU device. The input's N, T and H = W come from the .npy file; the output is the logits
 // (N×classes) or, with --features, the backbone output (N×C×D×H×W), written atomically.
-// Also the helpers the other device commands share (bench): seeds, random clips, the device.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { NoAdapterError, openDevice, type PstcDevice } from '../../../backends/webgpu/device.js';
 import { compileModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
 import { loadModel } from '../../lang/elaborate.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { FormatError, initWeights, loadCheckpoint, makeRandom, readNpy, writeFileAtomic, writeNpy, type WeightMap } from '../../weights/index.js';
 import { UsageError } from '../errors.js';
-import { nonNegativeInt } from '../options.js';
-import type { CommandRegistrar } from '../main.js';
+import { randomClip } from '../clips.js';
+import { withDevice } from '../device.js';
+import { nonNegativeInt, withModelArgument } from '../options.js';
+import type { CommandRegistrar } from '../registrar.js';
 
 interface RunOptions {
   model?: string;
@@ -21,34 +21,6 @@ interface RunOptions {
   randomInput?: number;
   out?: string;
   features?: boolean;
-}
-
-/** A seed or a count that may be 0: a non-negative integer. */
-/** A clip of uniform values in [-1, 1), deterministic in the seed (a stand-in for a normalised clip). */
-export function randomClip(shape: readonly number[], seed: number): Float32Array {
-  const random = makeRandom(seed, 'clip');
-  const clip = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < clip.length; i++) clip[i] = 2 * random() - 1;
-  return clip;
-}
-
-/**
- * Open the device for a command and always release it. No adapter is the user's environment,
- * not a bug: it becomes a one-line message saying what to install.
- */
-export async function withDevice<T>(fn: (device: PstcDevice) => Promise<T>): Promise<T> {
-  let device: PstcDevice;
-  try {
-    device = await openDevice();
-  } catch (e) {
-    if (e instanceof NoAdapterError) throw new UsageError(e.message);
-    throw e;
-  }
-  try {
-    return await fn(device);
-  } finally {
-    device.destroy();
-  }
 }
 
 /** The clip of --input: rank 5, the model's channels, square frames. */
@@ -116,11 +88,8 @@ function checkRunFlags(opts: RunOptions): void {
 }
 
 export const registerRun: CommandRegistrar = (program: Command, io) => {
-  program
-    .command('run')
+  withModelArgument(program.command('run'))
     .description('run one forward pass on the WebGPU device: a clip .npy in, logits (or --features) .npy out')
-    .argument('<model>', 'a .pst file')
-    .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)')
     .option('--weights <file>', 'checkpoint: .safetensors or PyTorch .pth (official state-dict names load as they are)')
     .option('--random-weights <seed>', 'instead of --weights: freshly initialised weights (demos, tests)', nonNegativeInt('--random-weights'))
     .option('--input <clip.npy>', 'float32 (or float64) .npy of shape N×C×T×H×W with H = W')
