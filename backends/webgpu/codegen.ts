@@ -74,6 +74,12 @@ export interface ElementwiseOptions {
   /** A pure copy (the final output layout): said in the header. */
   copyOnly?: boolean;
   limits?: KernelLimits;
+  /** WGSL functions the expression calls (GELU', dropout's RNG); the element index `e` is in scope. */
+  prelude?: string;
+  /** Bindings the prelude reads (e.g. the step's RNG key), declared after `out`. */
+  extraBindings?: Omit<KernelBinding, 'binding'>[];
+  /** Extra header lines (e.g. which RNG stream a dropout draws from). */
+  notes?: string[];
 }
 
 /** out[e] = expression(load_0(e), load_1(e), …), one thread per element. */
@@ -88,8 +94,10 @@ export function emitElementwise(o: ElementwiseOptions): Kernel {
     description: `x${i} via ${l.fn.describes}`,
   }));
   bindings.push({ binding: bindings.length, name: 'out', kind: 'storage', type: 'f32', elements: o.elements, description: `out [${o.elements}]` });
+  for (const b of o.extraBindings ?? []) bindings.push({ ...b, binding: bindings.length });
   const header = headerComment([
     `${o.label}: out[e] = ${o.expression} for ${o.elements} elements`,
+    ...(o.notes ?? []),
     ...(o.copyOnly ? ['COPY ONLY: writes the graph output in its final layout (features N×C×D×H×W); no other kernel only moves data'] : []),
     `fuses: ${o.fuses.join(', ')}`,
     ...o.loads.map((l, i) => `x${i} read through: ${l.fn.describes}`),
@@ -102,7 +110,7 @@ const ELEMENTS: i32 = ${wgslInt(o.elements)};
 ${bindings.map(storageDecl).join('\n')}
 
 ${o.loads.map((l) => l.fn.source).join('\n\n')}
-${o.expression.includes('gelu(') ? `\n${ERF_WGSL}\n` : ''}
+${o.expression.includes('gelu(') ? `\n${ERF_WGSL}\n` : ''}${o.prelude ? `\n${o.prelude}\n` : ''}
 ${entryPrologue({ threads: WORKGROUP, index: 'e', count: 'ELEMENTS', per: 'thread' })}
 ${o.loads.map((_, i) => `  let x${i} = load_${i}(e);`).join('\n')}
   out[e] = ${o.expression};

@@ -101,12 +101,25 @@ export class Execution {
             if (!buffer) throw new KernelError(label, `internal: no data for param '${bound.name}'`);
             return { binding: b.binding, resource: { buffer } };
           }
+          if (bound.kind === 'step_key') return { binding: b.binding, resource: { buffer: this.stepKeyBuffer() } };
           return { binding: b.binding, resource: { buffer: this.track(device.createBuffer(bound.data, bound.description)) } };
         });
         return device.device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries });
       });
       this.ready.push({ label, pipeline, bindGroup, dispatch: step.kernel.dispatch });
     }
+  }
+
+  private stepKey: GPUBuffer | null = null;
+
+  /** The two u32 words of the step's RNG key that dropout kernels read (training graphs). */
+  private stepKeyBuffer(): GPUBuffer {
+    return (this.stepKey ??= this.track(this.device.createEmptyBuffer(2, 'step key')));
+  }
+
+  /** Set the RNG key the next submission's dropout kernels draw from. */
+  setStepKey(key: readonly [number, number]): void {
+    this.device.writeBuffer(this.stepKeyBuffer(), Uint32Array.of(key[0] >>> 0, key[1] >>> 0));
   }
 
   private track(b: GPUBuffer): GPUBuffer {

@@ -1,11 +1,20 @@
 // Fusion: a folded graph (no view reads a view) → the list of kernels that compute it, in graph
 // order. Each kernel names the IR nodes it implements and reads its operands through the index
 // maps of the views in front of them, so no data-movement view is ever materialised:
-//   - linear (+ GELU when it is the linear's only reader) (+ residual add when that is the only
-//     reader): one GEMM with a fused epilogue; its A operand read through a view's map;
-//   - layernorm, window attention, mean: one kernel each, input read through a map;
-//   - a lone gelu or add: an elementwise kernel, reading through maps;
-//   - a view read by a graph output (the features' N×C×D×H×W layout): the one copy kernel.
+//   - linear (+ GELU, or ·GELU'(x) of a gelu_grad, when it is the linear's only reader)
+//     (+ residual add when that is the only reader): one GEMM with a fused epilogue; both its
+//     operands read through views' maps (training: dX = dY·W reads the weight transposed,
+//     dW = dYᵀ·X reads two activations transposed), the `add` that accumulates a gradient
+//     folded into the epilogue like a residual;
+//   - layernorm, layernorm_grad, layernorm_normalized, window attention and its two gradient
+//     kernels, mean, cross_entropy(_grad): one kernel each, inputs read through maps;
+//   - sum: a reduction kernel; a `mul` read only by a sum is folded into its load (dγ = Σ dy·x̂);
+//   - a lone gelu, add, scale, mul, gelu_grad or dropout: an elementwise kernel, reading through
+//     maps (dropout draws its mask from the counter-based RNG in the kernel);
+//   - constant: a fill kernel;
+//   - bias_table_grad, view_grad: deterministic gather-sums through host tables (no atomics);
+//   - a view read by a graph output (the features' N×C×D×H×W layout, a gradient whose param is
+//     read through a non-trivial view): the one copy kernel.
 import { consumers, size, type Graph, type Node, type NodeId, type WindowAttentionOp } from '../ir/graph.js';
 import { rowMajorStrides, stridedView, type IndexMap } from '../ir/indexmap.js';
 
@@ -32,10 +41,12 @@ export type FusedKernel =
   | (KernelBase & {
       kind: 'gemm';
       a: TensorRead;
-      /** The weight param (a view of one only when it is its identity in memory). */
+      /** The B operand [N, K]: a weight param, or (training) any tensor, through any map. */
       weight: TensorRead;
       bias: NodeId | null;
       gelu: boolean;
+      /** The GELU input x of a gelu_grad fused into the epilogue (C ← C·GELU'(x)), or null. */
+      geluGrad: TensorRead | null;
       residual: TensorRead | null;
       M: number;
       N: number;
@@ -47,30 +58,80 @@ export type FusedKernel =
   | (KernelBase & { kind: 'add'; a: TensorRead; b: TensorRead })
   | (KernelBase & { kind: 'mean'; x: TensorRead; axes: number[] })
   /** The final output layout: the only kernel whose work is moving data. */
-  | (KernelBase & { kind: 'copy'; x: TensorRead });
+  | (KernelBase & { kind: 'copy'; x: TensorRead })
+  // Training graphs.
+  /** A tensor filled with one value (the seed dloss = 1, the zero gradient of an unread param). */
+  | (KernelBase & { kind: 'fill'; value: number })
+  | (KernelBase & { kind: 'scale'; x: TensorRead; factor: number })
+  | (KernelBase & { kind: 'mul'; a: TensorRead; b: TensorRead })
+  | (KernelBase & { kind: 'gelu_grad'; x: TensorRead; dy: TensorRead })
+  | (KernelBase & { kind: 'dropout'; x: TensorRead; rate: number; stream: number; perSample: boolean })
+  /** Σ over `axes` of the product of the factors (one, or two when a mul is folded in). */
+  | (KernelBase & { kind: 'sum'; factors: TensorRead[]; axes: number[] })
+  | (KernelBase & { kind: 'layernorm_grad'; x: TensorRead; gamma: NodeId; dy: TensorRead; eps: number; rows: number; channels: number })
+  | (KernelBase & { kind: 'layernorm_normalized'; x: TensorRead; eps: number; rows: number; channels: number })
+  | (KernelBase & AttentionShape & { kind: 'attention_grad_scores'; qkv: TensorRead; table: NodeId; dout: TensorRead })
+  | (KernelBase & AttentionShape & { kind: 'attention_grad_qkv'; qkv: TensorRead; table: NodeId; dout: TensorRead; ds: TensorRead })
+  | (KernelBase & AttentionShape & { kind: 'bias_table_grad'; ds: TensorRead; rows: number })
+  /** The exact transpose of `map` applied to dy (read through its own view, if any). */
+  | (KernelBase & { kind: 'view_grad'; dy: TensorRead; map: IndexMap; what: string })
+  | (KernelBase & { kind: 'cross_entropy'; logits: TensorRead; labels: TensorRead; smoothing: number })
+  | (KernelBase & { kind: 'cross_entropy_grad'; logits: TensorRead; labels: TensorRead; dloss: TensorRead; smoothing: number });
+
+interface AttentionShape {
+  op: WindowAttentionOp;
+  windows: number;
+  tokens: number;
+  channels: number;
+}
 
 export interface FusedGraph {
   graph: Graph;
   kernels: FusedKernel[];
   /** The materialised node holding each graph output. */
-  outputs: { features: NodeId; logits?: NodeId };
+  outputs: { features: NodeId; logits?: NodeId; loss?: NodeId };
+  /** Training graphs: the materialised node holding each param's gradient (kept to the end). */
+  grads: { param: string; node: NodeId }[];
 }
 
 /** The reads of a kernel, for listings and memory planning. */
 export function kernelReads(k: FusedKernel): TensorRead[] {
   switch (k.kind) {
     case 'gemm':
-      return [k.a, k.weight, ...(k.residual ? [k.residual] : [])];
+      return [k.a, k.weight, ...(k.geluGrad ? [k.geluGrad] : []), ...(k.residual ? [k.residual] : [])];
     case 'layernorm':
+    case 'layernorm_normalized':
       return [k.x];
     case 'attention':
       return [k.qkv];
     case 'gelu':
     case 'mean':
     case 'copy':
+    case 'scale':
+    case 'dropout':
       return [k.x];
     case 'add':
+    case 'mul':
       return [k.a, k.b];
+    case 'gelu_grad':
+    case 'layernorm_grad':
+      return [k.x, k.dy];
+    case 'fill':
+      return [];
+    case 'sum':
+      return k.factors;
+    case 'attention_grad_scores':
+      return [k.qkv, k.dout];
+    case 'attention_grad_qkv':
+      return [k.qkv, k.dout, k.ds];
+    case 'bias_table_grad':
+      return [k.ds];
+    case 'view_grad':
+      return [k.dy];
+    case 'cross_entropy':
+      return [k.logits, k.labels];
+    case 'cross_entropy_grad':
+      return [k.logits, k.labels, k.dloss];
   }
 }
 
@@ -79,7 +140,8 @@ export function kernelSources(k: FusedKernel): NodeId[] {
   const ids = kernelReads(k).map((r) => r.source);
   if (k.kind === 'gemm' && k.bias !== null) ids.push(k.bias);
   if (k.kind === 'layernorm') ids.push(k.gamma, k.beta);
-  if (k.kind === 'attention') ids.push(k.table);
+  if (k.kind === 'layernorm_grad') ids.push(k.gamma);
+  if (k.kind === 'attention' || k.kind === 'attention_grad_scores' || k.kind === 'attention_grad_qkv') ids.push(k.table);
   return ids;
 }
 
@@ -96,24 +158,27 @@ export function fuse(graph: Graph): FusedGraph {
     if (src.op.kind === 'view') throw new Error(`internal: fuse needs folded views; view ${id} reads view ${src.id}`);
     return { source: src.id, map: n.op.map, view: id, describes: `${n.op.what} @ ${n.label}` };
   };
-  /** A weight: a param, or a view of one that leaves its memory order unchanged (a reshape). */
-  const weightRead = (id: NodeId): TensorRead => {
-    const r = read(id);
-    if (node(r.source).op.kind !== 'param') throw new Error(`internal: linear '${node(id).label}' has a computed weight`);
-    if (r.map) {
-      const strided = stridedView(r.map);
-      const rowMajor = rowMajorStrides(r.map.outShape);
-      if (!strided || strided.offset !== 0 || strided.strides.some((s, k) => s !== rowMajor[k])) {
-        throw new Error(`internal: the weight of '${node(id).label}' is read through a gather`);
-      }
-    }
-    return r;
-  };
   const viewsOf = (reads: TensorRead[]) => reads.flatMap((r) => (r.view !== null ? [r.view] : []));
   const soleUser = (id: NodeId, kind: Node['op']['kind']): Node | null => {
     const u = users[id]!;
     return u.length === 1 && node(u[0]!).op.kind === kind ? node(u[0]!) : null;
   };
+  const attentionShape = (op: WindowAttentionOp, qkv: NodeId): AttentionShape => {
+    const [windows, tokens, c3] = node(qkv).shape as [number, number, number];
+    return { op, windows, tokens, channels: c3 / 3 };
+  };
+  /** A row-wise kernel's grid: rows × the last dim. */
+  const rowsOf = (n: Node) => {
+    const channels = n.shape.at(-1)!;
+    return { rows: size(n.shape) / channels, channels };
+  };
+  // Reads that must be a tensor in memory as it is (the kernel indexes it row-major).
+  const direct = (r: TensorRead, what: string): TensorRead => {
+    if (r.map && !isRowMajorIdentity(r.map)) throw new Error(`internal: fusion reads ${what} through a gather (${r.describes})`);
+    return r;
+  };
+  /** Muls read only by a sum: the sum reads their factors (no kernel of their own). */
+  const foldedIntoSum = new Set<NodeId>();
 
   for (const n of graph.nodes) {
     if (absorbed.has(n.id)) continue;
@@ -125,10 +190,21 @@ export function fuse(graph: Graph): FusedGraph {
         break;
       case 'linear': {
         const a = read(n.inputs[0]!);
-        const weight = weightRead(n.inputs[1]!);
+        const weight = read(n.inputs[1]!);
         let tail = n;
         const geluNode = soleUser(n.id, 'gelu');
         if (geluNode) tail = geluNode;
+        // dH = gelu_grad(H, dY) with dY this GEMM's value: C ← C·GELU'(H) in the epilogue
+        // (H computed earlier: kernels run in graph order).
+        let geluGrad: TensorRead | null = null;
+        const geluGradNode = geluNode ? null : soleUser(n.id, 'gelu_grad');
+        if (geluGradNode && geluGradNode.inputs[1] === n.id && geluGradNode.inputs[0] !== n.id) {
+          const x = read(geluGradNode.inputs[0]!);
+          if (x.source < n.id) {
+            geluGrad = x;
+            tail = geluGradNode;
+          }
+        }
         let residual: TensorRead | null = null;
         const addNode = soleUser(tail.id, 'add');
         if (addNode) {
@@ -142,6 +218,7 @@ export function fuse(graph: Graph): FusedGraph {
         }
         const nodes = [...viewsOf([a, weight]), n.id];
         if (geluNode) nodes.push(geluNode.id);
+        if (geluGrad) nodes.push(...viewsOf([geluGrad]), users[n.id]![0]!);
         if (residual) nodes.push(...viewsOf([residual]), tail.id);
         for (const id of nodes) absorbed.add(id);
         const K = node(n.inputs[1]!).shape[1]!;
@@ -154,6 +231,7 @@ export function fuse(graph: Graph): FusedGraph {
           weight,
           bias: op.bias ? n.inputs[2]! : null,
           gelu: geluNode !== null,
+          geluGrad,
           residual,
           M: size(n.shape) / N,
           N,
@@ -205,8 +283,105 @@ export function fuse(graph: Graph): FusedGraph {
         if (x.map) kernels.push({ kind: 'copy', nodes: [x.view!, n.id], out: n.id, x });
         break;
       }
-      default:
-        throw new Error(`internal: fusion has no kernel for '${op.kind}' ('${n.label}')`);
+      case 'constant':
+        kernels.push({ kind: 'fill', nodes: [n.id], out: n.id, value: op.value });
+        break;
+      case 'scale': {
+        const x = read(n.inputs[0]!);
+        kernels.push({ kind: 'scale', nodes: [...viewsOf([x]), n.id], out: n.id, x, factor: op.factor });
+        break;
+      }
+      case 'mul': {
+        if (soleUser(n.id, 'sum')) {
+          foldedIntoSum.add(n.id);
+          break;
+        }
+        const a = read(n.inputs[0]!);
+        const b = read(n.inputs[1]!);
+        kernels.push({ kind: 'mul', nodes: [...viewsOf([a, b]), n.id], out: n.id, a, b });
+        break;
+      }
+      case 'gelu_grad': {
+        const x = read(n.inputs[0]!);
+        const dy = read(n.inputs[1]!);
+        kernels.push({ kind: 'gelu_grad', nodes: [...viewsOf([x, dy]), n.id], out: n.id, x, dy });
+        break;
+      }
+      case 'dropout': {
+        const x = read(n.inputs[0]!);
+        kernels.push({ kind: 'dropout', nodes: [...viewsOf([x]), n.id], out: n.id, x, rate: op.rate, stream: op.stream, perSample: op.perSample });
+        break;
+      }
+      case 'sum': {
+        const input = node(n.inputs[0]!);
+        const folded = foldedIntoSum.has(input.id);
+        const factors = folded ? input.inputs.map(read) : [read(input.id)];
+        const nodes = [...viewsOf(factors), ...(folded ? [input.id] : []), n.id];
+        kernels.push({ kind: 'sum', nodes, out: n.id, factors, axes: [...op.axes] });
+        break;
+      }
+      case 'layernorm_grad': {
+        const x = read(n.inputs[0]!);
+        const dy = read(n.inputs[2]!);
+        kernels.push({ kind: 'layernorm_grad', nodes: [...viewsOf([x, dy]), n.id], out: n.id, x, gamma: n.inputs[1]!, dy, eps: op.eps, ...rowsOf(n) });
+        break;
+      }
+      case 'layernorm_normalized': {
+        const x = read(n.inputs[0]!);
+        kernels.push({ kind: 'layernorm_normalized', nodes: [...viewsOf([x]), n.id], out: n.id, x, eps: op.eps, ...rowsOf(n) });
+        break;
+      }
+      case 'attention_grad_scores':
+      case 'attention_grad_qkv': {
+        const qkv = read(n.inputs[0]!);
+        const dout = read(n.inputs[2]!);
+        const shape = attentionShape(op.attention, n.inputs[0]!);
+        const table = n.inputs[1]!;
+        if (op.kind === 'attention_grad_scores') {
+          kernels.push({ kind: op.kind, nodes: [...viewsOf([qkv, dout]), n.id], out: n.id, qkv, table, dout, ...shape });
+        } else {
+          const ds = read(n.inputs[3]!);
+          kernels.push({ kind: op.kind, nodes: [...viewsOf([qkv, dout, ds]), n.id], out: n.id, qkv, table, dout, ds, ...shape });
+        }
+        break;
+      }
+      case 'bias_table_grad': {
+        const ds = direct(read(n.inputs[0]!), `dS of '${n.label}'`);
+        const [windows, , tokens] = node(n.inputs[0]!).shape as [number, number, number, number];
+        kernels.push({
+          kind: 'bias_table_grad',
+          nodes: [...viewsOf([ds]), n.id],
+          out: n.id,
+          ds,
+          rows: op.rows,
+          op: op.attention,
+          windows,
+          tokens,
+          channels: 0,
+        });
+        break;
+      }
+      case 'view_grad': {
+        const dy = read(n.inputs[0]!);
+        kernels.push({ kind: 'view_grad', nodes: [...viewsOf([dy]), n.id], out: n.id, dy, map: op.map, what: op.what });
+        break;
+      }
+      case 'cross_entropy':
+      case 'cross_entropy_grad': {
+        const logits = direct(read(n.inputs[0]!), `the logits of '${n.label}'`);
+        const labels = direct(read(n.inputs[1]!), `the labels of '${n.label}'`);
+        if (op.kind === 'cross_entropy') {
+          kernels.push({ kind: op.kind, nodes: [...viewsOf([logits, labels]), n.id], out: n.id, logits, labels, smoothing: op.smoothing });
+        } else {
+          const dloss = direct(read(n.inputs[2]!), `dloss of '${n.label}'`);
+          kernels.push({ kind: op.kind, nodes: [...viewsOf([logits, labels, dloss]), n.id], out: n.id, logits, labels, dloss, smoothing: op.smoothing });
+        }
+        break;
+      }
+      default: {
+        const unknown: never = op;
+        throw new Error(`internal: fusion has no kernel for '${(unknown as Node['op']).kind}' ('${n.label}')`);
+      }
     }
   }
 
@@ -217,10 +392,28 @@ export function fuse(graph: Graph): FusedGraph {
   const outputs = {
     features: outputOf(graph.outputs.features),
     ...(graph.outputs.logits !== undefined ? { logits: outputOf(graph.outputs.logits) } : {}),
+    ...(graph.outputs.loss !== undefined ? { loss: outputOf(graph.outputs.loss) } : {}),
   };
   for (const id of Object.values(outputs)) {
     const k = node(id).op.kind;
     if (k === 'input' || k === 'param') throw new Error(`internal: a graph output is the ${k} itself`);
   }
-  return { graph, kernels, outputs };
+  // A gradient is a kernel's output, or a view of one: the same memory (a reshape, e.g. the
+  // patch embedding's kernel) is an alias; any other view is written out by a copy kernel.
+  const grads = (graph.grads ?? []).map(({ param, node: id }) => {
+    const r = read(id);
+    const k = node(r.source).op.kind;
+    if (k === 'input' || k === 'param') throw new Error(`internal: the gradient of '${param}' is the ${k} '${node(r.source).label}' itself`);
+    if (!r.map || isRowMajorIdentity(r.map)) return { param, node: r.source };
+    kernels.push({ kind: 'copy', nodes: [r.view!], out: r.view!, x: r });
+    return { param, node: r.view! };
+  });
+  return { graph, kernels, outputs, grads };
+}
+
+/** A view that leaves memory order unchanged (a reshape): reading through it is reading the tensor. */
+export function isRowMajorIdentity(map: IndexMap): boolean {
+  const strided = stridedView(map);
+  const rowMajor = rowMajorStrides(map.outShape);
+  return strided !== null && strided.offset === 0 && strided.strides.every((s, k) => s === rowMajor[k] || map.outShape[k] === 1);
 }

@@ -1,6 +1,7 @@
 // Memory planning by liveness. Kernels run in list order; every tensor a kernel writes (and the
 // clip input) lives from the step that writes it to the last step that reads it, graph outputs to
-// the end. Tensors share buffers: each gets the smallest free buffer that holds it, else the
+// the end. In a training graph that is what keeps a forward activation alive until its backward
+// use (the backward kernels read it), and every parameter gradient to the end of the step. Tensors share buffers: each gets the smallest free buffer that holds it, else the
 // largest free one grown to fit, else a new one (greedy, deterministic). Buffer sizes are known
 // before anything runs, so the peak is a number `explain` and `bench` can print.
 // A kernel's output is placed before its inputs are freed, so no kernel reads and writes one buffer.
@@ -24,7 +25,8 @@ export interface MemoryPlan {
 
 const F32 = 4;
 
-export function planMemory(fused: FusedGraph): MemoryPlan {
+/** `keep`: materialised nodes held to the end besides the outputs (tests and debugging read them). */
+export function planMemory(fused: FusedGraph, keep: readonly NodeId[] = []): MemoryPlan {
   const { graph, kernels } = fused;
   const isParam = (id: NodeId) => graph.nodes[id]!.op.kind === 'param';
 
@@ -35,6 +37,8 @@ export function planMemory(fused: FusedGraph): MemoryPlan {
   });
   const end = kernels.length;
   for (const id of Object.values(fused.outputs)) lastRead.set(id, end);
+  for (const g of fused.grads) lastRead.set(g.node, end);
+  for (const id of keep) lastRead.set(id, end);
 
   const bytes = new Map<NodeId, number>();
   const slot = new Map<NodeId, number>();
@@ -78,10 +82,7 @@ export function planMemory(fused: FusedGraph): MemoryPlan {
 
   let weightBytes = 0;
   for (const id of graph.params) weightBytes += size(graph.nodes[id]!.shape) * F32;
-  for (const k of kernels) {
-    if (k.kind !== 'attention') continue;
-    weightBytes += k.op.biasIndex.byteLength + (k.op.mask?.byteLength ?? 0);
-  }
+  for (const k of kernels) weightBytes += staticTableBytes(k);
   return {
     slot,
     buffers,
@@ -90,4 +91,27 @@ export function planMemory(fused: FusedGraph): MemoryPlan {
     weightBytes,
     livePeakBytes,
   };
+}
+
+/**
+ * Bytes of the static tables a kernel binds (uploaded once). The view_grad inverse-gather table is
+ * counted at its bound, one entry per dy element (entries for dy elements that land nowhere — a
+ * crop's discarded border — are not stored, so the real table may be smaller).
+ */
+function staticTableBytes(k: FusedGraph['kernels'][number]): number {
+  const I32 = 4;
+  switch (k.kind) {
+    case 'attention':
+    case 'attention_grad_scores':
+    case 'attention_grad_qkv':
+      return k.op.biasIndex.byteLength + (k.op.mask?.byteLength ?? 0);
+    case 'bias_table_grad':
+      return (k.op.biasGroups * k.rows + 1 + k.op.biasIndex.length) * I32;
+    case 'view_grad':
+      return (size(k.map.inShape) + 1 + size(k.map.outShape)) * I32;
+    case 'dropout':
+      return 2 * I32;
+    default:
+      return 0;
+  }
 }

@@ -30,7 +30,7 @@ export interface KernelBinding {
   /** The WGSL variable name, and the key the runtime binds a buffer by. */
   name: string;
   kind: BindingKind;
-  type: 'f32' | 'i32';
+  type: 'f32' | 'i32' | 'u32';
   /** Elements the kernel may touch; undefined where a caller-supplied mapping decides. */
   elements: number | undefined;
   description: string;
@@ -193,6 +193,19 @@ fn gelu(x: f32) -> f32 {
     return 0.5 * x * (2.0 - erfc_nonnegative(z));
   }
   return 0.5 * x * erfc_nonnegative(z);
+}`;
+
+/**
+ * GELU'(x) = Φ(x) + x·φ(x) for the exact GELU (needs ERF_WGSL's erfc_nonnegative): Φ written
+ * with erfc on the side where 1 − erfc would cancel, as `gelu` is.
+ */
+export const GELU_GRAD_WGSL = `fn gelu_derivative(x: f32) -> f32 {
+  let z = abs(x) * 0.7071067811865476;
+  var cdf = 0.5 * erfc_nonnegative(z);
+  if (x >= 0.0) {
+    cdf = 1.0 - cdf;
+  }
+  return cdf + x * 0.3989422804014327 * exp(-0.5 * x * x);
 }`;
 
 /** Declare a storage binding in group 0. */

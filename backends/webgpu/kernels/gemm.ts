@@ -1,6 +1,8 @@
 // The GEMM of a Linear layer, C[m, n] = Σ_k A[m, k]·B[n, k] (B is the weight, stored [out, in]),
-// with index maps folded into the A load and the C store, and a fused epilogue
-// (+ bias[n], exact GELU, + residual). Tiling:
+// with index maps folded into the A and B loads and the C store, and a fused epilogue
+// (+ bias[n], exact GELU, ·GELU'(x[m, n]), + residual). In training graphs both operands may be
+// read through maps: dX = dY·W reads the weight transposed, dW = dYᵀ·X reads two activations
+// transposed. Tiling:
 //   - each workgroup computes a TILE_M × TILE_N block of C;
 //   - K is walked in steps of TILE_K: the workgroup stages A[TILE_M × TILE_K] and
 //     B[TILE_N × TILE_K] in workgroup memory (transposed, so the inner loop reads rows);
@@ -10,6 +12,7 @@
 // caller's load_a is only ever called with 0 ≤ m < M, 0 ≤ k < K.
 import {
   ERF_WGSL,
+  GELU_GRAD_WGSL,
   entryPrologue,
   MIN_LIMITS,
   checkFits,
@@ -54,6 +57,13 @@ export interface GemmOptions {
   loadA?: WgslFunction;
   /** Elements of binding `a` when loadA reads a tensor of another shape. Default M·K. */
   aElements?: number;
+  /**
+   * `fn load_b(n: i32, k: i32) -> f32` reading binding `b` through an index map (a transposed
+   * weight, an activation). Default: row-major `b[n*K + k]`.
+   */
+  loadB?: WgslFunction;
+  /** Elements of binding `b` when loadB reads a tensor of another shape. Default N·K. */
+  bElements?: number;
   /** `fn store_c(m: i32, n: i32, value: f32)` writing binding `c`. Default: `c[m*N + n] = value`. */
   storeC?: WgslFunction;
   /** Elements of binding `c` when storeC writes a tensor of another shape. Default M·N. */
@@ -62,6 +72,13 @@ export interface GemmOptions {
   bias?: boolean;
   /** Apply the exact GELU after the bias. */
   gelu?: boolean;
+  /**
+   * Multiply by GELU'(x[m, n]) after the bias (the backward of GELU: dH = dY·GELU'(H)), x read
+   * from binding `gelu_x` by `fn load_gelu_x(m: i32, n: i32) -> f32`.
+   */
+  geluGrad?: WgslFunction;
+  /** Elements of binding `gelu_x`. */
+  geluGradElements?: number;
   /**
    * Add a residual after GELU, read from binding `residual`: true for row-major
    * `residual[m*N + n]`, or `fn load_residual(m: i32, n: i32) -> f32` through an index map.
@@ -119,9 +136,10 @@ export function emitGemm(o: GemmOptions): Kernel {
   const bind = (name: string, kind: KernelBinding['kind'], elements: number | undefined, description: string) =>
     bindings.push({ binding: bindings.length, name, kind, type: 'f32', elements, description });
   bind('a', 'read-only-storage', o.loadA ? o.aElements : M * K, o.loadA ? `A via ${o.loadA.describes}` : `A [${M}, ${K}]`);
-  bind('b', 'read-only-storage', N * K, `weight [${N}, ${K}]`);
+  bind('b', 'read-only-storage', o.loadB ? o.bElements : N * K, o.loadB ? `B via ${o.loadB.describes}` : `weight [${N}, ${K}]`);
   bind('c', 'storage', o.storeC ? o.cElements : M * N, o.storeC ? `C via ${o.storeC.describes}` : `C [${M}, ${N}]`);
   if (o.bias) bind('bias', 'read-only-storage', N, `bias [${N}]`);
+  if (o.geluGrad) bind('gelu_x', 'read-only-storage', o.geluGradElements, `GELU input via ${o.geluGrad.describes}`);
   const residualMap = typeof o.residual === 'object' ? o.residual : undefined;
   if (o.residual) {
     bind(
@@ -135,6 +153,10 @@ export function emitGemm(o: GemmOptions): Kernel {
   const loadA = o.loadA
     ? requireFunction(o.loadA, 'load_a', label)
     : `fn load_a(m: i32, k: i32) -> f32 {\n  return a[m * K + k];\n}`;
+  const loadB = o.loadB
+    ? requireFunction(o.loadB, 'load_b', label)
+    : `fn load_b(n: i32, k: i32) -> f32 {\n  return b[n * K + k];\n}`;
+  const loadGeluX = o.geluGrad ? requireFunction(o.geluGrad, 'load_gelu_x', label) : '';
   const storeC = o.storeC
     ? requireFunction(o.storeC, 'store_c', label)
     : `fn store_c(m: i32, n: i32, value: f32) {\n  c[m * N + n] = value;\n}`;
@@ -145,15 +167,18 @@ export function emitGemm(o: GemmOptions): Kernel {
   const epilogue = [
     o.bias ? '  v = v + bias[n];' : '',
     o.gelu ? '  v = gelu(v);' : '',
+    o.geluGrad ? '  v = v * gelu_derivative(load_gelu_x(m, n));' : '',
     o.residual ? '  v = v + load_residual(m, n);' : '',
   ].filter(Boolean);
-  const epilogueNames = [o.bias && '+ bias[n]', o.gelu && 'exact GELU', o.residual && '+ residual'].filter(Boolean);
+  const epilogueNames = [o.bias && '+ bias[n]', o.gelu && 'exact GELU', o.geluGrad && "·GELU'(x)", o.residual && '+ residual'].filter(Boolean);
 
   const header = headerComment([
     `${label}: C[m, n] = Σ_k A[m, k]·B[n, k] for M=${M}, N=${N}, K=${K}` +
       (epilogueNames.length ? `, then ${epilogueNames.join(', ')}` : ''),
     `fuses: ${o.fuses?.length ? o.fuses.join(', ') : '(a single Linear)'}`,
     `A read through: ${o.loadA ? o.loadA.describes : 'row-major [M, K]'}`,
+    `B read through: ${o.loadB ? o.loadB.describes : 'row-major [N, K]'}`,
+    ...(o.geluGrad ? [`GELU input read through: ${o.geluGrad.describes}`] : []),
     `C written through: ${o.storeC ? o.storeC.describes : 'row-major [M, N]'}`,
     ...(residualMap ? [`residual read through: ${residualMap.describes}`] : []),
     `tile ${tile.tileM}×${tile.tileN}, K step ${tile.tileK}, ${tile.threadM}×${tile.threadN} per thread, ${threads} threads`,
@@ -182,12 +207,10 @@ var<workgroup> b_tile: array<f32, ${tile.tileK * tile.tileN}>;
 
 ${loadA}
 
-fn load_b(n: i32, k: i32) -> f32 {
-  return b[n * K + k];
-}
+${loadB}
 
 ${storeC}
-${o.residual ? `\n${loadResidual}\n` : ''}${o.gelu ? `\n${ERF_WGSL}\n` : ''}
+${o.residual ? `\n${loadResidual}\n` : ''}${o.geluGrad ? `\n${loadGeluX}\n` : ''}${o.gelu || o.geluGrad ? `\n${ERF_WGSL}\n` : ''}${o.geluGrad ? `\n${GELU_GRAD_WGSL}\n` : ''}
 fn epilogue(m: i32, n: i32, acc: f32) -> f32 {
   var v = acc;
 ${epilogue.join('\n')}

@@ -2,7 +2,8 @@
 // for `rows` rows of C channels. One workgroup per row: each thread holds its strided share of the
 // row in registers (read once, through an optional index map), and the workgroup reduces in two
 // passes through workgroup memory — first the mean, then Σ(x − mean)² — which is more accurate than
-// one pass of Σx and Σx² when the mean is large against the spread.
+// one pass of Σx and Σx² when the mean is large against the spread. Without the affine part
+// (`affine: false`) it writes x̂ = (x − mean)/√(var + eps), which training needs for dγ.
 import {
   entryPrologue,
   MIN_LIMITS,
@@ -33,10 +34,12 @@ export interface LayerNormOptions {
   storeY?: WgslFunction;
   yElements?: number;
   fuses?: readonly string[];
+  /** false: write x̂ only (no gamma, beta bindings). Default true. */
+  affine?: boolean;
 }
 
 /** Threads per row: enough that each holds a few values, a power of two for the tree reduction. */
-function threadsFor(channels: number, limits: KernelLimits): number {
+export function threadsFor(channels: number, limits: KernelLimits): number {
   const cap = Math.min(256, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
   let threads = Math.min(nextPowerOfTwo(Math.ceil(channels / 4)), cap);
   threads = Math.max(threads, Math.min(32, cap));
@@ -57,12 +60,17 @@ export function emitLayerNorm(o: LayerNormOptions): Kernel {
   const perThread = Math.ceil(channels / threads);
   checkFits(label, 'bytes of workgroup memory', threads * 4, limits.maxComputeWorkgroupStorageSize);
 
+  const affine = o.affine ?? true;
   const bindings: KernelBinding[] = [
     { binding: 0, name: 'x', kind: 'read-only-storage', type: 'f32', elements: o.loadX ? o.xElements : rows * channels, description: o.loadX ? `x via ${o.loadX.describes}` : `x [${rows}, ${channels}]` },
-    { binding: 1, name: 'gamma', kind: 'read-only-storage', type: 'f32', elements: channels, description: `weight [${channels}]` },
-    { binding: 2, name: 'beta', kind: 'read-only-storage', type: 'f32', elements: channels, description: `bias [${channels}]` },
-    { binding: 3, name: 'y', kind: 'storage', type: 'f32', elements: o.storeY ? o.yElements : rows * channels, description: o.storeY ? `y via ${o.storeY.describes}` : `y [${rows}, ${channels}]` },
+    ...(affine
+      ? ([
+          { binding: 1, name: 'gamma', kind: 'read-only-storage', type: 'f32', elements: channels, description: `weight [${channels}]` },
+          { binding: 2, name: 'beta', kind: 'read-only-storage', type: 'f32', elements: channels, description: `bias [${channels}]` },
+        ] satisfies KernelBinding[])
+      : []),
   ];
+  bindings.push({ binding: bindings.length, name: 'y', kind: 'storage', type: 'f32', elements: o.storeY ? o.yElements : rows * channels, description: o.storeY ? `y via ${o.storeY.describes}` : `y [${rows}, ${channels}]` });
   const loadX = o.loadX
     ? requireFunction(o.loadX, 'load_x', label)
     : `fn load_x(row: i32, ch: i32) -> f32 {\n  return x[row * C + ch];\n}`;
@@ -71,7 +79,7 @@ export function emitLayerNorm(o: LayerNormOptions): Kernel {
     : `fn store_y(row: i32, ch: i32, value: f32) {\n  y[row * C + ch] = value;\n}`;
 
   const header = headerComment([
-    `${label}: LayerNorm over the last dim, ${rows} rows × ${channels} channels, eps ${eps}`,
+    `${label}: LayerNorm over the last dim${affine ? '' : ' (normalized x̂ only, no affine)'}, ${rows} rows × ${channels} channels, eps ${eps}`,
     `fuses: ${o.fuses?.length ? o.fuses.join(', ') : '(a single LayerNorm)'}`,
     `x read through: ${o.loadX ? o.loadX.describes : 'row-major [rows, C]'}`,
     `y written through: ${o.storeY ? o.storeY.describes : 'row-major [rows, C]'}`,
@@ -88,27 +96,11 @@ const PER_THREAD: i32 = ${perThread};
 
 ${bindings.map(storageDecl).join('\n')}
 
-var<workgroup> partial: array<f32, ${threads}>;
-
 ${loadX}
 
 ${storeY}
 
-// Sum of one value per thread; every thread gets the total. Call from uniform control flow.
-fn workgroup_sum(t: i32, value: f32) -> f32 {
-  partial[t] = value;
-  workgroupBarrier();
-  for (var stride = THREADS / 2; stride > 0; stride /= 2) {
-    if (t < stride) {
-      partial[t] += partial[t + stride];
-    }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  // The next call overwrites partial: wait until everybody has read the total.
-  workgroupBarrier();
-  return total;
-}
+${workgroupSumWgsl(threads)}
 
 ${entryPrologue({ threads, index: 'row', count: 'ROWS', per: 'workgroup' })}
   let t = i32(lid);
@@ -135,7 +127,7 @@ ${entryPrologue({ threads, index: 'row', count: 'ROWS', per: 'workgroup' })}
   for (var i = 0; i < PER_THREAD; i++) {
     let ch = t + i * THREADS;
     if (ch < C) {
-      store_y(row, ch, (values[i] - mean) * inv_std * gamma[ch] + beta[ch]);
+      store_y(row, ch, ${affine ? '(values[i] - mean) * inv_std * gamma[ch] + beta[ch]' : '(values[i] - mean) * inv_std'});
     }
   }
 }
@@ -148,4 +140,29 @@ ${entryPrologue({ threads, index: 'row', count: 'ROWS', per: 'workgroup' })}
     dispatch: workgroupGrid(rows, limits),
     bindings,
   };
+}
+
+/**
+ * `workgroup_sum(t, value)`: the sum of one value per thread (a tree in fixed order, so the same
+ * bits every run); every thread gets the total. THREADS must be a power of two; call from uniform
+ * control flow. Declares the workgroup array `partial`.
+ */
+export function workgroupSumWgsl(threads: number): string {
+  if (threads & (threads - 1)) throw new Error(`internal error: workgroup_sum needs a power of two, got ${threads}`);
+  return `var<workgroup> partial: array<f32, ${threads}>;
+
+fn workgroup_sum(t: i32, value: f32) -> f32 {
+  partial[t] = value;
+  workgroupBarrier();
+  for (var stride = ${threads} / 2; stride > 0; stride /= 2) {
+    if (t < stride) {
+      partial[t] += partial[t + stride];
+    }
+    workgroupBarrier();
+  }
+  let total = partial[0];
+  // The next call overwrites partial: wait until everybody has read the total.
+  workgroupBarrier();
+  return total;
+}`;
 }

@@ -1,0 +1,340 @@
+// The backward of window attention, in two kernels (autodiff's attention_grad_scores and
+// attention_grad_qkv), each one workgroup per (window, head) like the forward kernel, and each
+// recomputing the probabilities P = softmax(q·kᵀ·scale + bias + mask) from qkv, the bias table and
+// the mask instead of storing them (training memory stays that of the activations):
+//   scores: dS[w, h, i, j] = P_ij·(dP_ij − Σ_j' P_ij'·dP_ij'), dP_ij = dout_i·v_j;
+//   qkv:    dq_i = scale·Σ_j dS_ij·k_j,  dk_j = scale·Σ_i dS_ij·q_i,  dv_j = Σ_i P_ij·dout_i,
+//           written in qkv's channel layout [windows, N, 3C] (each element by exactly one thread).
+// Windows of any size: threads loop over rows (and columns) in strides of the workgroup, and the
+// head's staged operands live in workgroup memory only when they fit (else they are read through
+// the load function). Every sum runs in a fixed order, so results are the same bits every run.
+// Loops read their trip counts from a uniform, as in the forward kernel (llvmpipe unrolls
+// constant loops and compiles for tens of seconds).
+import {
+  entryPrologue,
+  MIN_LIMITS,
+  checkFits,
+  headerComment,
+  nextPowerOfTwo,
+  requireFunction,
+  storageDecl,
+  wgslFloat,
+  wgslInt,
+  workgroupGrid,
+  type Kernel,
+  type KernelBinding,
+  type KernelLimits,
+  type WgslFunction,
+} from './common.js';
+
+export interface AttentionGradOptions {
+  windows: number;
+  tokens: number;
+  channels: number;
+  heads: number;
+  scale: number;
+  bias: { tableRows: number; groups: number; windowsPerGroup: number };
+  mask?: { masks: number };
+  label?: string;
+  limits?: KernelLimits;
+  /** `fn load_qkv(w: i32, i: i32, ch: i32) -> f32` (binding `qkv`, ch < 3C). Default row-major. */
+  loadQkv?: WgslFunction;
+  qkvElements?: number;
+  /** `fn load_dout(w: i32, i: i32, ch: i32) -> f32` (binding `dout`, ch < C). Default row-major. */
+  loadDout?: WgslFunction;
+  doutElements?: number;
+  fuses?: readonly string[];
+}
+
+interface Setup {
+  label: string;
+  N: number;
+  C: number;
+  headDim: number;
+  threads: number;
+  bindings: KernelBinding[];
+  bind: (name: string, kind: KernelBinding['kind'], type: 'f32' | 'i32', elements: number | undefined, description: string) => void;
+  /** Constants, loads and the score terms, shared by both kernels. */
+  common: string;
+  headerLines: string[];
+}
+
+function setup(o: AttentionGradOptions, what: string): Setup {
+  const { windows, tokens: N, channels: C, heads } = o;
+  const limits = o.limits ?? MIN_LIMITS;
+  const label = o.label ?? `${what}_${windows}x${N}x${C}h${heads}`;
+  for (const [name, v] of Object.entries({ windows, tokens: N, channels: C, heads })) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`internal error: ${label}: ${name} = ${v}`);
+  }
+  if (C % heads) throw new Error(`internal error: ${label}: ${C} channels do not split into ${heads} heads`);
+  const headDim = C / heads;
+  const cap = Math.min(256, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
+  let threads = Math.min(cap, Math.max(32, nextPowerOfTwo(N)));
+  while (threads & (threads - 1)) threads &= threads - 1;
+  const bindings: KernelBinding[] = [];
+  const bind: Setup['bind'] = (name, kind, type, elements, description) =>
+    bindings.push({ binding: bindings.length, name, kind, type, elements, description });
+  bind('qkv', 'read-only-storage', 'f32', o.loadQkv ? o.qkvElements : windows * N * 3 * C, o.loadQkv ? `qkv via ${o.loadQkv.describes}` : `qkv [${windows}, ${N}, ${3 * C}]`);
+  bind('dout', 'read-only-storage', 'f32', o.loadDout ? o.doutElements : windows * N * C, o.loadDout ? `dout via ${o.loadDout.describes}` : `dout [${windows}, ${N}, ${C}]`);
+  bind('bias_table', 'read-only-storage', 'f32', o.bias.tableRows * heads, `bias table [${o.bias.tableRows}, ${heads}]`);
+  bind('bias_index', 'read-only-storage', 'i32', o.bias.groups * N * N, `bias index [${o.bias.groups}, ${N}, ${N}]`);
+  if (o.mask) bind('mask', 'read-only-storage', 'f32', o.mask.masks * N * N, `mask [${o.mask.masks}, ${N}, ${N}]`);
+  const loadQkv = o.loadQkv
+    ? requireFunction(o.loadQkv, 'load_qkv', label)
+    : `fn load_qkv(w: i32, i: i32, ch: i32) -> f32 {\n  return qkv[(w * N + i) * (3 * C) + ch];\n}`;
+  const loadDout = o.loadDout
+    ? requireFunction(o.loadDout, 'load_dout', label)
+    : `fn load_dout(w: i32, i: i32, ch: i32) -> f32 {\n  return dout[(w * N + i) * C + ch];\n}`;
+  const common = `const WINDOWS: i32 = ${wgslInt(windows)};
+const N: i32 = ${wgslInt(N)};
+const C: i32 = ${wgslInt(C)};
+const HEADS: i32 = ${wgslInt(heads)};
+const HEAD_DIM: i32 = ${wgslInt(headDim)};
+const SCALE: f32 = ${wgslFloat(o.scale)};
+const GROUPS: i32 = ${wgslInt(o.bias.groups)};
+const WINDOWS_PER_GROUP: i32 = ${wgslInt(o.bias.windowsPerGroup)};
+${o.mask ? `const MASKS: i32 = ${wgslInt(o.mask.masks)};\n` : ''}const THREADS: i32 = ${threads};
+
+${loadQkv}
+
+${loadDout}
+
+fn score_terms(w: i32, h: i32, i: i32, j: i32) -> f32 {
+  let g = (w / WINDOWS_PER_GROUP) % GROUPS;
+  let row = bias_index[(g * N + i) * N + j];
+  return bias_table[row * HEADS + h]${o.mask ? ' + mask[((w % MASKS) * N + i) * N + j]' : ''};
+}`;
+  const headerLines = [
+    `S = (q·scale)·kᵀ + relative position bias (index per group of ${o.bias.windowsPerGroup} windows, ${o.bias.groups} groups)${o.mask ? ` + mask[w mod ${o.mask.masks}]` : ''}; P = softmax(S) recomputed here`,
+    `fuses: ${o.fuses?.length ? o.fuses.join(', ') : `(a single ${what})`}`,
+    `qkv read through: ${o.loadQkv ? o.loadQkv.describes : 'row-major [windows, N, 3C]'}`,
+    `dout read through: ${o.loadDout ? o.loadDout.describes : 'row-major [windows, N, C]'}`,
+  ];
+  return { label, N, C, headDim, threads, bindings, bind, common, headerLines };
+}
+
+function tripUniform(s: Setup): string {
+  s.bindings.push({
+    binding: s.bindings.length,
+    name: 'trip',
+    kind: 'uniform',
+    type: 'i32',
+    elements: 4,
+    description: `loop trip counts (tokens = ${s.N}, head dim = ${s.headDim})`,
+    constant: Int32Array.of(s.N, s.headDim, 0, 0),
+  });
+  return `struct TripCounts {
+  // = N and HEAD_DIM, but opaque to the shader compiler, so that it does not unroll
+  tokens: i32,
+  head_dim: i32,
+}
+@group(0) @binding(${s.bindings.length - 1}) var<uniform> trip: TripCounts;`;
+}
+
+/**
+ * Two staged [N][HEAD_DIM] operands of the head (channel offsets `offA`, `offB` in qkv) when they
+ * fit in workgroup memory, as `fn <a>(j, d)` / `fn <b>(j, d)` readers; else the readers load.
+ */
+function staged(s: Setup, limits: KernelLimits, reserved: number, names: [string, string], offsets: [string, string]) {
+  const bytes = 2 * s.N * s.headDim * 4;
+  const fits = bytes + reserved <= limits.maxComputeWorkgroupStorageSize;
+  const reader = (name: string, off: string) =>
+    fits
+      ? `fn ${name}(w: i32, h: i32, j: i32, d: i32) -> f32 {\n  return ${name}_tile[j * HEAD_DIM + d];\n}`
+      : `fn ${name}(w: i32, h: i32, j: i32, d: i32) -> f32 {\n  return load_qkv(w, j, ${off} + h * HEAD_DIM + d);\n}`;
+  const decls = fits ? names.map((n) => `var<workgroup> ${n}_tile: array<f32, ${s.N * s.headDim}>;`).join('\n') : '';
+  const fill = fits
+    ? `  for (var e = t; e < N * HEAD_DIM; e += THREADS) {
+    let j = e / HEAD_DIM;
+    let d = e % HEAD_DIM;
+    ${names[0]}_tile[e] = load_qkv(w, j, ${offsets[0]} + h * HEAD_DIM + d);
+    ${names[1]}_tile[e] = load_qkv(w, j, ${offsets[1]} + h * HEAD_DIM + d);
+  }
+  workgroupBarrier();`
+    : '';
+  return {
+    fits,
+    source: [decls, reader(names[0], offsets[0]), reader(names[1], offsets[1])].filter(Boolean).join('\n\n'),
+    fill,
+    note: fits ? `${names.join(', ')} of the head staged in workgroup memory` : `${names.join(', ')} read through load_qkv (the window is too large to stage)`,
+  };
+}
+
+/** The entry point: one workgroup per (window, head) pair. */
+function mainHead(threads: number): string {
+  return `${entryPrologue({ threads, index: 'pair', count: 'WINDOWS * HEADS', per: 'workgroup' })}
+  let w = pair / HEADS;
+  let h = pair % HEADS;
+  let t = i32(lid);
+  let tokens = trip.tokens;
+  let head_dim = trip.head_dim;`;
+}
+
+/** dS [windows, heads, N, N] from qkv, the bias table (+ mask) and dout. */
+export function emitAttentionGradScores(o: AttentionGradOptions): Kernel {
+  const limits = o.limits ?? MIN_LIMITS;
+  const s = setup(o, 'attention_grad_scores');
+  const { N, headDim, threads } = s;
+  s.bind('ds', 'storage', 'f32', o.windows * o.heads * N * N, `dS [${o.windows}, ${o.heads}, ${N}, ${N}]`);
+  const uniform = tripUniform(s);
+  const kv = staged(s, limits, 0, ['k_at', 'v_at'], ['C', '2 * C']);
+  const header = headerComment([
+    `${s.label}: window attention backward to the scores, ${o.windows} windows × ${o.heads} heads, N=${N}, C=${o.channels} (head dim ${headDim}), scale ${o.scale}`,
+    'dS_ij = P_ij·(dP_ij − Σ_j P_ij·dP_ij), dP_ij = dout_i·v_j',
+    ...s.headerLines,
+    `one workgroup of ${threads} threads per (window, head), query rows strided over threads; ${kv.note}`,
+  ]);
+  const wgsl = `${header}
+
+${s.common}
+
+${s.bindings.filter((b) => b.kind !== 'uniform').map(storageDecl).join('\n')}
+${uniform}
+
+${kv.source}
+
+${mainHead(threads)}
+${kv.fill}
+  for (var i = t; i < tokens; i += THREADS) {
+    var q: array<f32, ${headDim}>;
+    var g: array<f32, ${headDim}>;
+    for (var d = 0; d < head_dim; d++) {
+      q[d] = load_qkv(w, i, h * HEAD_DIM + d) * SCALE;
+      g[d] = load_dout(w, i, h * HEAD_DIM + d);
+    }
+    var p: array<f32, ${N}>;
+    var dp: array<f32, ${N}>;
+    var row_max = -3.0e38;
+    for (var j = 0; j < tokens; j++) {
+      var dot = 0.0;
+      for (var d = 0; d < head_dim; d++) {
+        dot = fma(q[d], k_at(w, h, j, d), dot);
+      }
+      p[j] = dot + score_terms(w, h, i, j);
+      row_max = max(row_max, p[j]);
+    }
+    var total = 0.0;
+    for (var j = 0; j < tokens; j++) {
+      p[j] = exp(p[j] - row_max);
+      total += p[j];
+    }
+    let inv_total = 1.0 / total;
+    var row_dot = 0.0;
+    for (var j = 0; j < tokens; j++) {
+      p[j] *= inv_total;
+      var dot = 0.0;
+      for (var d = 0; d < head_dim; d++) {
+        dot = fma(g[d], v_at(w, h, j, d), dot);
+      }
+      dp[j] = dot;
+      row_dot = fma(p[j], dot, row_dot);
+    }
+    let base = ((w * HEADS + h) * N + i) * N;
+    for (var j = 0; j < tokens; j++) {
+      ds[base + j] = p[j] * (dp[j] - row_dot);
+    }
+  }
+}
+`;
+  return { label: s.label, wgsl, entryPoint: 'main', workgroupSize: [threads, 1, 1], dispatch: workgroupGrid(o.windows * o.heads, limits), bindings: s.bindings };
+}
+
+/** dqkv [windows, N, 3C] from qkv, the bias table (+ mask), dout and dS. */
+export function emitAttentionGradQkv(o: AttentionGradOptions & { loadDs?: WgslFunction; dsElements?: number }): Kernel {
+  const limits = o.limits ?? MIN_LIMITS;
+  const s = setup(o, 'attention_grad_qkv');
+  const { N, C, headDim, threads } = s;
+  s.bind('ds', 'read-only-storage', 'f32', o.loadDs ? o.dsElements : o.windows * o.heads * N * N, o.loadDs ? `dS via ${o.loadDs.describes}` : `dS [${o.windows}, ${o.heads}, ${N}, ${N}]`);
+  s.bind('dqkv', 'storage', 'f32', o.windows * N * 3 * C, `dqkv [${o.windows}, ${N}, ${3 * C}]`);
+  const uniform = tripUniform(s);
+  const statsBytes = 2 * N * 4;
+  checkFits(s.label, 'bytes of workgroup memory (row statistics)', statsBytes, limits.maxComputeWorkgroupStorageSize);
+  const qk = staged(s, limits, statsBytes, ['q_at', 'k_at'], ['0', 'C']);
+  const loadDs = o.loadDs
+    ? requireFunction(o.loadDs, 'load_ds', s.label)
+    : `fn load_ds(w: i32, h: i32, i: i32, j: i32) -> f32 {\n  return ds[((w * HEADS + h) * N + i) * N + j];\n}`;
+  const header = headerComment([
+    `${s.label}: window attention backward to qkv, ${o.windows} windows × ${o.heads} heads, N=${N}, C=${C} (head dim ${headDim}), scale ${o.scale}`,
+    'dq_i = scale·Σ_j dS_ij·k_j (thread per row), dk_j = scale·Σ_i dS_ij·q_i and dv_j = Σ_i P_ij·dout_i (thread per column)',
+    ...s.headerLines,
+    `dS read through: ${o.loadDs ? o.loadDs.describes : 'row-major [windows, heads, N, N]'}`,
+    `one workgroup of ${threads} threads per (window, head); softmax row max and 1/Σ in workgroup memory; ${qk.note}`,
+  ]);
+  const wgsl = `${header}
+
+${s.common}
+
+${s.bindings.filter((b) => b.kind !== 'uniform').map(storageDecl).join('\n')}
+${uniform}
+
+${qk.source}
+
+${loadDs}
+
+var<workgroup> row_max: array<f32, ${N}>;
+var<workgroup> row_inv: array<f32, ${N}>;
+
+// S_ij as the forward kernel forms it: the query scaled first.
+fn score(w: i32, h: i32, i: i32, j: i32, head_dim: i32) -> f32 {
+  var dot = 0.0;
+  for (var d = 0; d < head_dim; d++) {
+    dot = fma(q_at(w, h, i, d) * SCALE, k_at(w, h, j, d), dot);
+  }
+  return dot + score_terms(w, h, i, j);
+}
+
+${mainHead(threads)}
+${qk.fill}
+  // Softmax statistics of every row.
+  for (var i = t; i < tokens; i += THREADS) {
+    var s: array<f32, ${N}>;
+    var m = -3.0e38;
+    for (var j = 0; j < tokens; j++) {
+      s[j] = score(w, h, i, j, head_dim);
+      m = max(m, s[j]);
+    }
+    var total = 0.0;
+    for (var j = 0; j < tokens; j++) {
+      total += exp(s[j] - m);
+    }
+    row_max[i] = m;
+    row_inv[i] = 1.0 / total;
+  }
+  workgroupBarrier();
+  // dq: one thread per query row.
+  for (var i = t; i < tokens; i += THREADS) {
+    for (var d = 0; d < head_dim; d++) {
+      var acc = 0.0;
+      for (var j = 0; j < tokens; j++) {
+        acc = fma(load_ds(w, h, i, j), k_at(w, h, j, d), acc);
+      }
+      dqkv[(w * N + i) * (3 * C) + h * HEAD_DIM + d] = acc * SCALE;
+    }
+  }
+  // dk, dv: one thread per key column.
+  for (var j = t; j < tokens; j += THREADS) {
+    // Zeroed explicitly: a declaration inside a loop is not re-zeroed by every compiler.
+    var dk: array<f32, ${headDim}>;
+    var dv: array<f32, ${headDim}>;
+    for (var d = 0; d < head_dim; d++) {
+      dk[d] = 0.0;
+      dv[d] = 0.0;
+    }
+    for (var i = 0; i < tokens; i++) {
+      let p = exp(score(w, h, i, j, head_dim) - row_max[i]) * row_inv[i];
+      let g = load_ds(w, h, i, j);
+      for (var d = 0; d < head_dim; d++) {
+        dk[d] = fma(g, q_at(w, h, i, d), dk[d]);
+        dv[d] = fma(p, load_dout(w, i, h * HEAD_DIM + d), dv[d]);
+      }
+    }
+    let base = (w * N + j) * (3 * C) + h * HEAD_DIM;
+    for (var d = 0; d < head_dim; d++) {
+      dqkv[base + C + d] = dk[d] * SCALE;
+      dqkv[base + 2 * C + d] = dv[d];
+    }
+  }
+}
+`;
+  return { label: s.label, wgsl, entryPoint: 'main', workgroupSize: [threads, 1, 1], dispatch: workgroupGrid(o.windows * o.heads, limits), bindings: s.bindings };
+}

@@ -1,0 +1,124 @@
+// The backward of LayerNorm over the last dim (biased variance, eps inside the square root), for
+// `rows` rows of C channels: with x̂ = (x − mean)·r, r = 1/√(var + eps) and g = gamma·dy,
+//   dx = r·(g − mean_c(g) − x̂·mean_c(g·x̂)).
+// One workgroup per row, like the forward kernel: each thread keeps its strided share of x and dy
+// in registers (read once, through optional index maps); four fixed-order workgroup sums (mean,
+// variance, Σg, Σg·x̂), so a row gives the same bits every run. dγ and dβ are not here: autodiff
+// writes them as sums over rows (a reduction kernel).
+import {
+  entryPrologue,
+  MIN_LIMITS,
+  checkFits,
+  headerComment,
+  requireFunction,
+  storageDecl,
+  wgslFloat,
+  wgslInt,
+  workgroupGrid,
+  type Kernel,
+  type KernelBinding,
+  type KernelLimits,
+  type WgslFunction,
+} from './common.js';
+import { threadsFor, workgroupSumWgsl } from './layernorm.js';
+
+export interface LayerNormGradOptions {
+  rows: number;
+  channels: number;
+  eps: number;
+  label?: string;
+  limits?: KernelLimits;
+  /** `fn load_x(row: i32, ch: i32) -> f32` reading binding `x`. Default row-major. */
+  loadX?: WgslFunction;
+  xElements?: number;
+  /** `fn load_dy(row: i32, ch: i32) -> f32` reading binding `dy`. Default row-major. */
+  loadDy?: WgslFunction;
+  dyElements?: number;
+  fuses?: readonly string[];
+}
+
+export function emitLayerNormGrad(o: LayerNormGradOptions): Kernel {
+  const { rows, channels, eps } = o;
+  const limits = o.limits ?? MIN_LIMITS;
+  const label = o.label ?? `layernorm_grad_${rows}x${channels}`;
+  if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(channels) || channels < 1) {
+    throw new Error(`internal error: ${label}: rows = ${rows}, channels = ${channels}`);
+  }
+  const threads = threadsFor(channels, limits);
+  const perThread = Math.ceil(channels / threads);
+  checkFits(label, 'bytes of workgroup memory', threads * 4, limits.maxComputeWorkgroupStorageSize);
+  const bindings: KernelBinding[] = [
+    { binding: 0, name: 'x', kind: 'read-only-storage', type: 'f32', elements: o.loadX ? o.xElements : rows * channels, description: o.loadX ? `x via ${o.loadX.describes}` : `x [${rows}, ${channels}]` },
+    { binding: 1, name: 'gamma', kind: 'read-only-storage', type: 'f32', elements: channels, description: `weight [${channels}]` },
+    { binding: 2, name: 'dy', kind: 'read-only-storage', type: 'f32', elements: o.loadDy ? o.dyElements : rows * channels, description: o.loadDy ? `dy via ${o.loadDy.describes}` : `dy [${rows}, ${channels}]` },
+    { binding: 3, name: 'dx', kind: 'storage', type: 'f32', elements: rows * channels, description: `dx [${rows}, ${channels}]` },
+  ];
+  const loadX = o.loadX ? requireFunction(o.loadX, 'load_x', label) : `fn load_x(row: i32, ch: i32) -> f32 {\n  return x[row * C + ch];\n}`;
+  const loadDy = o.loadDy ? requireFunction(o.loadDy, 'load_dy', label) : `fn load_dy(row: i32, ch: i32) -> f32 {\n  return dy[row * C + ch];\n}`;
+  const header = headerComment([
+    `${label}: LayerNorm backward dx over the last dim, ${rows} rows × ${channels} channels, eps ${eps}`,
+    'dx = r·(g − mean(g) − x̂·mean(g·x̂)), g = gamma·dy, x̂ = (x − mean)·r, r = 1/√(var + eps)',
+    `fuses: ${o.fuses?.length ? o.fuses.join(', ') : '(a single layernorm_grad)'}`,
+    `x read through: ${o.loadX ? o.loadX.describes : 'row-major [rows, C]'}`,
+    `dy read through: ${o.loadDy ? o.loadDy.describes : 'row-major [rows, C]'}`,
+    `one workgroup of ${threads} threads per row, ${perThread} value(s) per thread, fixed-order workgroup sums`,
+  ]);
+  const wgsl = `${header}
+
+const ROWS: i32 = ${wgslInt(rows)};
+const C: i32 = ${wgslInt(channels)};
+const EPS: f32 = ${wgslFloat(eps)};
+const THREADS: i32 = ${threads};
+const PER_THREAD: i32 = ${perThread};
+
+${bindings.map(storageDecl).join('\n')}
+
+${loadX}
+
+${loadDy}
+
+${workgroupSumWgsl(threads)}
+
+${entryPrologue({ threads: threads, index: 'row', count: 'ROWS', per: 'workgroup' })}
+  let t = i32(lid);
+  var xs: array<f32, PER_THREAD>;
+  var gs: array<f32, PER_THREAD>;
+  var sum = 0.0;
+  for (var i = 0; i < PER_THREAD; i++) {
+    let ch = t + i * THREADS;
+    if (ch < C) {
+      xs[i] = load_x(row, ch);
+      gs[i] = gamma[ch] * load_dy(row, ch);
+      sum += xs[i];
+    }
+  }
+  let mean = workgroup_sum(t, sum) / f32(C);
+  var squares = 0.0;
+  for (var i = 0; i < PER_THREAD; i++) {
+    if (t + i * THREADS < C) {
+      let d = xs[i] - mean;
+      squares += d * d;
+    }
+  }
+  let r = 1.0 / sqrt(workgroup_sum(t, squares) / f32(C) + EPS);
+  var g_sum = 0.0;
+  var gx_sum = 0.0;
+  for (var i = 0; i < PER_THREAD; i++) {
+    if (t + i * THREADS < C) {
+      xs[i] = (xs[i] - mean) * r;
+      g_sum += gs[i];
+      gx_sum += gs[i] * xs[i];
+    }
+  }
+  let g_mean = workgroup_sum(t, g_sum) / f32(C);
+  let gx_mean = workgroup_sum(t, gx_sum) / f32(C);
+  for (var i = 0; i < PER_THREAD; i++) {
+    let ch = t + i * THREADS;
+    if (ch < C) {
+      dx[row * C + ch] = r * (gs[i] - g_mean - xs[i] * gx_mean);
+    }
+  }
+}
+`;
+  return { label, wgsl, entryPoint: 'main', workgroupSize: [threads, 1, 1], dispatch: workgroupGrid(rows, limits), bindings };
+}
