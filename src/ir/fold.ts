@@ -50,5 +50,7 @@ export function foldViews(graph: Graph): Graph {
       renamed.set(node.id, g.op(op, node.inputs.map(use), node.label));
     }
   }
+  // A gradient may itself be a view (the patch embedding's kernel reads through a reshape).
+  for (const { param, node } of graph.grads ?? []) g.grad(param, use(node));
   return g.build();
 }

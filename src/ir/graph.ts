@@ -18,7 +18,7 @@ export interface Node {
 }
 
 export type Op =
-  /** The clip [B, Cin, T, H, W]. */
+  /** A graph input by name: 'clip' [B, Cin, T, H, W]; training graphs add 'labels' [B] (class indices). */
   | { kind: 'input'; name: string }
   /** A weight by state-dict name. */
   | { kind: 'param'; name: string }
@@ -45,6 +45,11 @@ export type Op =
  * loss with respect to an op's output; every op is deterministic, so a step replays bit for bit.
  */
 export type TrainingOp =
+  /**
+   * A tensor of `shape` filled with `value`, no inputs: the seed dloss = 1 of the backward pass,
+   * and the zero gradient of a parameter the loss does not read.
+   */
+  | { kind: 'constant'; value: number; shape: number[] }
   /** Σ over `axes`; those dims are removed (a linear layer's bias gradient: Σ over rows). */
   | { kind: 'sum'; axes: number[] }
   /** y = factor·x (the 1/count of a mean's adjoint, loss scaling). */
@@ -78,14 +83,16 @@ export type TrainingOp =
    * The adjoint (transpose) of the view with this map: input shape map.outShape, output shape
    * map.inShape; out[j] = Σ over output indices i with map(i) = j (and valid(i)) of dy[i].
    * Autodiff emits it only for maps that are not bijections (a bijection's adjoint is the view
-   * of its inverse map): channel shift with `keep`/`zeros`, padding, crops, patch gathers, the
-   * broadcast of a mean's adjoint.
+   * of its inverse map): channel shift with `keep`/`zeros`, padding, crops, patch gathers. (The
+   * adjoint of a mean or a sum is a plain `view` — a broadcast gather — then a `scale`.)
    */
   | { kind: 'view_grad'; map: IndexMap; what: string }
   /**
    * Training-mode dropout: y = x·mask/(1 − rate), mask drawn from the counter-based RNG
-   * (src/ir/rng.ts) keyed by the step's key, `stream` (unique per op in a graph) and the element
-   * index — or the sample index when `perSample` (drop_path: a whole sample's residual branch).
+   * (src/ir/rng.ts) keyed by the step's key, `stream` (unique per op in a graph) and a counter:
+   * the element's flat row-major index, or, when `perSample`, its index along axis 0 (drop_path:
+   * a whole sample's residual branch is kept or dropped). Kept when `keeps(rate, key, stream,
+   * counter)`.
    * Its adjoint is the same op (same stream) applied to dy: the mask replays exactly.
    */
   | { kind: 'dropout'; rate: number; stream: number; perSample: boolean }
@@ -198,6 +205,9 @@ export function inferShape(op: Op, inputs: readonly (readonly number[])[]): numb
       arity(1);
       if (op.name === 'loss' && size(inputs[0]!) !== 1) fail(op, `the loss must be one value, got ${fmt(inputs[0]!)}`);
       return [...inputs[0]!];
+    case 'constant':
+      arity(0);
+      return [...op.shape];
     case 'sum': {
       arity(1);
       const x = inputs[0]!;
@@ -263,6 +273,7 @@ export class GraphBuilder {
   private readonly inputs: NodeId[] = [];
   private readonly params: NodeId[] = [];
   private readonly outputs: { features?: NodeId; logits?: NodeId; loss?: NodeId } = {};
+  private readonly grads: { param: string; node: NodeId }[] = [];
 
   constructor(
     private readonly model: ModelConfig,
@@ -297,6 +308,15 @@ export class GraphBuilder {
     return this.op({ kind: 'view', map, what }, [x], label);
   }
 
+  /** Declares `node` the gradient of the loss with respect to the param named `param`. */
+  grad(param: string, node: NodeId): void {
+    const p = this.params.find((id) => this.nodes[id]!.op.kind === 'param' && (this.nodes[id]!.op as { name: string }).name === param);
+    if (p === undefined) throw new Error(`internal: gradient of unknown param '${param}'`);
+    const [a, b] = [this.shape(p), this.shape(node)];
+    if (!same(a, b)) throw new Error(`internal: gradient of '${param}' is ${fmt(b)}, the param ${fmt(a)}`);
+    this.grads.push({ param, node });
+  }
+
   build(): Graph {
     if (this.outputs.features === undefined) throw new Error('internal: graph has no features output');
     return {
@@ -308,6 +328,7 @@ export class GraphBuilder {
         ...(this.outputs.logits !== undefined ? { logits: this.outputs.logits } : {}),
         ...(this.outputs.loss !== undefined ? { loss: this.outputs.loss } : {}),
       },
+      ...(this.grads.length > 0 ? { grads: [...this.grads] } : {}),
       model: this.model,
       inputShape: this.inputShape,
     };
