@@ -4,6 +4,7 @@
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import { consumers, size, type Graph, type Node, type NodeId } from '../../src/ir/graph.js';
 import { gather } from './gather.js';
+import * as grad from './grad-ops.js';
 import * as ops from './ops.js';
 
 /** Weights by state-dict name; structurally the WeightMap of src/weights (float32 or float64 data). */
@@ -12,17 +13,29 @@ export type ReferenceWeights = ReadonlyMap<string, { shape: readonly number[]; d
 export interface InterpretOptions {
   /** Nodes whose values to return in `values` (outputs are always returned). */
   keep?: (node: Node) => boolean;
+  /** The training step's RNG key (src/ir/rng.ts stepKey): needed when the graph has dropout. */
+  rngKey?: readonly [number, number];
+}
+
+/** The graph's inputs: the clip, and for a training graph the labels (class indices). */
+export interface InterpretInputs {
+  clip: Float64Array;
+  labels?: ArrayLike<number>;
 }
 
 export interface InterpretResult {
   features: Float64Array;
   logits?: Float64Array;
+  /** Training graphs: the loss value. */
+  loss?: number;
+  /** Differentiated graphs: each param's gradient, by state-dict name. */
+  grads?: Map<string, Float64Array>;
   values: Map<NodeId, Float64Array>;
 }
 
 export function interpret(
   graph: Graph,
-  inputs: { clip: Float64Array },
+  inputs: InterpretInputs,
   weights: ReferenceWeights,
   options: InterpretOptions = {},
 ): InterpretResult {
@@ -30,11 +43,12 @@ export function interpret(
   const remaining = users.map((u) => u.length);
   const live = new Map<NodeId, Float64Array>();
   const values = new Map<NodeId, Float64Array>();
-  const outputs = new Set<NodeId>([graph.outputs.features, ...(graph.outputs.logits !== undefined ? [graph.outputs.logits] : [])]);
+  const { features, logits: logitsId, loss: lossId } = graph.outputs;
+  const outputs = new Set<NodeId>([features, ...[logitsId, lossId].filter((id) => id !== undefined), ...(graph.grads ?? []).map((g) => g.node)]);
 
   for (const node of graph.nodes) {
     const args = node.inputs.map((i) => live.get(i)!);
-    const value = evaluateNode(graph, node, args, inputs, weights);
+    const value = evaluateNode(graph, node, args, inputs, weights, options);
     if (value.length !== size(node.shape)) {
       throw new Error(`internal: ${node.op.kind} '${node.label}' produced ${value.length} values for shape [${node.shape.join(', ')}]`);
     }
@@ -44,21 +58,25 @@ export function interpret(
     for (const i of node.inputs) if (--remaining[i]! === 0) live.delete(i);
   }
 
-  const logits = graph.outputs.logits !== undefined ? values.get(graph.outputs.logits) : undefined;
-  return { features: values.get(graph.outputs.features)!, ...(logits ? { logits } : {}), values };
+  const logits = logitsId !== undefined ? values.get(logitsId) : undefined;
+  const loss = lossId !== undefined ? values.get(lossId)![0]! : undefined;
+  const grads = graph.grads ? new Map(graph.grads.map((g) => [g.param, values.get(g.node)!])) : undefined;
+  return { features: values.get(features)!, ...(logits ? { logits } : {}), ...(loss !== undefined ? { loss } : {}), ...(grads ? { grads } : {}), values };
 }
 
 function evaluateNode(
   graph: Graph,
   node: Node,
   args: Float64Array[],
-  inputs: { clip: Float64Array },
+  inputs: InterpretInputs,
   weights: ReferenceWeights,
+  options: InterpretOptions,
 ): Float64Array {
   const op = node.op;
   const shapeOf = (k: number): number[] => graph.nodes[node.inputs[k]!]!.shape;
   switch (op.kind) {
     case 'input': {
+      if (op.name === 'labels') return labelsValue(inputs.labels, node.shape[0]!);
       if (inputs.clip.length !== size(node.shape)) {
         throw new DiagnosticError([
           {
@@ -92,9 +110,56 @@ function evaluateNode(
       return ops.mean(args[0]!, shapeOf(0), op.axes);
     case 'output':
       return args[0]!;
-    default:
-      throw new Error(`internal: the interpreter has no rule for '${op.kind}' ('${node.label}')`);
+    case 'constant':
+      return new Float64Array(size(op.shape)).fill(op.value);
+    case 'sum':
+      return ops.sum(args[0]!, shapeOf(0), op.axes);
+    case 'scale':
+      return grad.scale(args[0]!, op.factor);
+    case 'mul':
+      return grad.mul(args[0]!, args[1]!);
+    case 'gelu_grad':
+      return grad.geluGrad(args[0]!, args[1]!);
+    case 'layernorm_grad':
+      return grad.layernormGrad(args[0]!, args[1]!, args[2]!, shapeOf(0).at(-1)!, op.eps);
+    case 'layernorm_normalized':
+      return grad.layernormNormalized(args[0]!, shapeOf(0).at(-1)!, op.eps);
+    case 'attention_grad_scores':
+      return grad.attentionGradScores(args[0]!, args[1]!, args[2]!, shapeOf(0), op.attention);
+    case 'attention_grad_qkv':
+      return grad.attentionGradQkv(args[0]!, args[1]!, args[2]!, args[3]!, shapeOf(0), op.attention);
+    case 'bias_table_grad':
+      return grad.biasTableGrad(args[0]!, shapeOf(0), op.attention, op.rows);
+    case 'view_grad':
+      return grad.viewGrad(args[0]!, op.map);
+    case 'dropout': {
+      if (!options.rngKey) throw new Error(`internal: dropout '${node.label}' needs interpret's rngKey option`);
+      return grad.dropout(args[0]!, shapeOf(0), op, options.rngKey);
+    }
+    case 'cross_entropy':
+    case 'cross_entropy_grad': {
+      const classes = shapeOf(0)[1]!;
+      checkLabelRange(args[1]!, classes);
+      return op.kind === 'cross_entropy'
+        ? grad.crossEntropy(args[0]!, args[1]!, classes, op.smoothing)
+        : grad.crossEntropyGrad(args[0]!, args[1]!, args[2]!, classes, op.smoothing);
+    }
   }
+}
+
+function labelsDiagnostic(message: string, expected: string): DiagnosticError {
+  return new DiagnosticError([{ code: 'PST309', severity: 'error', message, flag: '--data', expected }]);
+}
+
+function labelsValue(labels: ArrayLike<number> | undefined, batch: number): Float64Array {
+  if (!labels) throw labelsDiagnostic('a training graph needs labels, and none were given', `${batch} class indices`);
+  if (labels.length !== batch) throw labelsDiagnostic(`${labels.length} labels for a batch of ${batch}`, `${batch} class indices`);
+  return Float64Array.from(labels);
+}
+
+function checkLabelRange(labels: Float64Array, classes: number): void {
+  const bad = labels.findIndex((l) => !Number.isInteger(l) || l < 0 || l >= classes);
+  if (bad >= 0) throw labelsDiagnostic(`label ${labels[bad]} of sample ${bad} is not a class index`, `an integer in [0, ${classes})`);
 }
 
 function paramValue(name: string, shape: readonly number[], weights: ReferenceWeights): Float64Array {

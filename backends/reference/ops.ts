@@ -45,12 +45,10 @@ export function add(a: Float64Array, b: Float64Array): Float64Array {
   return a.map((v, i) => v + b[i]!);
 }
 
-/** Mean over `axes` of a tensor of `shape`; the reduced dims are removed. */
-export function mean(x: Float64Array, shape: readonly number[], axes: readonly number[]): Float64Array {
+/** Σ over `axes` of a tensor of `shape`; the reduced dims are removed. */
+export function sum(x: Float64Array, shape: readonly number[], axes: readonly number[]): Float64Array {
   const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
-  const outShape = kept.map((i) => shape[i]!);
-  const count = numel(axes.map((a) => shape[a]!));
-  const y = new Float64Array(numel(outShape));
+  const y = new Float64Array(numel(kept.map((i) => shape[i]!)));
   const idx = new Array<number>(shape.length).fill(0);
   for (let flat = 0; flat < x.length; flat++) {
     let rest = flat;
@@ -62,8 +60,13 @@ export function mean(x: Float64Array, shape: readonly number[], axes: readonly n
     for (const a of kept) o = o * shape[a]! + idx[a]!;
     y[o] += x[flat]!;
   }
-  for (let o = 0; o < y.length; o++) y[o]! /= count;
   return y;
+}
+
+/** Mean over `axes` of a tensor of `shape`; the reduced dims are removed. */
+export function mean(x: Float64Array, shape: readonly number[], axes: readonly number[]): Float64Array {
+  const count = numel(axes.map((a) => shape[a]!));
+  return sum(x, shape, axes).map((v) => v / count);
 }
 
 /**
@@ -77,37 +80,62 @@ export function windowAttention(qkv: Float64Array, table: Float64Array, shape: r
   const channels = c3 / 3;
   const headDim = channels / op.heads;
   const out = new Float64Array(windows * n * channels);
-  const scores = new Float64Array(n);
   for (let w = 0; w < windows; w++) {
-    const group = Math.floor(w / op.windowsPerGroup) % op.biasGroups;
-    const maskBase = op.mask ? (w % op.maskWindows) * n * n : 0;
     const base = w * n * c3;
     for (let h = 0; h < op.heads; h++) {
-      const q0 = h * headDim;
-      const k0 = channels + h * headDim;
+      const p = attentionProbabilities(qkv, table, shape, op, w, h);
       const v0 = 2 * channels + h * headDim;
       for (let i = 0; i < n; i++) {
-        let max = -Infinity;
-        for (let j = 0; j < n; j++) {
-          let s = 0;
-          for (let k = 0; k < headDim; k++) s += qkv[base + i * c3 + q0 + k]! * qkv[base + j * c3 + k0 + k]!;
-          s = s * op.scale + table[op.biasIndex[(group * n + i) * n + j]! * op.heads + h]!;
-          if (op.mask) s += op.mask[maskBase + i * n + j]!;
-          scores[j] = s;
-          if (s > max) max = s;
-        }
-        let total = 0;
-        for (let j = 0; j < n; j++) {
-          scores[j] = Math.exp(scores[j]! - max);
-          total += scores[j]!;
-        }
         const o = (w * n + i) * channels + h * headDim;
         for (let j = 0; j < n; j++) {
-          const a = scores[j]! / total;
+          const a = p[i * n + j]!;
           for (let k = 0; k < headDim; k++) out[o + k]! += a * qkv[base + j * c3 + v0 + k]!;
         }
       }
     }
   }
   return out;
+}
+
+/** The bias table row of score (i, j) in window w: biasIndex[g][i][j], g = (w div windowsPerGroup) mod biasGroups. */
+export function biasRow(op: WindowAttentionOp, n: number, w: number, i: number, j: number): number {
+  const group = Math.floor(w / op.windowsPerGroup) % op.biasGroups;
+  return op.biasIndex[(group * n + i) * n + j]!;
+}
+
+/** P = softmax over j of S[i, j] = q_i·k_j·scale + bias + mask, for window w and head h: [N, N]. */
+export function attentionProbabilities(
+  qkv: Float64Array,
+  table: Float64Array,
+  shape: readonly number[],
+  op: WindowAttentionOp,
+  w: number,
+  h: number,
+): Float64Array {
+  const [, n, c3] = shape as [number, number, number];
+  const channels = c3 / 3;
+  const headDim = channels / op.heads;
+  const maskBase = op.mask ? (w % op.maskWindows) * n * n : 0;
+  const base = w * n * c3;
+  const q0 = h * headDim;
+  const k0 = channels + h * headDim;
+  const p = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    let max = -Infinity;
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < headDim; k++) s += qkv[base + i * c3 + q0 + k]! * qkv[base + j * c3 + k0 + k]!;
+      s = s * op.scale + table[biasRow(op, n, w, i, j) * op.heads + h]!;
+      if (op.mask) s += op.mask[maskBase + i * n + j]!;
+      p[i * n + j] = s;
+      if (s > max) max = s;
+    }
+    let total = 0;
+    for (let j = 0; j < n; j++) {
+      p[i * n + j] = Math.exp(p[i * n + j]! - max);
+      total += p[i * n + j]!;
+    }
+    for (let j = 0; j < n; j++) p[i * n + j]! /= total;
+  }
+  return p;
 }

@@ -5,6 +5,7 @@ import { DiagnosticError, type Diagnostic } from '../lang/diagnostics.js';
 import type { ModelConfig, StageConfig } from '../lang/model.js';
 import { biasIndex, biasTableRows, windowMask } from './attention.js';
 import { GraphBuilder, type Graph, type NodeId } from './graph.js';
+import { TrainLowering, type TrainOptions } from './lower-train.js';
 import * as maps from './maps.js';
 import { foldChannels, shiftedHeads } from './pattern.js';
 import { effectiveWindow, type Triple } from './window.js';
@@ -20,12 +21,18 @@ const LN_EPS = 1e-5;
 /** The classification head's state-dict prefix (mmaction's cls_head), as src/weights names it. */
 const HEAD = 'cls_head.fc_cls';
 
-export function lowerModel(model: ModelConfig, input: InputSize): Graph {
+export interface LowerOptions extends TrainOptions {
+  /** 'train' adds drop_path, the head's dropout, a 'labels' input and the 'loss' output. */
+  mode?: 'infer' | 'train';
+}
+
+export function lowerModel(model: ModelConfig, input: InputSize, options: LowerOptions = {}): Graph {
   checkInput(input);
   const { embed } = model;
   const [kt, kh, kw] = embed.patch;
   const inputShape = [input.batch, embed.inChannels, input.frames, input.size, input.size];
   const g = new GraphBuilder(model, inputShape);
+  const train = options.mode === 'train' ? new TrainLowering(g, model, options) : null;
 
   // Patch embedding: Conv3d with kernel = stride is a gather of patches (zero-padded at the end
   // of each axis) followed by a linear layer with the kernel flattened to [Cout, Cin·kt·kh·kw].
@@ -39,7 +46,7 @@ export function lowerModel(model: ModelConfig, input: InputSize): Graph {
 
   model.stages.forEach((stage, s) => {
     checkStage(model, stage, g.shape(x), s);
-    for (const block of stage.blocks) x = lowerBlock(g, x, stage, s, block.index);
+    for (const block of stage.blocks) x = lowerBlock(g, x, stage, s, block.index, train);
     const next = model.stages[s + 1];
     if (next && stage.merge === 'patch_merging') x = patchMerging(g, x, s, stage.dim, next.dim);
   });
@@ -51,14 +58,16 @@ export function lowerModel(model: ModelConfig, input: InputSize): Graph {
   g.op({ kind: 'output', name: 'features' }, [features], 'features');
   if (model.head) {
     // Mean over D, H, W; dropout is the identity at inference.
-    const pooled = g.op({ kind: 'mean', axes: [1, 2, 3] }, [x], 'cls_head.avg_pool');
+    let pooled = g.op({ kind: 'mean', axes: [1, 2, 3] }, [x], 'cls_head.avg_pool');
+    if (train) pooled = train.dropout(pooled, model.head.dropout, false, 'cls_head.dropout');
     const logits = linear(g, pooled, HEAD, model.head.classes, channels, true);
     g.op({ kind: 'output', name: 'logits' }, [logits], 'logits');
+    train?.loss(logits);
   }
   return g.build();
 }
 
-function lowerBlock(g: GraphBuilder, x: NodeId, stage: StageConfig, s: number, j: number): NodeId {
+function lowerBlock(g: GraphBuilder, x: NodeId, stage: StageConfig, s: number, j: number, train: TrainLowering | null): NodeId {
   const block = stage.blocks[j]!;
   const p = `layers.${s}.blocks.${j}`;
   const C = stage.dim;
@@ -146,6 +155,7 @@ function lowerBlock(g: GraphBuilder, x: NodeId, stage: StageConfig, s: number, j
   y = g.view(y, maps.windowReverse(paddedShape, eff.window), 'window_reverse', p);
   if (rolled) y = g.view(y, maps.roll(paddedShape, [0, eff.shift[0], eff.shift[1], eff.shift[2], 0]), 'roll_back', p);
   if (padded) y = g.view(y, maps.crop(paddedShape, shape), 'crop', p);
+  if (train) y = train.dropPath(y, block.dropPath, `${p}.drop_path`);
   x = g.op({ kind: 'add' }, [x, y], p);
 
   // x = x + fc2(GELU(fc1(LN2(x)))).
@@ -154,6 +164,7 @@ function lowerBlock(g: GraphBuilder, x: NodeId, stage: StageConfig, s: number, j
   m = linear(g, m, `${p}.mlp.fc1`, hidden, C, true);
   m = g.op({ kind: 'gelu' }, [m], `${p}.mlp.act`);
   m = linear(g, m, `${p}.mlp.fc2`, C, hidden, true);
+  if (train) m = train.dropPath(m, block.dropPath, `${p}.drop_path`);
   return g.op({ kind: 'add' }, [x, m], p);
 }
 

@@ -79,6 +79,17 @@ export function roll(shape: number[], shifts: number[]): IndexMap {
   return simplify({ outShape: [...shape], inShape: [...shape], index });
 }
 
+/**
+ * The broadcast of a reduction's result back over the reduced axes: out[i] = in[i without
+ * `axes`] for an output of `outShape` (the adjoint of a sum or mean over `axes`).
+ */
+export function broadcast(outShape: number[], axes: number[]): IndexMap {
+  checkShape(outShape, undefined, 'broadcast');
+  if (axes.some((a) => !(Number.isInteger(a) && a >= 0 && a < outShape.length))) fail(`broadcast: axes [${axes}] outside rank ${outShape.length}`);
+  const kept = outShape.map((_, k) => k).filter((k) => !axes.includes(k));
+  return { outShape: [...outShape], inShape: kept.map((k) => outShape[k]!), index: kept.map((k) => v(k)) };
+}
+
 /** Zeros appended at the end of each axis. */
 export function pad(inShape: number[], padAfter: number[]): IndexMap {
   checkShape(inShape, undefined, 'pad');
