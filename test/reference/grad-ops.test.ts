@@ -10,7 +10,7 @@ import * as maps from '../../src/ir/maps.js';
 import { keeps, stepKey } from '../../src/ir/rng.js';
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import { freshSeed, tinyModel } from '../passes/helpers.js';
-import { gradCheck, randomData } from '../passes/gradcheck.js';
+import { gradCheck, probedGraph, randomData, type Param } from '../passes/gradcheck.js';
 import { tinyPst } from './fixtures.js';
 
 const seed = freshSeed();
@@ -19,31 +19,8 @@ const TOL = 1e-6;
 const figures = new Map<string, number>();
 afterAll(() => console.log(`seed ${seed}; max relative error vs central differences:\n${[...figures].map(([k, v]) => `  ${k}: ${v.toExponential(1)}`).join('\n')}`));
 
-type Param = (name: string, shape: number[]) => NodeId;
-
-/**
- * A graph computing y = build(params) and loss = Σ y ∘ probe (a random probe, so every element
- * of dy differs), with random values for every param.
- */
-function opCase(build: (g: GraphBuilder, param: Param) => NodeId, caseSeed: number): { graph: Graph; weights: Map<string, { shape: number[]; data: Float64Array }> } {
-  const g = new GraphBuilder(tinyPst(), [1]);
-  const weights = new Map<string, { shape: number[]; data: Float64Array }>();
-  let k = 0;
-  const param: Param = (name, shape) => {
-    weights.set(name, { shape, data: randomData(size(shape), caseSeed + 7919 * ++k) });
-    return g.param(name, shape);
-  };
-  const y = build(g, param);
-  g.op({ kind: 'output', name: 'features' }, [y], 'y');
-  const probe = param('probe', g.shape(y));
-  const all = g.shape(y).map((_, i) => i);
-  const loss = g.op({ kind: 'sum', axes: all }, [g.op({ kind: 'mul' }, [y, probe], 'probe')], 'loss');
-  g.op({ kind: 'output', name: 'loss' }, [loss], 'loss');
-  return { graph: g.build(), weights };
-}
-
 function check(name: string, build: (g: GraphBuilder, param: Param) => NodeId, options: { rngKey?: [number, number]; entries?: number; labels?: number[] } = {}): void {
-  const { graph, weights } = opCase(build, seed);
+  const { graph, weights } = probedGraph(build, seed);
   const inputs = { clip: new Float64Array(1), ...(options.labels ? { labels: options.labels } : {}) };
   const result = gradCheck(graph, weights, inputs, { entries: options.entries ?? 40, seed, ...(options.rngKey ? { rngKey: options.rngKey } : {}) });
   figures.set(name, Math.max(figures.get(name) ?? 0, result.max));
