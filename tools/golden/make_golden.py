@@ -4,7 +4,8 @@
 
 Each case gets a folder with config.json (a ModelConfig as in src/lang/model.ts), weights.safetensors,
 input.npy, features.npy, logits.npy (when the model has a head), intermediates.safetensors and
-meta.json. Weights and input are drawn in float32; the model runs in float64 on exactly those
+meta.json; a case with a head also gets train.json (labels, label smoothing, loss) and
+grads.safetensors (every parameter's gradient of that loss, by PyTorch autograd). Weights and input are drawn in float32; the model runs in float64 on exactly those
 float32 values; outputs are rounded to float32 on the way out. Self-checks run first and abort on
 failure. Everything is seeded: rerunning rewrites the same bytes (on the same torch build).
 """
@@ -16,6 +17,7 @@ import sys
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pst_torch as pt  # noqa: E402
@@ -26,6 +28,9 @@ LINEAR_STD = 0.2
 TABLE_STD = 0.3
 BIAS_STD = 0.1
 LN_STD = 0.1
+
+# Training goldens: mean cross-entropy with this label smoothing, drop_path 0 and dropout 0.
+LABEL_SMOOTHING = 0.1
 
 PATTERN_C = [[-4, 1, 2], [-1, 0, 3], [-2, -3, 4]]
 PATTERN_2X2 = [[0, 1], [-1, 0]]
@@ -242,6 +247,14 @@ def self_checks():
     n = sum(p.numel() for p in pt.SwinTransformer3D(pst_t).parameters())
     check(n == 28223622, f'PST-T backbone parameters: {n} (spec: 28,223,622)')
 
+    # 7. PyTorch's label smoothing is the one the IR's cross_entropy states: target (1-e)*onehot + e/K.
+    z = torch.randn(3, 5, dtype=torch.float64)
+    y = torch.tensor([4, 0, 2])
+    target = (1 - LABEL_SMOOTHING) * F.one_hot(y, 5).double() + LABEL_SMOOTHING / 5
+    manual = -(target * torch.log_softmax(z, 1)).sum(1).mean()
+    check(abs(F.cross_entropy(z, y, label_smoothing=LABEL_SMOOTHING).item() - manual.item()) < 1e-14,
+          'cross_entropy(label_smoothing=e) = mean of -sum((1-e)*onehot + e/K) * log_softmax')
+
 
 # ----------------------------------------------------------------------------- goldens
 
@@ -289,8 +302,33 @@ def make_case(out_dir, config, note, seed):
     with open(os.path.join(case_dir, 'meta.json'), 'w') as f:
         json.dump(meta, f, indent=2)
         f.write('\n')
+    if logits is not None:
+        make_train_golden(case_dir, config, weights, clip, seed)
     print(f'wrote {case_dir}: features {tuple(features.shape)} max|.| {meta["maxAbs"]["features"]:.4f}'
           + ('' if logits is None else f', logits max|.| {meta["maxAbs"]["logits"]:.4f}'))
+
+
+def make_train_golden(case_dir, config, weights, clip, seed):
+    """The loss on seeded labels and every parameter's gradient (autograd, float64, stored F32)."""
+    torch.manual_seed(seed + 2000)
+    labels = torch.randint(config['head']['classes'], (clip.shape[0],))
+    net = pt.build(config, weights)  # no dropout or drop_path modules: train mode with rates 0
+    _, logits = net(clip.double())
+    loss = F.cross_entropy(logits, labels, label_smoothing=LABEL_SMOOTHING)
+    loss.backward()
+    grads = {name: p.grad for name, p in net.named_parameters()}
+    check(set(grads) == set(weights) and all(g is not None for g in grads.values()),
+          f'{config["name"]}: a gradient for every parameter')
+    write_safetensors(os.path.join(case_dir, 'grads.safetensors'), grads)
+    train = {
+        'labels': labels.tolist(),
+        'labelSmoothing': LABEL_SMOOTHING,
+        'loss': loss.item(),
+        'maxAbsGrad': {k: v.abs().max().item() for k, v in sorted(grads.items())},
+    }
+    with open(os.path.join(case_dir, 'train.json'), 'w') as f:
+        json.dump(train, f, indent=2)
+        f.write('\n')
 
 
 def main():
