@@ -105,7 +105,7 @@ describe('autodiff pass', () => {
     const only = (what: string): string => [...by.get(what)!].join('|');
     for (const what of ['roll', 'roll_back', 'window_partition', 'window_reverse', 'tps', 'tps_back', 'patch_merge', 'reshape']) expect(only(what), what).toBe('inverse_view');
     for (const what of ['pad', 'crop', 'tcs']) expect(only(what), what).toBe('view_grad');
-    // TCS keep reads the edge frames twice: its transpose accumulates. Padding and crop do not.
+    // TCS keep reads an edge frame twice: its transpose accumulates. Padding and crop do not.
     const injective = (what: string): (boolean | null)[] => [...new Set(views.filter((v) => v.what === what).map((v) => v.injective))];
     expect(injective('tcs')).toEqual([false]);
     expect(injective('pad')).toEqual([true]);
