@@ -6,13 +6,16 @@
 // what runs. After each pass the verifier (verify.ts) checks the program's invariants, so a pass
 // that breaks one is named at once rather than found as a wrong number three passes later.
 //
-// Adding a pass is one line in PASSES (e.g. autodiff, a graph pass right after `lower`, for
-// training). `runPipeline(…, { until: 'fold' })` stops after a pass; a program remembers the passes
+// Adding a pass is one line in PASSES. Training: a program started with `training` options is
+// lowered in train mode (dropouts, labels, loss) and `autodiff` appends the backward graph; for
+// inference `autodiff` leaves the graph as it is. `runPipeline(…, { until: 'fold' })` stops after a pass; a program remembers the passes
 // that made it, so a later call continues where it stopped.
 import type { ModelConfig } from '../lang/model.js';
 import { foldViews } from '../ir/fold.js';
 import type { Graph } from '../ir/graph.js';
 import { lowerModel, type InputSize } from '../ir/lower.js';
+import type { TrainOptions } from '../ir/lower-train.js';
+import { differentiate } from './autodiff.js';
 import { commuteRowViews } from './commute.js';
 import { fuse, type FusedGraph } from './fuse.js';
 import { planMemory, type MemoryPlan } from './plan-memory.js';
@@ -22,6 +25,8 @@ import { verifyProgram } from './verify.js';
 export interface Program {
   readonly model: ModelConfig;
   readonly input: InputSize;
+  /** Present for a training program: lowered in train mode, differentiated by `autodiff`. */
+  readonly training?: TrainOptions;
   /** The names of the passes that made this program, in order. */
   readonly passes: readonly string[];
   /** From `lower` on: the graph IR. */
@@ -54,16 +59,22 @@ export function graphPass<N extends string>(name: N, does: string, rewrite: (gra
     name,
     does,
     ...options,
-    run: (p) => ({ model: p.model, input: p.input, passes: p.passes, graph: rewrite(need(p, 'graph', name)) }),
+    run: (p) => ({ ...base(p), graph: rewrite(need(p, 'graph', name)) }),
   };
+}
+
+/** What a pass keeps of a program when it replaces the graph. */
+function base(p: Program): Program {
+  return { model: p.model, input: p.input, passes: p.passes, ...(p.training ? { training: p.training } : {}) };
 }
 
 export const PASSES = [
   {
     name: 'lower',
-    does: 'the model at this input size → graph IR, one view per data movement',
-    run: (p: Program): Program => ({ model: p.model, input: p.input, passes: p.passes, graph: lowerModel(p.model, p.input) }),
+    does: 'the model at this input size → graph IR, one view per data movement (train mode: dropouts, labels, loss)',
+    run: (p: Program): Program => ({ ...base(p), graph: lowerModel(p.model, p.input, p.training ? { mode: 'train', ...p.training } : {}) }),
   },
+  graphPass('autodiff', 'training graphs: append the reverse-mode backward graph and a gradient per param', (g) => (g.outputs.loss === undefined ? g : differentiate(g).graph)),
   graphPass('fold', 'compose each chain of views into one index map, so no view reads a view', foldViews, { folded: true }),
   graphPass('commute', 'move row-only views in front of the linear layer they follow (residual adds read one layout)', commuteRowViews, { folded: true }),
   {
@@ -86,11 +97,13 @@ export function isPassName(name: string): name is PassName {
 }
 
 /** A program no pass has touched yet. */
-export function startProgram(model: ModelConfig, input: InputSize): Program {
-  return { model, input, passes: [] };
+export function startProgram(model: ModelConfig, input: InputSize, training?: TrainOptions): Program {
+  return { model, input, passes: [], ...(training ? { training } : {}) };
 }
 
 export interface RunOptions {
+  /** compileProgram: lower for training with these options (runPipeline takes them from the program). */
+  training?: TrainOptions;
   /** Stop after this pass (default: run to the end). */
   until?: PassName;
   /** The pass list (default PASSES); tests give a shorter or longer one. */
@@ -121,5 +134,5 @@ export function runPipeline(program: Program, options: RunOptions = {}): Program
 
 /** The whole pipeline for a model at an input size (or up to `until`). */
 export function compileProgram(model: ModelConfig, input: InputSize, options: RunOptions = {}): Program {
-  return runPipeline(startProgram(model, input), options);
+  return runPipeline(startProgram(model, input, options.training), options);
 }

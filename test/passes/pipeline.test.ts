@@ -9,6 +9,8 @@ import { programAfter, tinyModel, TINY_FAMILIES } from './helpers.js';
 const model = tinyModel('pst-tiny');
 const input = { batch: 1, frames: model.input.frames, size: model.input.size };
 
+const pass = (name: string): Pass => PASSES.find((p) => p.name === name)!;
+
 /** The pipeline with `broken` in place of the pass of the same name. */
 function withPass(broken: Pass): Pass[] {
   return PASSES.map((p) => (p.name === broken.name ? broken : p));
@@ -24,8 +26,8 @@ function editGraph(name: string, edit: (g: Graph) => void): Pass {
 }
 
 describe('the pipeline', () => {
-  it('is lower → fold → commute → fuse → plan-memory', () => {
-    expect(PASS_NAMES).toEqual(['lower', 'fold', 'commute', 'fuse', 'plan-memory']);
+  it('is lower → autodiff → fold → commute → fuse → plan-memory', () => {
+    expect(PASS_NAMES).toEqual(['lower', 'autodiff', 'fold', 'commute', 'fuse', 'plan-memory']);
   });
 
   for (const family of TINY_FAMILIES) {
@@ -42,7 +44,7 @@ describe('the pipeline', () => {
     expect(lowered.passes).toEqual(['lower']);
     expect(lowered.fused).toBeUndefined();
     const fused = runPipeline(lowered, { until: 'fuse' });
-    expect(fused.passes).toEqual(['lower', 'fold', 'commute', 'fuse']);
+    expect(fused.passes).toEqual(['lower', 'autodiff', 'fold', 'commute', 'fuse']);
     expect(fused.memory).toBeUndefined();
     const rest = runPipeline(fused);
     expect(programToText(rest)).toBe(programToText(runPipeline(startProgram(model, input))));
@@ -50,7 +52,7 @@ describe('the pipeline', () => {
     expect(() => runPipeline(rest, { until: 'fold' })).toThrow(/past 'fold'/);
   });
 
-  it('takes a new pass as one more entry (as autodiff will be, after lower)', () => {
+  it('takes a new pass as one more entry', () => {
     const seen: string[] = [];
     const probe = graphPass('probe', 'records the graph it sees', (g) => {
       seen.push(`${g.nodes.length}`);
@@ -58,7 +60,7 @@ describe('the pipeline', () => {
     });
     const passes = [PASSES[0], probe, ...PASSES.slice(1)];
     const p = runPipeline(startProgram(model, input), { passes });
-    expect(p.passes).toEqual(['lower', 'probe', 'fold', 'commute', 'fuse', 'plan-memory']);
+    expect(p.passes).toEqual(['lower', 'probe', 'autodiff', 'fold', 'commute', 'fuse', 'plan-memory']);
     expect(seen).toHaveLength(1);
   });
 });
@@ -95,23 +97,23 @@ describe('the verifier', () => {
       },
     };
     const regress = graphPass('commute', 'test', () => lowered!);
-    expect(() => run([keep, PASSES[1], regress, ...PASSES.slice(3)])).toThrow(/after pass 'commute'[\s\S]*reads view/);
-    expect(() => run([keep, PASSES[1], unfold, ...PASSES.slice(3)])).not.toThrow();
+    expect(() => run([keep, pass('autodiff'), pass('fold'), regress, pass('fuse'), pass('plan-memory')])).toThrow(/after pass 'commute'[\s\S]*reads view/);
+    expect(() => run([keep, pass('autodiff'), pass('fold'), unfold, pass('fuse'), pass('plan-memory')])).not.toThrow();
   });
 
   it('names a fusion that leaves a node uncomputed, or reads before a write', () => {
     const drop: Pass = {
-      ...PASSES[3],
+      ...pass('fuse'),
       run: (p) => {
-        const q = PASSES[3].run(p);
+        const q = pass('fuse').run(p);
         return { ...q, fused: { ...q.fused!, kernels: q.fused!.kernels.filter((k) => k.kind !== 'layernorm' || k.out < 10) } };
       },
     };
     expect(() => run(withPass(drop))).toThrow(/after pass 'fuse'[\s\S]*(computed by no kernel|no earlier kernel wrote)/);
     const reorder: Pass = {
-      ...PASSES[3],
+      ...pass('fuse'),
       run: (p) => {
-        const q = PASSES[3].run(p);
+        const q = pass('fuse').run(p);
         return { ...q, fused: { ...q.fused!, kernels: [...q.fused!.kernels].reverse() } };
       },
     };
@@ -120,9 +122,9 @@ describe('the verifier', () => {
 
   it('names a memory plan that puts two live tensors in one buffer', () => {
     const squash: Pass = {
-      ...PASSES[4],
+      ...pass('plan-memory'),
       run: (p) => {
-        const q = PASSES[4].run(p);
+        const q = pass('plan-memory').run(p);
         const memory = q.memory!;
         const largest = Math.max(...memory.buffers);
         const slot = new Map([...memory.slot].map(([id]) => [id, 0]));

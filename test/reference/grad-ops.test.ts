@@ -9,8 +9,8 @@ import { lowerModel } from '../../src/ir/lower.js';
 import * as maps from '../../src/ir/maps.js';
 import { keeps, stepKey } from '../../src/ir/rng.js';
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
-import { tinyModel } from '../passes/helpers.js';
 import { freshSeed } from '../webgpu/util.js';
+import { tinyModel } from '../passes/helpers.js';
 import { gradCheck, probedGraph, randomData, type Param } from '../passes/gradcheck.js';
 import { tinyPst } from './fixtures.js';
 
