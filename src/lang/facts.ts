@@ -125,7 +125,8 @@ export interface ConfigProblem {
   code: string;
   /** Index of the stage (from 0). */
   stage: number;
-  /** The settings that together make the problem (the checker points at the one written last). */
+  /** The settings that together make the problem (the checker points at the one written last;
+   *  `prev.KEY` is the previous stage's setting). */
   fields: string[];
   message: string;
   expected?: string;
@@ -159,7 +160,7 @@ export function configProblems(model: Pick<ModelConfig, 'embed' | 'stages'>): Co
       out.push({
         code: 'PST303',
         stage: s,
-        fields: ['dim', 'merge'],
+        fields: ['dim', 'prev.merge'],
         message: `stage ${n} has dim ${stage.dim} but receives ${received} channels`,
         expected: `dim = ${received}`,
         hint: s === 0 ? 'stage 1 takes embed.dim channels' : "without patch merging, a stage keeps the previous stage's dim",

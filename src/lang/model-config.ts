@@ -81,9 +81,11 @@ class ModelReader {
   /** The readers of the stages built, by stage index: they know where each setting was written. */
   private readonly stageReaders: StageReader[] = [];
 
-  /** Of the settings `fields` of stage index s, the one written last (undefined if none is written). */
+  /** Of the settings `fields` of stage index s (`prev.KEY`: of the stage before), the one written
+   *  last; undefined if none is written. */
   pointAt(s: number, fields: string[]): Span | undefined {
-    return this.stageReaders[s]?.pointAt(fields);
+    const spans = fields.map((f) => (f.startsWith('prev.') ? this.stageReaders[s - 1]?.writtenAt(f.slice(5)) : this.stageReaders[s]?.writtenAt(f)));
+    return latest(...spans.filter((x) => x !== undefined));
   }
 
   once(code: string, span: Span): boolean {
@@ -241,10 +243,10 @@ class StageReader {
     return [s?.kind === 'expr' ? s.expr.span : undefined, s?.seq];
   }
 
-  /** Of `fields`, the setting written last (dim may be inherited from embed.dim). */
-  pointAt(fields: string[]): Span | undefined {
-    const dimSetting = this.node.props.get('dim') ?? this.model.sections.get('embed')?.props.get('dim');
-    return latest(...fields.map((f) => (f === 'dim' ? this.written('dim', dimSetting) : this.written(f))));
+  /** Where this stage's setting `key` was written, and when (for `latest`); a dim counts only
+   *  where the stage writes it (a default dim is embed.dim · 2^(n−1), nowhere in particular). */
+  writtenAt(key: string): readonly [Span | undefined, number | undefined] {
+    return key === 'dim' ? this.written('dim', this.node.props.get('dim')) : this.written(key);
   }
 
   /** An error for a check that may fail in several stages because of one model-level setting. */
