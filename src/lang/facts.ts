@@ -194,8 +194,8 @@ export function configProblems(model: Pick<ModelConfig, 'embed' | 'stages'>): Co
         code: 'PST308',
         stage: s,
         fields: ['mlp_ratio'],
-        message: `mlp_ratio ${stage.mlpRatio} gives stage ${n} an MLP of ${Number.isFinite(hidden) ? hidden : 'unbounded'} hidden channels: floor(${stage.dim} × ${stage.mlpRatio})`,
-        expected: `a hidden width from 1 to ${MAX_WIDTH}: mlp_ratio from ${+(1 / stage.dim).toPrecision(3)} to ${+(MAX_WIDTH / stage.dim).toPrecision(3)}`,
+        message: `with mlp_ratio ${stage.mlpRatio}, the MLP of stage ${n} would have floor(${stage.dim} × ${stage.mlpRatio}) = ${hidden} hidden channels`,
+        expected: `an mlp_ratio with 1 ≤ floor(${stage.dim} × mlp_ratio) ≤ ${MAX_WIDTH}`,
         hint: 'Swin and PST use mlp_ratio = 4',
       });
     }
