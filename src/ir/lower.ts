@@ -5,7 +5,6 @@ import { DiagnosticError, type Diagnostic } from '../lang/diagnostics.js';
 import {
   biasTableRows,
   configProblems,
-  configuredWindow,
   foldChannels,
   headDim,
   mlpHidden,
@@ -75,8 +74,7 @@ function lowerBlock(g: GraphBuilder, x: NodeId, stage: StageConfig, s: number, j
   const heads = stage.heads;
   const shape = g.shape(x);
   const [B, D, H, W] = shape as [number, number, number, number];
-  const configured = configuredWindow(stage);
-  const eff = effectiveWindow({ window: configured }, block, [D, H, W]);
+  const eff = effectiveWindow(stage, block, [D, H, W]);
   const [, eh, ew] = eff.window;
   const [Dp, Hp, Wp] = eff.padded;
   const windowsPerFrame = eff.count[1] * eff.count[2];
