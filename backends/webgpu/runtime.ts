@@ -9,6 +9,7 @@
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import type { ModelConfig } from '../../src/lang/model.js';
 import { size, type Graph, type NodeId } from '../../src/ir/graph.js';
+import { checkWeights } from '../../src/ir/params.js';
 import type { DeviceLimits, PstcDevice } from './device.js';
 import { Execution } from './executor.js';
 import { F32, planModel, type ModelInput, type ModelPlan } from './plan.js';
@@ -155,22 +156,5 @@ export async function compileModel(
   } catch (e) {
     execution.destroy();
     throw e;
-  }
-}
-
-function checkWeights(graph: Graph, weights: ReadonlyMap<string, { shape: number[]; data: Float32Array }>): void {
-  const problems = [];
-  for (const id of graph.params) {
-    const n = graph.nodes[id]!;
-    if (n.op.kind !== 'param') continue;
-    const w = weights.get(n.op.name);
-    const want = `[${n.shape.join(', ')}]`;
-    if (!w) problems.push({ message: `weight '${n.op.name}' is missing`, expected: `a tensor of shape ${want}` });
-    else if (w.shape.length !== n.shape.length || w.shape.some((d, i) => d !== n.shape[i]) || w.data.length !== size(n.shape)) {
-      problems.push({ message: `weight '${n.op.name}' has shape [${w.shape.join(', ')}]`, expected: want });
-    }
-  }
-  if (problems.length) {
-    throw new DiagnosticError(problems.map((p) => ({ code: 'PST306', severity: 'error' as const, flag: '--weights', ...p })));
   }
 }

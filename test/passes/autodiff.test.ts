@@ -70,7 +70,7 @@ describe('training lowering', () => {
     expect(loss).toBeCloseTo(want / 2, 12);
   });
 
-  it('refuses what training cannot express (PST308): no head, attention dropout', () => {
+  it('refuses what training cannot express (PST311): no head, attention dropout', () => {
     const code = (m: ModelConfig): string | undefined => {
       try {
         lowerModel(m, { batch: 1, frames: 8, size: 32 }, { mode: 'train' });
@@ -80,8 +80,8 @@ describe('training lowering', () => {
       }
       return undefined;
     };
-    expect(code({ ...model, head: null })).toBe('PST308');
-    expect(code({ ...model, stages: model.stages.map((s) => ({ ...s, attnDropout: 0.1 })) })).toBe('PST308');
+    expect(code({ ...model, head: null })).toBe('PST311');
+    expect(code({ ...model, stages: model.stages.map((s) => ({ ...s, attnDropout: 0.1 })) })).toBe('PST311');
     expect(code(model)).toBeUndefined();
   });
 });

@@ -137,7 +137,7 @@ describe('training ops on values worked out by hand', () => {
     }
   });
 
-  it('a training graph without labels, or with a label out of range, is a PST309 diagnostic', () => {
+  it('a training graph without labels, or with a label out of range, is a PST312 diagnostic', () => {
     const g = new GraphBuilder(tinyPst(), [1]);
     const logits = g.input('clip', [2, 3]);
     g.op({ kind: 'output', name: 'features' }, [logits], 'f');
@@ -151,10 +151,10 @@ describe('training ops on values worked out by hand', () => {
       }
       return undefined;
     };
-    expect(code()).toBe('PST309');
-    expect(code([0])).toBe('PST309');
-    expect(code([0, 3])).toBe('PST309');
-    expect(code([0, 1.5])).toBe('PST309');
+    expect(code()).toBe('PST312');
+    expect(code([0])).toBe('PST312');
+    expect(code([0, 3])).toBe('PST312');
+    expect(code([0, 1.5])).toBe('PST312');
     expect(code([0, 2])).toBeUndefined();
   });
 });
