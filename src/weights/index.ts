@@ -6,6 +6,7 @@ export { readSafetensors, indexSafetensors, writeSafetensors } from './safetenso
 export { readPth, indexPth } from './pth.js';
 export { UnsafePickleError } from './pickle.js';
 export { initWeights, makeRandom } from './init.js';
-export { loadCheckpoint, checkpointLimits, matchWeights, readWeightFile, canonicalName, isDerivedBuffer } from './load.js';
-export { readNpy, readNpyHeader, writeNpy, npyHeaderBytes, type NpyHeader } from './npy.js';
+export { loadCheckpoint, loadCheckpointFrom, checkpointLimits, matchWeights, readWeightFile, canonicalName, isDerivedBuffer } from './load.js';
+export { readNpy, readNpyFile, readNpyHeader, writeNpy, npyHeaderBytes, nonFiniteReport, type NpyHeader } from './npy.js';
 export { writeFileAtomic, writeFileAtomicStreaming } from './atomic.js';
+export { bytesSource, openFileSource, withFileSource, type ByteSource } from './source.js';

@@ -111,18 +111,21 @@ export function checkpointLimits(model: ModelConfig): Required<PthLimits & Safet
 
 /** Reads a checkpoint and checks it against the model; throws one DiagnosticError listing every mismatch. */
 export function loadCheckpoint(path: string, model: ModelConfig): WeightMap {
-  return readChecked(path, () =>
-    withFileSource(path, (source) => {
-      const stored = indexWeightFile(source, checkpointLimits(model));
-      const kept = new Map([...stored].filter(([name]) => !ignored(name, model)));
-      const { weights, diagnostics } = matchWeights(kept, model);
-      if (diagnostics.length) throw new DiagnosticError(diagnostics);
-      // Only now, every name and shape being right, is any tensor's data read.
-      const out: WeightMap = new Map();
-      for (const [name, t] of weights) out.set(name, { shape: [...t.shape], data: t.load() });
-      return out;
-    }),
-  );
+  return readChecked(path, () => withFileSource(path, (source) => loadCheckpointFrom(source, model, path)));
+}
+
+/** loadCheckpoint on bytes from anywhere (`path` names them in diagnostics). */
+export function loadCheckpointFrom(source: ByteSource, model: ModelConfig, path: string): WeightMap {
+  return readChecked(path, () => {
+    const stored = indexWeightFile(source, checkpointLimits(model));
+    const kept = new Map([...stored].filter(([name]) => !ignored(name, model)));
+    const { weights, diagnostics } = matchWeights(kept, model);
+    if (diagnostics.length) throw new DiagnosticError(diagnostics);
+    // Only now, every name and shape being right, is any tensor's data read.
+    const out: WeightMap = new Map();
+    for (const [name, t] of weights) out.set(name, { shape: [...t.shape], data: t.load() });
+    return out;
+  });
 }
 
 /** A PyTorch zip checkpoint or a safetensors file, by content; `skip` names are never decoded. */
