@@ -99,23 +99,26 @@ export interface RawEntry {
 
 /** A zip of entries exactly as given (no CRCs: pstc does not check them), with a central directory. */
 export function zipEntries(entries: RawEntry[]): Uint8Array {
-  const parts: number[] = [];
+  const le = (n: number, bytes: number) => Array.from({ length: bytes }, (_, i) => Math.floor(n / 2 ** (8 * i)) & 0xff);
+  const locals: Uint8Array[] = [];
   const central: number[] = [];
-  const le = (n: number, bytes: number) => Array.from({ length: bytes }, (_, i) => (n / 2 ** (8 * i)) & 0xff);
+  let offset = 0;
   for (const e of entries) {
     const name = new TextEncoder().encode(e.name);
-    const offset = parts.length;
     const common = [...le(20, 2), ...le(0, 2), ...le(e.method, 2), ...le(0, 4), ...le(0, 4), ...le(e.data.length, 4), ...le(e.size, 4), ...le(name.length, 2), ...le(0, 2)];
-    parts.push(...le(0x04034b50, 4), ...common, ...name);
-    for (const b of e.data) parts.push(b);
+    const header = Uint8Array.from([...le(0x04034b50, 4), ...common, ...name]);
     central.push(...le(0x02014b50, 4), ...le(20, 2), ...common, ...le(0, 2), ...le(0, 2), ...le(0, 2), ...le(0, 4), ...le(offset, 4), ...name);
+    locals.push(header, e.data);
+    offset += header.length + e.data.length;
   }
-  const directoryAt = parts.length;
-  return Uint8Array.from([
-    ...parts,
-    ...central,
-    ...le(0x06054b50, 4), ...le(0, 4), ...le(entries.length, 2), ...le(entries.length, 2), ...le(central.length, 4), ...le(directoryAt, 4), ...le(0, 2),
-  ]);
+  const end = [...le(0x06054b50, 4), ...le(0, 4), ...le(entries.length, 2), ...le(entries.length, 2), ...le(central.length, 4), ...le(offset, 4), ...le(0, 2)];
+  const out = new Uint8Array(offset + central.length + end.length);
+  let at = 0;
+  for (const part of [...locals, Uint8Array.from(central), Uint8Array.from(end)]) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }
 
 /** A torch.save archive: `archive/data.pkl`, `archive/byteorder`, and `archive/data/<key>` per storage. */
