@@ -94,12 +94,13 @@ export function matchWeights<T extends { shape: number[] }>(raw: Map<string, T>,
 
 /**
  * Caps on what reading a checkpoint for this model may cost. A checkpoint may hold more than the
- * model (optimizer state, derived buffers, a head): room for four tensors per parameter; a
- * storage may be shared by every parameter (flat buffers): room for all of them in float64.
+ * model (Adam's exp_avg, exp_avg_sq and step per parameter, derived buffers, a head): room for
+ * eight tensors per parameter; a storage may be shared by every parameter (flat buffers): room for
+ * all of them in float64. Each cap is still megabytes where an attack would need gigabytes.
  */
 export function checkpointLimits(model: ModelConfig): Required<PthLimits & SafetensorsLimits> {
   const specs = weightSpecs(model);
-  const tensors = 64 + 4 * specs.length;
+  const tensors = 64 + 8 * specs.length;
   const elements = specs.reduce((total, s) => total + numel(s.shape), 0);
   return {
     maxHeaderBytes: (64 << 10) + 1024 * tensors,

@@ -137,7 +137,8 @@ export function indexPth(input: ByteSource | Uint8Array, options: ReadPthOptions
     if (cached) return cached;
     const bytes = size * ELEMENT_BYTES[dtype];
     if (bytes > maxStorageBytes) {
-      throw new FormatError(`\`${nameText(name)}\`: its storage holds ${size} elements (${bytes} bytes); more than this model can need (${maxStorageBytes} bytes)`);
+      const exact = BigInt(size) * BigInt(ELEMENT_BYTES[dtype]);
+      throw new FormatError(`\`${nameText(name)}\`: its storage holds ${size} elements (${exact} bytes); more than this model can need (${maxStorageBytes} bytes)`);
     }
     const entry = entries.get(`${prefix}data/${key}`);
     if (!entry) throw new FormatError(`\`${nameText(name)}\`: storage ${nameText(key)} is missing from the archive`);
