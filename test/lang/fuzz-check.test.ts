@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { expect, test } from 'vitest';
 import { checkFiles } from '../../src/lang/elaborate.js';
 import { vfs } from './vfs.js';
+import { fuzzRuns, fuzzTimeout } from '../fuzz.js';
 
 const base = `import "common/shifts.pst"
 const width = 32
@@ -111,6 +112,6 @@ test('checkFiles never throws on mutated text, and every diagnostic has a code a
       // A model that came out is complete: every stage has its blocks.
       for (const m of r.models) for (const s of m.stages) expect(s.blocks).toHaveLength(s.depth);
     }),
-    { numRuns: 100 },
+    { numRuns: fuzzRuns(100) },
   );
-});
+}, fuzzTimeout);

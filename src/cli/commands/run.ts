@@ -1,12 +1,11 @@
 // `pstc run MODEL.pst --weights CKPT --input clip.npy --out out.npy`: one forward pass on the
 // WebGPU device. The input's N, T and H = W come from the .npy file; the output is the logits
 // (N×classes) or, with --features, the backbone output (N×C×D×H×W), written atomically.
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { compileModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
 import { loadModel } from '../../lang/elaborate.js';
 import type { ModelConfig } from '../../lang/model.js';
-import { FormatError, initWeights, loadCheckpoint, makeRandom, readNpy, writeFileAtomic, writeNpy, type WeightMap } from '../../weights/index.js';
+import { FormatError, initWeights, loadCheckpoint, makeRandom, nonFiniteReport, readNpyFile, writeFileAtomic, writeNpy, type WeightMap } from '../../weights/index.js';
 import { UsageError } from '../errors.js';
 import { randomClip } from '../clips.js';
 import { withDevice } from '../device.js';
@@ -25,22 +24,15 @@ interface RunOptions {
 
 /** The clip of --input: rank 5, the model's channels, square frames. */
 export function readClip(path: string, model: ModelConfig): { clip: Float32Array; input: ModelInput } {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
-    throw new UsageError(`--input: cannot read \`${path}\`: ${reason}`);
-  }
   let npy: { shape: number[]; data: Float32Array };
   try {
-    npy = readNpy(bytes);
+    npy = readNpyFile(path);
   } catch (e) {
     if (e instanceof FormatError) throw new UsageError(`--input: \`${path}\`: ${e.message}`);
     throw e;
   }
   const { shape, data } = npy;
-  const shapeText = `${shape.join('×')}`;
+  const shapeText = shape.length ? shape.join('×') : '() (a scalar)';
   if (shape.length !== 5) {
     throw new UsageError(`--input: \`${path}\` has shape ${shapeText}; expected a clip N×C×T×H×W (5 dimensions)`);
   }
@@ -53,6 +45,8 @@ export function readClip(path: string, model: ModelConfig): { clip: Float32Array
     throw new UsageError(`--input: \`${path}\` has ${h}×${w} frames (shape ${shapeText}); pstc needs square frames, H = W`);
   }
   if (n < 1 || t < 1 || h < 1) throw new UsageError(`--input: \`${path}\` is empty (shape ${shapeText})`);
+  const nonFinite = nonFiniteReport(data);
+  if (nonFinite) throw new UsageError(`--input: \`${path}\` ${nonFinite}`);
   return { clip: data, input: { batch: n, frames: t, size: h } };
 }
 
