@@ -50,8 +50,15 @@ export function constNames(scope: Scope): string[] {
   return [...scope].filter(([, r]) => r.decl.kind === 'const').map(([n]) => n);
 }
 
+/** Constants referring to constants, with the expressions between them, may nest this deep: the
+ *  evaluation recurses, and a 5,000-long chain `const a1 = a2 …` must be a diagnostic, not a
+ *  stack overflow. */
+export const MAX_EVALUATION_DEPTH = 1000;
+
 export class Evaluator {
   private readonly consts = new Map<ConstDecl, Value>();
+  /** Expressions being evaluated, counting those of the constants they refer to. */
+  private depth = 0;
   /** Constants being evaluated, innermost last: a reference to one of them closes a cycle. */
   private readonly busy: ConstDecl[] = [];
 
@@ -84,6 +91,21 @@ export class Evaluator {
   }
 
   evaluate(expr: Expr, file: string, r: Reporter): Value {
+    if (this.depth >= MAX_EVALUATION_DEPTH) {
+      r.error('PST216', expr.span, `constants nest more than ${MAX_EVALUATION_DEPTH} levels deep here`, {
+        hint: 'a constant defined through a long chain of other constants; write the value directly',
+      });
+      return { kind: 'poison', span: expr.span };
+    }
+    this.depth++;
+    try {
+      return this.evaluateNode(expr, file, r);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private evaluateNode(expr: Expr, file: string, r: Reporter): Value {
     const span = expr.span;
     switch (expr.kind) {
       case 'number':

@@ -1,21 +1,72 @@
 // Loading: read each .pst file once, parse it, follow its imports (relative to the importing
 // file), and report missing files (PST201) and import cycles (PST202) at the import's span.
-import { readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import type { Program } from './ast.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { Span } from './span.js';
 import { parseProgram } from './parse.js';
 
-export type ReadFile = (file: string) => string | undefined;
+/** A file's text, or why it could not be read (`undefined`: missing or unreadable, PST201). */
+export type ReadFile = (file: string) => string | { refused: string } | undefined;
 
+/** A .pst file larger than this is refused before it is read: the shipped models are under 2 KB,
+ *  and the front end's work grows with the text (an import of a huge file must not take minutes). */
+export const MAX_SOURCE_BYTES = 256 * 1024;
+
+/**
+ * Reads a source file from disk, refusing what is not one before reading it: a folder, a device
+ * such as /dev/zero, a FIFO (which would block), a file over MAX_SOURCE_BYTES, or bytes that are
+ * not text (a NUL, or invalid UTF-8). A leading UTF-8 byte-order mark is dropped.
+ */
 export const readFromDisk: ReadFile = (file) => {
+  let fd: number;
   try {
-    return readFileSync(file, 'utf8');
+    // O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever before fstat can refuse it.
+    fd = openSync(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
   } catch {
-    return undefined; // missing, a directory, unreadable: all reported as PST201 by the caller
+    return undefined; // missing or unreadable: reported as PST201 by the caller
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) return { refused: 'it is a folder, not a .pst file' };
+    if (!stat.isFile()) return { refused: 'it is not a regular file (a device, a FIFO or a socket)' };
+    if (stat.size > MAX_SOURCE_BYTES) {
+      return { refused: `it has ${stat.size} bytes; a .pst file may have at most ${MAX_SOURCE_BYTES}` };
+    }
+    // Read at most one byte past the cap: a file that grows after fstat is still bounded.
+    const buffer = Buffer.alloc(MAX_SOURCE_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length > MAX_SOURCE_BYTES) return { refused: `it has more than ${MAX_SOURCE_BYTES} bytes, the most a .pst file may have` };
+    }
+    return decodeSource(buffer.subarray(0, length));
+  } catch (e) {
+    return { refused: `reading it failed: ${(e as Error).message}` };
+  } finally {
+    closeSync(fd);
   }
 };
+
+/** A source file's bytes as text: UTF-8 without its byte-order mark; binary data is refused. */
+export function decodeSource(bytes: Uint8Array): string | { refused: string } {
+  if (bytes.includes(0)) return { refused: 'it is not a text file (it contains NUL bytes)' };
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    return { refused: 'it is not UTF-8 text' };
+  }
+  return text;
+}
+
+/** Source text as the front end reads it: a leading byte-order mark (U+FEFF) is not part of it. */
+export function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
 
 export interface ImportEdge {
   /** The imported file's key (normalised path). */
@@ -67,17 +118,18 @@ export function loadFiles(files: readonly string[], readFile: ReadFile = readFro
     }
     const known = result.files.get(file);
     if (known) return known;
-    const text = readFile(file);
-    if (text === undefined) {
+    const read = readFile(file);
+    if (read === undefined || typeof read !== 'string') {
       result.diagnostics.push({
-        code: 'PST201',
+        code: read === undefined ? 'PST201' : 'PST204',
         severity: 'error',
-        message: `cannot read \`${file}\``,
+        message: read === undefined ? `cannot read \`${file}\`` : `\`${file}\` is not read: ${read.refused}`,
         ...(importSpan ? { span: importSpan } : { flag: file }),
-        hint: importSpan ? 'import paths are relative to the importing file' : undefined,
+        hint: read !== undefined ? 'import and check only .pst source files' : importSpan ? 'import paths are relative to the importing file' : undefined,
       });
       return undefined;
     }
+    const text = stripBom(read);
     const parsed = parseProgram(text, file);
     const loaded: LoadedFile = { file, program: parsed.program, imports: [] };
     result.files.set(file, loaded);
