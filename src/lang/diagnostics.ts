@@ -112,10 +112,10 @@ export const DEFAULT_RENDER_LIMIT = 100;
 /**
  * Text from the user's files made safe to print: control characters (which could move the
  * cursor, clear the screen or forge lines), DEL, C1 controls and bidirectional overrides are
- * written as escapes (`\x1b`, `\u202e`); a tab stays a tab.
+ * line and paragraph separators are written as escapes (`\x1b`, `\u202e`); a tab stays a tab.
  */
 export function escapeControls(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, (ch) => {
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g, (ch) => {
     const code = ch.charCodeAt(0);
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });

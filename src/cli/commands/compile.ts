@@ -20,6 +20,7 @@ import { withDevice } from '../device.js';
 import { UsageError } from '../errors.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
+import { checkOutputPath } from '../output-path.js';
 import { formatBytes } from '../table.js';
 
 interface CompileOptions {
@@ -103,7 +104,10 @@ export const registerCompile: CommandRegistrar = (program: Command, io) => {
       if (opts.emit === 'wgsl' && opts.out === undefined) throw new UsageError('--out: missing; the directory for the WGSL files');
       if (opts.emit !== 'ir' && opts.after !== undefined) throw new UsageError('--after: only with --emit ir (the WGSL is made from the whole pipeline)');
       const until = passAfter(opts.after);
-      const { model } = loadModel(file, opts.model);
+      const { model, result } = loadModel(file, opts.model);
+      if (opts.out !== undefined) {
+        checkOutputPath({ flag: '--out', path: opts.out, kind: opts.emit === 'wgsl' ? 'folder' : 'file', inputs: result.sources.keys() });
+      }
       const input: ModelInput = inputFrom(model, opts);
 
       if (opts.emit === 'ir') {
