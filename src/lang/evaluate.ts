@@ -18,11 +18,17 @@ export type Value =
   /** A value that failed earlier and was reported there. */
   | { kind: 'poison'; span: Span };
 
+/** A number as a message shows it: beyond 2^53 an integer's digits are not the ones written
+ *  (2^60 would print as 1152921504606847000), so large magnitudes use exponent notation. */
+export function numberText(x: number): string {
+  return Math.abs(x) > Number.MAX_SAFE_INTEGER ? x.toExponential() : String(x);
+}
+
 /** The value in words, for "expected …, got …". */
 export function describe(v: Value): string {
   switch (v.kind) {
     case 'number':
-      return String(v.value);
+      return numberText(v.value);
     case 'bool':
       return String(v.value);
     case 'string':

@@ -1,7 +1,6 @@
 // `pstc run MODEL.pst --weights CKPT --input clip.npy --out out.npy`: one forward pass on the
 // WebGPU device. The input's N, T and H = W come from the .npy file; the output is the logits
 // (N×classes) or, with --features, the backbone output (N×C×D×H×W), written atomically.
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { compileModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
 import { loadModel } from '../../lang/elaborate.js';
@@ -13,6 +12,7 @@ import { withDevice } from '../device.js';
 import { nonNegativeInt, withModelArgument } from '../options.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { checkOutputPath } from '../output-path.js';
+import { readInputFile } from '../input-file.js';
 
 interface RunOptions {
   model?: string;
@@ -26,13 +26,7 @@ interface RunOptions {
 
 /** The clip of --input: rank 5, the model's channels, square frames. */
 export function readClip(path: string, model: ModelConfig): { clip: Float32Array; input: ModelInput } {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
-    throw new UsageError(`--input: cannot read \`${path}\`: ${reason}`);
-  }
+  const bytes = readInputFile('--input', path);
   let npy: { shape: number[]; data: Float32Array };
   try {
     npy = readNpy(bytes);
@@ -41,7 +35,7 @@ export function readClip(path: string, model: ModelConfig): { clip: Float32Array
     throw e;
   }
   const { shape, data } = npy;
-  const shapeText = `${shape.join('×')}`;
+  const shapeText = shape.length ? shape.join('×') : '() (a scalar)';
   if (shape.length !== 5) {
     throw new UsageError(`--input: \`${path}\` has shape ${shapeText}; expected a clip N×C×T×H×W (5 dimensions)`);
   }
