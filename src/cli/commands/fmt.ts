@@ -2,6 +2,7 @@
 // A file is rewritten only when its text changes, through a temporary file in the same folder and
 // a rename (src/weights/atomic.ts), so an interrupted run never leaves a half-written file; a
 // symlink is written through and a read-only file is left alone (and said so).
+import { existsSync } from 'node:fs';
 import type { CommandRegistrar } from '../registrar.js';
 import { UsageError } from '../errors.js';
 import { renderDiagnostics } from '../../lang/diagnostics.js';
@@ -48,7 +49,7 @@ export const registerFmt: CommandRegistrar = (program, io, setExit) => {
 /** The text of a file to format, read as the checker reads it (no devices, FIFOs or huge files). */
 function readSource(file: string): string {
   const read = readFromDisk(file);
-  if (read === undefined) throw new UsageError(`cannot read ${file}: no such file, or not readable`);
+  if (read === undefined) throw new UsageError(`cannot read ${file}: ${existsSync(file) ? 'permission denied' : 'no such file'}`);
   if (typeof read !== 'string') throw new UsageError(`cannot format ${file}: ${read.refused}`);
   return read;
 }
