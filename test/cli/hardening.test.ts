@@ -53,7 +53,7 @@ describe('input sizes are bounded before anything is allocated', () => {
         expect(r.stderr).toContain('PST308');
         expect(r.stderr).toContain('--batch/--frames/--size');
       }
-      expect(performance.now() - start).toBeLessThan(5000);
+      expect(performance.now() - start).toBeLessThan(15_000);
     }
   });
 });

@@ -48,7 +48,7 @@ describe('files that are not .pst sources', () => {
       const importer = onDisk('importer.pst', `import "${target}"\n${model}`);
       const start = performance.now();
       const result = checkFiles([importer]);
-      expect(performance.now() - start).toBeLessThan(2000);
+      expect(performance.now() - start).toBeLessThan(5000);
       expect(result.diagnostics.map((d) => [d.code, d.span?.startLine])).toEqual([['PST204', 1]]);
       // Given directly (not imported), the diagnostic names the file instead of a span.
       const direct = checkFiles([target]);
@@ -86,7 +86,7 @@ describe('nesting', () => {
       const { codes, ms, diagnostics } = check(text);
       expect(codes).toContain(code);
       expect(diagnostics[0]!.span).toBeDefined();
-      expect(ms).toBeLessThan(3000);
+      expect(ms).toBeLessThan(10_000);
     }
   });
 
@@ -160,7 +160,7 @@ describe('"did you mean" and rendering stay linear', () => {
     }));
     const start = performance.now();
     const out = renderDiagnostics(ds, { sources });
-    expect(performance.now() - start).toBeLessThan(1000);
+    expect(performance.now() - start).toBeLessThan(3000);
     expect(out.match(/error PST211/g)!.length).toBe(100);
     expect(out).toContain('19900 more not shown');
     expect(out.trimEnd().endsWith('20000 errors, 0 warnings')).toBe(true);
