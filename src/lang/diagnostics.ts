@@ -64,6 +64,8 @@ export function closestName(name: string, candidates: Iterable<string>): string 
   return best;
 }
 
+let scratch = new Int32Array(768);
+
 /** Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of
  *  neighbours each cost 1, so `haeds` is one edit from `heads`. With `max`, only the diagonal band
  *  of width 2·max+1 is filled and any distance above `max` comes back as `max + 1`: the cost is
@@ -72,27 +74,44 @@ export function editDistance(a: string, b: string, max = Math.max(a.length, b.le
   const over = max + 1;
   if (Math.abs(a.length - b.length) > max) return over;
   const width = b.length + 1;
-  // Three rows (i-2, i-1, i) suffice; cells outside the band hold `over`.
-  let prev2 = new Array<number>(width).fill(over);
-  let prev = Array.from({ length: width }, (_, j) => (j <= max ? j : over));
-  let row = new Array<number>(width).fill(over);
+  // Three rows (i-2, i-1, i) suffice, at offsets into one scratch buffer shared by every call (a
+  // hint search makes thousands of calls); cells outside the band hold `over`.
+  if (scratch.length < 3 * width) scratch = new Int32Array(6 * width);
+  const d = scratch;
+  let prev2 = 0;
+  let prev = width;
+  let row = 2 * width;
+  d.fill(over, 0, 3 * width);
+  for (let j = 0; j <= Math.min(max, b.length); j++) d[prev + j] = j;
   for (let i = 1; i <= a.length; i++) {
-    row.fill(over);
+    d.fill(over, row, row + width);
     const lo = Math.max(1, i - max);
     const hi = Math.min(b.length, i + max);
-    if (i <= max) row[0] = i;
-    let rowMin = row[0]!;
+    if (i <= max) d[row] = i;
+    let rowMin = d[row]!;
+    const ai = a.charCodeAt(i - 1);
     for (let j = lo; j <= hi; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, prev2[j - 2]! + 1);
-      row[j] = Math.min(best, over);
-      if (row[j]! < rowMin) rowMin = row[j]!;
+      const bj = b.charCodeAt(j - 1);
+      let best = d[prev + j - 1]! + (ai === bj ? 0 : 1);
+      const up = d[prev + j]! + 1;
+      if (up < best) best = up;
+      const left = d[row + j - 1]! + 1;
+      if (left < best) best = left;
+      if (i > 1 && j > 1 && ai === b.charCodeAt(j - 2) && a.charCodeAt(i - 2) === bj) {
+        const swap = d[prev2 + j - 2]! + 1;
+        if (swap < best) best = swap;
+      }
+      if (best > over) best = over;
+      d[row + j] = best;
+      if (best < rowMin) rowMin = best;
     }
     if (rowMin > max) return over; // every path through this row already costs too much
-    [prev2, prev, row] = [prev, row, prev2];
+    const oldest = prev2;
+    prev2 = prev;
+    prev = row;
+    row = oldest;
   }
-  return Math.min(prev[b.length]!, over);
+  return Math.min(d[prev + b.length]!, over);
 }
 
 export interface RenderOptions {

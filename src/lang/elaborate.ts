@@ -148,8 +148,8 @@ class BodyResolver {
     if (ref) {
       r.error('PST220', name.span, `\`${name.name}\` is a ${declKind(ref.decl)}, not a model`, { expected: 'the name of a model' });
     } else {
-      const models = [...scope].filter(([, d]) => d.decl.kind === 'model').map(([n]) => n);
-      r.error('PST211', name.span, `unknown model \`${name.name}\``, { expected: 'the name of a model', hint: didYouMean(name.name, models) });
+      const hint = r.hintsAllowed() ? didYouMean(name.name, [...scope].filter(([, d]) => d.decl.kind === 'model').map(([n]) => n)) : undefined;
+      r.error('PST211', name.span, `unknown model \`${name.name}\``, { expected: 'the name of a model', hint });
     }
     return undefined;
   }

@@ -52,8 +52,16 @@ function kindOf(ref: DeclRef): string {
   return d.kind === 'const' ? 'constant' : d.kind;
 }
 
+// Scopes do not change once built: their constant names are listed once, not per unknown name.
+const constNamesOf = new WeakMap<Scope, string[]>();
+
 export function constNames(scope: Scope): string[] {
-  return [...scope].filter(([, r]) => r.decl.kind === 'const').map(([n]) => n);
+  let names = constNamesOf.get(scope);
+  if (!names) {
+    names = [...scope].filter(([, r]) => r.decl.kind === 'const').map(([n]) => n);
+    constNamesOf.set(scope, names);
+  }
+  return names;
 }
 
 /** Constants referring to constants, with the expressions between them, may nest this deep: the
@@ -179,7 +187,7 @@ export class Evaluator {
 }
 
 export function unknownName(v: Value & { kind: 'word' }, candidates: Iterable<string>, r: Reporter, expected: string): void {
-  const close = closestName(v.name, candidates);
+  const close = r.hintsAllowed() ? closestName(v.name, candidates) : undefined;
   r.error('PST211', v.span, `unknown name \`${v.name}\``, {
     expected,
     hint: close ? `did you mean \`${close}\`?` : undefined,

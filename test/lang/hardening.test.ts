@@ -136,6 +136,17 @@ describe('"did you mean" and rendering stay linear', () => {
     expect(performance.now() - start).toBeLessThan(3000);
   });
 
+  it('thousands of unknown names among thousands of constants: hints for the first ones only, quickly', () => {
+    const n = 3000;
+    const consts = Array.from({ length: n }, (_, i) => `const c${String(i).padStart(4, '0')} = 1`);
+    const uses = Array.from({ length: n }, (_, i) => `const e${String(i).padStart(4, '0')} = d${String(i).padStart(4, '0')} + 1`);
+    const { diagnostics, ms } = check(`${consts.join('\n')}\n${uses.join('\n')}\n`);
+    expect(diagnostics).toHaveLength(n);
+    expect(diagnostics[0]!.hint).toBe('did you mean `c0000`?');
+    expect(diagnostics.filter((d) => d.hint).length).toBeLessThanOrEqual(100);
+    expect(ms).toBeLessThan(10_000);
+  });
+
   it('the banded distance agrees with the full one wherever it is within the band', () => {
     const word = fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'd'), maxLength: 12 });
     fc.assert(
