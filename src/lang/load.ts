@@ -10,6 +10,10 @@ import { parseProgram } from './parse.js';
 /** A file's text, or why it could not be read (`undefined`: missing or unreadable, PST201). */
 export type ReadFile = (file: string) => string | { refused: string } | undefined;
 
+/** At most this many files are loaded for one check: loading recurses along import chains, and
+ *  every file's scope holds what it imports transitively. */
+export const MAX_LOADED_FILES = 256;
+
 /** A .pst file larger than this is refused before it is read: the shipped models are under 2 KB,
  *  and the front end's work grows with the text (an import of a huge file must not take minutes). */
 export const MAX_SOURCE_BYTES = 256 * 1024;
@@ -118,6 +122,16 @@ export function loadFiles(files: readonly string[], readFile: ReadFile = readFro
     }
     const known = result.files.get(file);
     if (known) return known;
+    if (result.files.size >= MAX_LOADED_FILES) {
+      result.diagnostics.push({
+        code: 'PST204',
+        severity: 'error',
+        message: `\`${file}\` is not read: more than ${MAX_LOADED_FILES} files are imported`,
+        ...(importSpan ? { span: importSpan } : { flag: file }),
+        hint: 'a model and its imports fit in a few files; is an import generated in a loop?',
+      });
+      return undefined;
+    }
     const read = readFile(file);
     if (read === undefined || typeof read !== 'string') {
       result.diagnostics.push({

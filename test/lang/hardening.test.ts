@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { closestName, editDistance, escapeControls, renderDiagnostics, type Diagnostic } from '../../src/lang/diagnostics.js';
 import { checkFiles } from '../../src/lang/elaborate.js';
 import { numberText } from '../../src/lang/evaluate.js';
-import { MAX_SOURCE_BYTES, readFromDisk } from '../../src/lang/load.js';
+import { MAX_LOADED_FILES, MAX_SOURCE_BYTES, readFromDisk } from '../../src/lang/load.js';
 import { MAX_NESTING, MAX_SYNTAX_ERRORS, parseProgram } from '../../src/lang/parse.js';
 import { vfs } from './vfs.js';
 
@@ -55,6 +55,16 @@ describe('files that are not .pst sources', () => {
       expect(direct.diagnostics.map((d) => [d.code, d.flag])).toEqual([['PST204', target]]);
     }
     expect(readFromDisk(join(dir, 'missing.pst'))).toBeUndefined();
+  });
+
+  it('refuses an import chain longer than the file limit (PST204), without a stack overflow', () => {
+    const n = 2000;
+    const files: Record<string, string> = {};
+    for (let i = 0; i < n; i++) files[`f${i}.pst`] = `import "f${i + 1}.pst"\nconst c${i} = 1\n`;
+    files[`f${n}.pst`] = model;
+    const result = checkFiles(['f0.pst'], vfs(files));
+    expect(result.diagnostics.map((d) => d.code)).toEqual(['PST204']);
+    expect(result.diagnostics[0]!.message).toContain(`more than ${MAX_LOADED_FILES} files`);
   });
 
   it('shows a short excerpt of an imported file that is not .pst, not the whole file', () => {
