@@ -2,7 +2,7 @@
 // outputs that are inputs, folders, read-only files, symlinks and devices, injection into
 // generated code. Each ends quickly with a message naming the flag (exit 1 or 2), never an
 // internal error (70), and never changes an input.
-import { chmodSync, copyFileSync, cpSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -82,6 +82,17 @@ describe('outputs', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--out');
     expect(readFileSync(clip, 'utf8')).toBe('not really a clip');
+    expect(readFileSync(model, 'utf8')).toBe(before);
+  });
+
+  it('compile --emit wgsl does not write through a symlink in the folder that points at an input', async () => {
+    const out = join(dir, 'kernels');
+    mkdirSync(out);
+    symlinkSync(model, join(out, 'index.md'));
+    const before = readFileSync(model, 'utf8');
+    const r = await run(['compile', model, '--emit', 'wgsl', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('is an input of this command');
     expect(readFileSync(model, 'utf8')).toBe(before);
   });
 

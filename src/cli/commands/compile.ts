@@ -80,9 +80,12 @@ export function kernelIndex(plan: ModelPlan, files: readonly string[], limitsFro
 }
 
 /** Write one .wgsl per kernel and index.md into `dir`; returns the file names in dispatch order. */
-export function writeKernels(plan: ModelPlan, dir: string, limitsFrom: string): string[] {
+export function writeKernels(plan: ModelPlan, dir: string, limitsFrom: string, inputs: Iterable<string> = []): string[] {
   mkdirSync(dir, { recursive: true });
   const files = plan.kernels.map((k, i) => kernelFileName(i, plan.kernels.length, k.label));
+  // A file already in the folder may be a symlink to an input (written through, it would be lost).
+  const inputList = [...inputs];
+  for (const f of [...files, 'index.md']) checkOutputPath({ flag: '--out', path: join(dir, f), kind: 'file', inputs: inputList });
   plan.kernels.forEach((k, i) => writeFileAtomic(join(dir, files[i]!), k.wgsl.endsWith('\n') ? k.wgsl : `${k.wgsl}\n`));
   writeFileAtomic(join(dir, 'index.md'), kernelIndex(plan, files, limitsFrom));
   return files;
@@ -129,7 +132,7 @@ export const registerCompile: CommandRegistrar = (program: Command, io) => {
         });
       }
       const plan = planModel(model, input, limits);
-      const files = writeKernels(plan, opts.out!, limitsFrom);
+      const files = writeKernels(plan, opts.out!, limitsFrom, result.sources.keys());
       const copies = plan.kernels.filter((k) => k.copyOnly).length;
       io.out(`wrote ${files.length} kernel(s) and index.md to ${opts.out} (${copies} copy-only)`);
     });

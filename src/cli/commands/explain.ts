@@ -98,7 +98,7 @@ export const registerExplain: CommandRegistrar = (program: Command, io) => {
       }
       const input = inputFrom(model, opts);
       const report = explainModel(model, input);
-      if (opts.svg !== undefined || opts.png !== undefined) writePictures(report.patterns, opts, io.out);
+      if (opts.svg !== undefined || opts.png !== undefined) writePictures(report.patterns, opts, io.out, [...result.sources.keys()]);
       if (opts.json) {
         io.out(JSON.stringify(report, (_k, v) => (v instanceof Int32Array || v instanceof Float32Array ? undefined : v), 2));
         return;
@@ -107,7 +107,7 @@ export const registerExplain: CommandRegistrar = (program: Command, io) => {
     });
 };
 
-function writePictures(patterns: PatternUse[], opts: ExplainOptions, out: (s: string) => void): void {
+function writePictures(patterns: PatternUse[], opts: ExplainOptions, out: (s: string) => void, inputs: string[] = []): void {
   if (patterns.length === 0) {
     out('(no patch shift in this model: no pattern to draw)');
     return;
@@ -117,13 +117,13 @@ function writePictures(patterns: PatternUse[], opts: ExplainOptions, out: (s: st
     const title = `${p.shift.name}: frame each position of a ${p.picture.windowH}×${p.picture.windowW} window reads (stage ${p.stage})`;
     if (opts.svg) {
       const path = i === 0 && !suffix ? opts.svg : opts.svg.replace(/(\.svg)?$/i, `${suffix}.svg`);
-      if (path !== opts.svg) checkOutputPath({ flag: '--svg', path, kind: 'file' });
+      if (path !== opts.svg) checkOutputPath({ flag: '--svg', path, kind: 'file', inputs });
       writeFileAtomic(path, patternToSvg(p.picture, title));
       out(`wrote ${path}`);
     }
     if (opts.png) {
       const path = i === 0 && !suffix ? opts.png : opts.png.replace(/(\.png)?$/i, `${suffix}.png`);
-      if (path !== opts.png) checkOutputPath({ flag: '--png', path, kind: 'file' });
+      if (path !== opts.png) checkOutputPath({ flag: '--png', path, kind: 'file', inputs });
       writeFileAtomic(path, patternToPng(p.picture));
       out(`wrote ${path}`);
     }
