@@ -56,6 +56,14 @@ describe('input sizes are bounded before anything is allocated', () => {
       expect(performance.now() - start).toBeLessThan(15_000);
     }
   });
+
+  it("a model whose own input { size } is huge is refused before run allocates a random clip", async () => {
+    const big = join(dir, 'models/tiny/big-input.pst');
+    writeFileSync(big, readFileSync(model, 'utf8').replace(/input \{[^}]*\}/, 'input { frames = 8  size = 100000 }'));
+    const r = await run(['run', big, '--random-weights', '1', '--random-input', '1', '--out', join(dir, 'o.npy')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('PST308');
+  });
 });
 
 describe('outputs', () => {

@@ -3,6 +3,7 @@
 // (N×classes) or, with --features, the backbone output (N×C×D×H×W), written atomically.
 import type { Command } from 'commander';
 import { compileModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
+import { checkInputVolume } from '../../ir/input-limits.js';
 import { loadModel } from '../../lang/elaborate.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { FormatError, initWeights, loadCheckpoint, makeRandom, readNpy, writeFileAtomic, writeNpy, type WeightMap } from '../../weights/index.js';
@@ -87,6 +88,8 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
       if (!opts.features && !model.head) {
         throw new UsageError(`--features: ${model.name} has no classification head (head = none); pass --features for the backbone output`);
       }
+      // A random clip is allocated before lowering checks the size: check it first (PST308).
+      if (opts.input === undefined) checkInputVolume(model, model.input);
       const { clip, input } =
         opts.input !== undefined
           ? readClip(opts.input, model)
