@@ -11,6 +11,7 @@ import { memoryIO } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { commentText, tsString } from '../../src/explore/emit-ts.js';
 import { ReadOnlyOutputError, writeFileAtomic } from '../../src/weights/atomic.js';
+import { writeNpy } from '../../src/weights/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pstc-cli-hardening-'));
 cpSync(resolve('models'), join(dir, 'models'), { recursive: true });
@@ -194,6 +195,19 @@ describe('inputs', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('--input: cannot read');
     }
+  });
+});
+
+describe('clip values', () => {
+  it('a clip with NaN or an infinity is refused by name, not run into NaN logits', async () => {
+    const clip = new Float32Array(1 * 3 * 8 * 32 * 32);
+    clip[5] = Number.NaN;
+    clip[7] = Number.POSITIVE_INFINITY;
+    const file = join(dir, 'nan.npy');
+    writeFileSync(file, writeNpy([1, 3, 8, 32, 32], clip));
+    const r = await run(['run', model, '--random-weights', '1', '--input', file, '--out', join(dir, 'o.npy')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('2 value(s) that are NaN or infinite (the first at flat index 5)');
   });
 });
 

@@ -49,6 +49,18 @@ export function readClip(path: string, model: ModelConfig): { clip: Float32Array
     throw new UsageError(`--input: \`${path}\` has ${h}×${w} frames (shape ${shapeText}); pstc needs square frames, H = W`);
   }
   if (n < 1 || t < 1 || h < 1) throw new UsageError(`--input: \`${path}\` is empty (shape ${shapeText})`);
+  // A NaN or an infinity would run through every kernel and come out as NaN logits, exit 0.
+  let bad = 0;
+  let first = -1;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      if (first < 0) first = i;
+      bad++;
+    }
+  }
+  if (bad > 0) {
+    throw new UsageError(`--input: \`${path}\` has ${bad} value(s) that are NaN or infinite (the first at flat index ${first}); a clip must be finite`);
+  }
   return { clip: data, input: { batch: n, frames: t, size: h } };
 }
 
