@@ -1,11 +1,11 @@
 // Loading: read each .pst file once, parse it, follow its imports (relative to the importing
 // file), and report missing files (PST201) and import cycles (PST202) at the import's span.
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import type { Program } from './ast.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { Span } from './span.js';
 import { parseProgram } from './parse.js';
+import { readRegularFile } from './read-file.js';
 
 /** A file's text, or why it could not be read (`undefined`: missing or unreadable, PST201). */
 export type ReadFile = (file: string) => string | { refused: string } | undefined;
@@ -24,35 +24,10 @@ export const MAX_SOURCE_BYTES = 256 * 1024;
  * not text (a NUL, or invalid UTF-8). A leading UTF-8 byte-order mark is dropped.
  */
 export const readFromDisk: ReadFile = (file) => {
-  let fd: number;
-  try {
-    // O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever before fstat can refuse it.
-    fd = openSync(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
-  } catch {
-    return undefined; // missing or unreadable: reported as PST201 by the caller
-  }
-  try {
-    const stat = fstatSync(fd);
-    if (stat.isDirectory()) return { refused: 'it is a folder, not a .pst file' };
-    if (!stat.isFile()) return { refused: 'it is not a regular file (a device, a FIFO or a socket)' };
-    if (stat.size > MAX_SOURCE_BYTES) {
-      return { refused: `it has ${stat.size} bytes; a .pst file may have at most ${MAX_SOURCE_BYTES}` };
-    }
-    // Read at most one byte past the cap: a file that grows after fstat is still bounded.
-    const buffer = Buffer.alloc(MAX_SOURCE_BYTES + 1);
-    let length = 0;
-    for (;;) {
-      const n = readSync(fd, buffer, length, buffer.length - length, null);
-      if (n === 0) break;
-      length += n;
-      if (length > MAX_SOURCE_BYTES) return { refused: `it has more than ${MAX_SOURCE_BYTES} bytes, the most a .pst file may have` };
-    }
-    return decodeSource(buffer.subarray(0, length));
-  } catch (e) {
-    return { refused: `reading it failed: ${(e as Error).message}` };
-  } finally {
-    closeSync(fd);
-  }
+  const read = readRegularFile(file, MAX_SOURCE_BYTES);
+  if ('unreadable' in read) return undefined; // missing or unreadable: reported as PST201 by the caller
+  if ('refused' in read) return read;
+  return decodeSource(read.bytes);
 };
 
 /** A source file's bytes as text: UTF-8 without its byte-order mark; binary data is refused. */
