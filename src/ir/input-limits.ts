@@ -48,13 +48,13 @@ export function largestTensorBound(model: ModelConfig, input: InputSize): { elem
   return best;
 }
 
-/** Throws PST308 (naming the input flags) when the input makes a tensor over MAX_TENSOR_ELEMENTS. */
+/** Throws PST311 (naming the input flags) when the input makes a tensor over MAX_TENSOR_ELEMENTS. */
 export function checkInputVolume(model: ModelConfig, input: InputSize): void {
   const { elements, what } = largestTensorBound(model, input);
   if (elements <= MAX_TENSOR_ELEMENTS) return;
   throw new DiagnosticError([
     {
-      code: 'PST308',
+      code: 'PST311',
       severity: 'error',
       message:
         `input ${input.batch}×${model.embed.inChannels}×${input.frames}×${input.size}×${input.size} is too large for ${model.name}: ` +

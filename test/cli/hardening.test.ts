@@ -40,7 +40,7 @@ describe('input sizes are bounded before anything is allocated', () => {
     expect(iters.stderr).toContain('--iters: at most');
   });
 
-  it('refuses a size whose tensors exceed 2^31 − 1 elements (PST308), quickly and in little memory', async () => {
+  it('refuses a size whose tensors exceed 2^31 − 1 elements (PST311), quickly and in little memory', async () => {
     for (const args of [
       ['--size', '16384'],
       ['--batch', '65536', '--size', '1024'],
@@ -51,7 +51,7 @@ describe('input sizes are bounded before anything is allocated', () => {
         const extra = command === 'emit-ts' ? ['--out', join(dir, 'x.ts')] : command === 'compile' ? ['--emit', 'ir'] : [];
         const r = await run([command, model, ...args, ...extra]);
         expect(r.code).toBe(1);
-        expect(r.stderr).toContain('PST308');
+        expect(r.stderr).toContain('PST311');
         expect(r.stderr).toContain('--batch/--frames/--size');
       }
       expect(performance.now() - start).toBeLessThan(15_000);
@@ -63,7 +63,7 @@ describe('input sizes are bounded before anything is allocated', () => {
     writeFileSync(big, readFileSync(model, 'utf8').replace(/input \{[^}]*\}/, 'input { frames = 8  size = 100000 }'));
     const r = await run(['run', big, '--random-weights', '1', '--random-input', '1', '--out', join(dir, 'o.npy')]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('PST308');
+    expect(r.stderr).toContain('PST311');
   });
 });
 

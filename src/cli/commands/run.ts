@@ -100,7 +100,7 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
       if (!opts.features && !model.head) {
         throw new UsageError(`--features: ${model.name} has no classification head (head = none); pass --features for the backbone output`);
       }
-      // A random clip is allocated before lowering checks the size: check it first (PST308).
+      // A random clip is allocated before lowering checks the size: check it first (PST311).
       if (opts.input === undefined) checkInputVolume(model, model.input);
       const { clip, input } =
         opts.input !== undefined
