@@ -1,9 +1,9 @@
 // pstc's command-line entry. Each command lives in src/cli/commands/<name>.ts and exports
 // a CommandRegistrar (registrar.ts); this file only wires them up and turns errors into messages:
 // a user's mistake prints diagnostics, never a stack trace; an internal error says it is one.
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { DiagnosticError, renderDiagnostics, type Diagnostic } from '../lang/diagnostics.js';
+import { readFromDisk } from '../lang/load.js';
 import { processIO, type CliIO } from './io.js';
 import { UsageError } from './errors.js';
 import { registerCheck } from './commands/check.js';
@@ -67,11 +67,10 @@ function sourcesOf(diagnostics: readonly Diagnostic[]): Map<string, string> {
   for (const d of diagnostics) {
     const file = d.span?.file;
     if (!file || sources.has(file)) continue;
-    try {
-      sources.set(file, readFileSync(file, 'utf8'));
-    } catch {
-      // A span into a file that is gone still renders, without its source line.
-    }
+    // Read as the front end read it (BOM dropped, devices and huge files refused); a span into a
+    // file that is gone still renders, without its source line.
+    const text = readFromDisk(file);
+    if (typeof text === 'string') sources.set(file, text);
   }
   return sources;
 }

@@ -1,6 +1,7 @@
 // Lowering: an elaborated model and an input size → the graph IR, following pst-reference.md's
 // pseudo-code op by op. Activations are channels-last [B, D, H, W, C]. Every data movement is its
 // own view node (a later pass folds chains of them); nothing here is fused or optimised.
+import { checkInputVolume } from './input-limits.js';
 import { DiagnosticError, type Diagnostic } from '../lang/diagnostics.js';
 import {
   biasTableRows,
@@ -35,6 +36,7 @@ export interface LowerOptions extends TrainOptions {
 export function lowerModel(model: ModelConfig, input: InputSize, options: LowerOptions = {}): Graph {
   checkInput(input);
   checkModel(model);
+  checkInputVolume(model, input);
   const { embed } = model;
   const [kt, kh, kw] = embed.patch;
   const inputShape = [input.batch, embed.inChannels, input.frames, input.size, input.size];

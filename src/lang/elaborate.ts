@@ -128,6 +128,9 @@ function declaredModels(result: CheckResult, file: string): string[] {
   return result.models.filter((m) => m.span?.file === file && !result.sweeps.some((s) => s.variants.includes(m.name))).map((m) => m.name);
 }
 
+/** Models extending models may chain this deep (resolving recurses along the chain). */
+export const MAX_EXTENDS_DEPTH = 256;
+
 /** Resolves `extends`: a model's body is its base's resolved body with its own body applied. */
 class BodyResolver {
   private readonly done = new Map<ModelDecl, BodyNode | undefined>();
@@ -145,8 +148,8 @@ class BodyResolver {
     if (ref) {
       r.error('PST220', name.span, `\`${name.name}\` is a ${declKind(ref.decl)}, not a model`, { expected: 'the name of a model' });
     } else {
-      const models = [...scope].filter(([, d]) => d.decl.kind === 'model').map(([n]) => n);
-      r.error('PST211', name.span, `unknown model \`${name.name}\``, { expected: 'the name of a model', hint: didYouMean(name.name, models) });
+      const hint = r.hintsAllowed() ? didYouMean(name.name, [...scope].filter(([, d]) => d.decl.kind === 'model').map(([n]) => n)) : undefined;
+      r.error('PST211', name.span, `unknown model \`${name.name}\``, { expected: 'the name of a model', hint });
     }
     return undefined;
   }
@@ -159,7 +162,12 @@ class BodyResolver {
     let body: BodyNode | undefined = emptyBody();
     if (decl.base) {
       const baseRef = this.lookup(decl.base, ref.file, scopes, r);
-      if (baseRef && this.busy.includes(baseRef.decl)) {
+      if (baseRef && this.busy.length >= MAX_EXTENDS_DEPTH) {
+        r.error('PST216', decl.base.span, `\`extends\` chain longer than ${MAX_EXTENDS_DEPTH} models`, {
+          hint: 'extend a model closer to the root, or write the settings out',
+        });
+        body = undefined;
+      } else if (baseRef && this.busy.includes(baseRef.decl)) {
         const chain = [...this.busy.slice(this.busy.indexOf(baseRef.decl)), baseRef.decl].map((d) => d.name.name);
         r.error('PST214', decl.base.span, `extends cycle: ${chain.join(' extends ')}`, {
           hint: 'a model cannot extend itself, directly or through others',

@@ -13,7 +13,7 @@ import { initWeights } from '../../weights/index.js';
 import { randomClip } from '../clips.js';
 import { withDevice } from '../device.js';
 import type { CommandRegistrar } from '../registrar.js';
-import { inputFrom, nonNegativeInt, positiveInt, withInputOptions, withModelArgument } from '../options.js';
+import { inputFrom, MAX_PASSES, nonNegativeInt, positiveInt, withInputOptions, withModelArgument } from '../options.js';
 import { formatBytes, renderTable } from '../table.js';
 
 interface BenchOptions {
@@ -142,8 +142,8 @@ export function renderBench(report: BenchReport): string {
 export const registerBench: CommandRegistrar = (program: Command, io) => {
   withInputOptions(withModelArgument(program.command('bench')))
     .description('forward latency on the WebGPU device (random weights and clip): median and spread, clips/s, dispatches, planned and measured peak memory')
-    .option('--warmup <N>', 'untimed passes first', nonNegativeInt('--warmup'), 3)
-    .option('--iters <N>', 'timed passes', positiveInt('--iters'), 10)
+    .option('--warmup <N>', 'untimed passes first', nonNegativeInt('--warmup', MAX_PASSES), 3)
+    .option('--iters <N>', 'timed passes', positiveInt('--iters', MAX_PASSES), 10)
     .option('--baseline <other.pst>', 'also time this model, alternating passes with the first, and print the ratio of medians')
     .option('--baseline-model <name>', 'which model of the --baseline file (default: its last model)')
     .option('--json', 'print the report as JSON')

@@ -20,6 +20,7 @@ import { withDevice } from '../device.js';
 import { UsageError } from '../errors.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
+import { checkOutputPath } from '../output-path.js';
 import { formatBytes } from '../table.js';
 
 interface CompileOptions {
@@ -79,9 +80,12 @@ export function kernelIndex(plan: ModelPlan, files: readonly string[], limitsFro
 }
 
 /** Write one .wgsl per kernel and index.md into `dir`; returns the file names in dispatch order. */
-export function writeKernels(plan: ModelPlan, dir: string, limitsFrom: string): string[] {
+export function writeKernels(plan: ModelPlan, dir: string, limitsFrom: string, inputs: Iterable<string> = []): string[] {
   mkdirSync(dir, { recursive: true });
   const files = plan.kernels.map((k, i) => kernelFileName(i, plan.kernels.length, k.label));
+  // A file already in the folder may be a symlink to an input (written through, it would be lost).
+  const inputList = [...inputs];
+  for (const f of [...files, 'index.md']) checkOutputPath({ flag: '--out', path: join(dir, f), kind: 'file', inputs: inputList });
   plan.kernels.forEach((k, i) => writeFileAtomic(join(dir, files[i]!), k.wgsl.endsWith('\n') ? k.wgsl : `${k.wgsl}\n`));
   writeFileAtomic(join(dir, 'index.md'), kernelIndex(plan, files, limitsFrom));
   return files;
@@ -103,7 +107,10 @@ export const registerCompile: CommandRegistrar = (program: Command, io) => {
       if (opts.emit === 'wgsl' && opts.out === undefined) throw new UsageError('--out: missing; the directory for the WGSL files');
       if (opts.emit !== 'ir' && opts.after !== undefined) throw new UsageError('--after: only with --emit ir (the WGSL is made from the whole pipeline)');
       const until = passAfter(opts.after);
-      const { model } = loadModel(file, opts.model);
+      const { model, result } = loadModel(file, opts.model);
+      if (opts.out !== undefined) {
+        checkOutputPath({ flag: '--out', path: opts.out, kind: opts.emit === 'wgsl' ? 'folder' : 'file', inputs: result.sources.keys() });
+      }
       const input: ModelInput = inputFrom(model, opts);
 
       if (opts.emit === 'ir') {
@@ -125,7 +132,7 @@ export const registerCompile: CommandRegistrar = (program: Command, io) => {
         });
       }
       const plan = planModel(model, input, limits);
-      const files = writeKernels(plan, opts.out!, limitsFrom);
+      const files = writeKernels(plan, opts.out!, limitsFrom, result.sources.keys());
       const copies = plan.kernels.filter((k) => k.copyOnly).length;
       io.out(`wrote ${files.length} kernel(s) and index.md to ${opts.out} (${copies} copy-only)`);
     });

@@ -14,6 +14,7 @@ import { writeFileAtomic } from '../../weights/atomic.js';
 import { planProgram } from '../../../backends/webgpu/plan.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
+import { checkOutputPath } from '../output-path.js';
 import { formatBytes, formatCount, formatMacs, renderTable } from '../table.js';
 
 interface ExplainOptions {
@@ -92,10 +93,13 @@ export const registerExplain: CommandRegistrar = (program: Command, io) => {
     .option('--svg <file>', 'draw the shift pattern(s) as SVG')
     .option('--png <file>', 'draw the shift pattern(s) as PNG')
     .action((file: string, opts: ExplainOptions) => {
-      const { model } = loadModel(file, opts.model);
+      const { model, result } = loadModel(file, opts.model);
+      for (const [flag, path] of [['--svg', opts.svg], ['--png', opts.png]] as const) {
+        if (path !== undefined) checkOutputPath({ flag, path, kind: 'file', inputs: result.sources.keys() });
+      }
       const input = inputFrom(model, opts);
       const report = explainModel(model, input);
-      if (opts.svg || opts.png) writePictures(report.patterns, opts, io.out);
+      if (opts.svg !== undefined || opts.png !== undefined) writePictures(report.patterns, opts, io.out, [...result.sources.keys()]);
       if (opts.json) {
         io.out(JSON.stringify(report, (_k, v) => (v instanceof Int32Array || v instanceof Float32Array ? undefined : v), 2));
         return;
@@ -104,7 +108,7 @@ export const registerExplain: CommandRegistrar = (program: Command, io) => {
     });
 };
 
-function writePictures(patterns: PatternUse[], opts: ExplainOptions, out: (s: string) => void): void {
+function writePictures(patterns: PatternUse[], opts: ExplainOptions, out: (s: string) => void, inputs: string[] = []): void {
   if (patterns.length === 0) {
     out('(no patch shift in this model: no pattern to draw)');
     return;
@@ -114,11 +118,13 @@ function writePictures(patterns: PatternUse[], opts: ExplainOptions, out: (s: st
     const title = `${p.shift.name}: frame each position of a ${p.picture.windowH}×${p.picture.windowW} window reads (stage ${p.stage})`;
     if (opts.svg) {
       const path = i === 0 && !suffix ? opts.svg : opts.svg.replace(/(\.svg)?$/i, `${suffix}.svg`);
+      if (path !== opts.svg) checkOutputPath({ flag: '--svg', path, kind: 'file', inputs });
       writeFileAtomic(path, patternToSvg(p.picture, title));
       out(`wrote ${path}`);
     }
     if (opts.png) {
       const path = i === 0 && !suffix ? opts.png : opts.png.replace(/(\.png)?$/i, `${suffix}.png`);
+      if (path !== opts.png) checkOutputPath({ flag: '--png', path, kind: 'file', inputs });
       writeFileAtomic(path, patternToPng(p.picture));
       out(`wrote ${path}`);
     }

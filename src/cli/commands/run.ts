@@ -3,6 +3,7 @@
 // (N×classes) or, with --features, the backbone output (N×C×D×H×W), written atomically.
 import type { Command } from 'commander';
 import { compileModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
+import { checkInputVolume } from '../../ir/input-limits.js';
 import { loadModel } from '../../lang/elaborate.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { FormatError, initWeights, loadCheckpoint, makeRandom, nonFiniteReport, readNpyFile, writeFileAtomic, writeNpy, type WeightMap } from '../../weights/index.js';
@@ -11,6 +12,8 @@ import { randomClip } from '../clips.js';
 import { withDevice } from '../device.js';
 import { nonNegativeInt, withModelArgument } from '../options.js';
 import type { CommandRegistrar } from '../registrar.js';
+import { checkOutputPath } from '../output-path.js';
+import { readInputFile } from '../input-file.js';
 
 interface RunOptions {
   model?: string;
@@ -50,19 +53,6 @@ export function readClip(path: string, model: ModelConfig): { clip: Float32Array
   return { clip: data, input: { batch: n, frames: t, size: h } };
 }
 
-/** A directory that is not there or not writable is the user's to fix: say so, naming --out. */
-function writeOutput(path: string, bytes: Uint8Array): void {
-  try {
-    writeFileAtomic(path, bytes);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR') {
-      const reason = code === 'ENOENT' ? 'its directory does not exist' : (e as Error).message;
-      throw new UsageError(`--out: cannot write \`${path}\`: ${reason}`);
-    }
-    throw e;
-  }
-}
 
 /** Flag mistakes, found before the model is even read: exactly one source each of weights and clip. */
 function checkRunFlags(opts: RunOptions): void {
@@ -92,10 +82,15 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
     .option('--features', 'write the backbone output N×C×D×H×W instead of the logits')
     .action(async (file: string, opts: RunOptions) => {
       checkRunFlags(opts);
-      const { model } = loadModel(file, opts.model);
+      const { model, result } = loadModel(file, opts.model);
+      // Checked before the forward pass: --out must be writable and none of the inputs.
+      const inputs = [...result.sources.keys(), ...[opts.weights, opts.input].filter((p) => p !== undefined)];
+      checkOutputPath({ flag: '--out', path: opts.out!, kind: 'file', inputs });
       if (!opts.features && !model.head) {
         throw new UsageError(`--features: ${model.name} has no classification head (head = none); pass --features for the backbone output`);
       }
+      // A random clip is allocated before lowering checks the size: check it first (PST313).
+      if (opts.input === undefined) checkInputVolume(model, model.input);
       const { clip, input } =
         opts.input !== undefined
           ? readClip(opts.input, model)
@@ -113,7 +108,7 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
           const [data, shape, what] = opts.features
             ? [result.features, result.featuresShape, 'features']
             : [result.logits!, result.logitsShape!, 'logits'];
-          writeOutput(out, writeNpy(shape, data));
+          writeFileAtomic(out, writeNpy(shape, data));
           io.err(`wrote ${out}: ${what} ${shape.join('×')} (float32); forward ${ms.toFixed(1)} ms on ${device.describe()}`);
         } finally {
           compiled.destroy();
