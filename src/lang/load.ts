@@ -1,21 +1,15 @@
 // Loading: read each .pst file once, parse it, follow its imports (relative to the importing
 // file), and report missing files (PST201) and import cycles (PST202) at the import's span.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+// No Node module here (the page's compiler runs in a browser): files come through a ReadFile, the
+// disk reader is src/lang/read-disk.ts, and paths are POSIX-style (src/lang/paths.ts).
 import type { Program } from './ast.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { Span } from './span.js';
 import { parseProgram } from './parse.js';
+import { dirname, isAbsolute, join, normalise } from './paths.js';
 
+/** A file's text, or undefined when it cannot be read (reported as PST201). On disk: read-disk.ts. */
 export type ReadFile = (file: string) => string | undefined;
-
-export const readFromDisk: ReadFile = (file) => {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined; // missing, a directory, unreadable: all reported as PST201 by the caller
-  }
-};
 
 export interface ImportEdge {
   /** The imported file's key (normalised path). */
@@ -40,15 +34,15 @@ export interface LoadResult {
 }
 
 export function normaliseFile(file: string): string {
-  return path.normalize(file);
+  return normalise(file);
 }
 
 /** Where `import "x"` in `importer` points: relative to the importer's folder unless absolute. */
 export function resolveImport(importer: string, target: string): string {
-  return normaliseFile(path.isAbsolute(target) ? target : path.join(path.dirname(importer), target));
+  return normaliseFile(isAbsolute(target) ? target : join(dirname(importer), target));
 }
 
-export function loadFiles(files: readonly string[], readFile: ReadFile = readFromDisk): LoadResult {
+export function loadFiles(files: readonly string[], readFile: ReadFile): LoadResult {
   const result: LoadResult = { files: new Map(), roots: [], sources: new Map(), diagnostics: [] };
   // Files whose imports are being followed: an import of one of them closes a cycle.
   const stack: string[] = [];

@@ -21,6 +21,7 @@ import { UsageError } from '../errors.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
 import { formatBytes } from '../table.js';
+import { readFromDisk } from '../../lang/read-disk.js';
 
 interface CompileOptions {
   model?: string;
@@ -103,7 +104,7 @@ export const registerCompile: CommandRegistrar = (program: Command, io) => {
       if (opts.emit === 'wgsl' && opts.out === undefined) throw new UsageError('--out: missing; the directory for the WGSL files');
       if (opts.emit !== 'ir' && opts.after !== undefined) throw new UsageError('--after: only with --emit ir (the WGSL is made from the whole pipeline)');
       const until = passAfter(opts.after);
-      const { model } = loadModel(file, opts.model);
+      const { model } = loadModel(file, opts.model, readFromDisk);
       const input: ModelInput = inputFrom(model, opts);
 
       if (opts.emit === 'ir') {

@@ -9,6 +9,7 @@ import { weightSpecs, writeFileAtomic } from '../../weights/index.js';
 import { UsageError } from '../errors.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
+import { readFromDisk } from '../../lang/read-disk.js';
 
 interface EmitTsOptions {
   model?: string;
@@ -41,7 +42,7 @@ export const registerEmitTs: CommandRegistrar = (program: Command, io) => {
     .option('--out <model.ts>', 'where to write the module')
     .action(async (file: string, opts: EmitTsOptions) => {
       if (opts.out === undefined) throw new UsageError('--out: missing; where to write the TypeScript module');
-      const { model } = loadModel(file, opts.model);
+      const { model } = loadModel(file, opts.model, readFromDisk);
       const input = inputFrom(model, opts);
       writeFileAtomic(opts.out, await emitModelTs(model, file, input));
       io.out(`wrote ${opts.out}`);

@@ -12,6 +12,7 @@ import { randomClip } from '../clips.js';
 import { withDevice } from '../device.js';
 import { nonNegativeInt, withModelArgument } from '../options.js';
 import type { CommandRegistrar } from '../registrar.js';
+import { readFromDisk } from '../../lang/read-disk.js';
 
 interface RunOptions {
   model?: string;
@@ -98,7 +99,7 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
     .option('--features', 'write the backbone output N×C×D×H×W instead of the logits')
     .action(async (file: string, opts: RunOptions) => {
       checkRunFlags(opts);
-      const { model } = loadModel(file, opts.model);
+      const { model } = loadModel(file, opts.model, readFromDisk);
       if (!opts.features && !model.head) {
         throw new UsageError(`--features: ${model.name} has no classification head (head = none); pass --features for the backbone output`);
       }
