@@ -289,6 +289,10 @@ function requestRun(): void {
 
 runner.onmessage = (event: MessageEvent<Reply>) => {
   const reply = event.data;
+  if (reply.kind === 'progress' && reply.id === runId) {
+    $('run-result').replaceChildren(el('p', {}, reply.text));
+    return;
+  }
   if (reply.kind !== 'ran' || reply.id !== runId) return;
   ($('run') as HTMLButtonElement).disabled = false;
   const box = $('run-result');
@@ -324,10 +328,14 @@ function showNoWebGpu(why: string): void {
 async function probeWebGpu(): Promise<void> {
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) return showNoWebGpu('this browser has no navigator.gpu (WebGPU is off, or the page is not a secure context)');
-  const adapter = (await gpu.requestAdapter().catch(() => null)) ?? (await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions).catch(() => null));
+  const compatibility = { featureLevel: 'compatibility' } as GPURequestAdapterOptions;
+  const first = await gpu.requestAdapter().catch(() => null);
+  const other = first && !first.info.isFallbackAdapter ? null : await gpu.requestAdapter(compatibility).catch(() => null);
+  const adapter = other && !other.info.isFallbackAdapter ? other : (first ?? other);
   if (!adapter) return showNoWebGpu('the browser offers no WebGPU adapter');
   const i = adapter.info;
-  $('webgpu').textContent = `WebGPU adapter: ${[i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ') || 'unnamed'}`;
+  const name = [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ') || 'an unnamed adapter';
+  $('webgpu').textContent = `WebGPU adapter: ${name}${i.isFallbackAdapter ? ' (a software fallback: runs are slow)' : ''}`;
 }
 
 // ---- Clips dropped or picked (.npy N×C×T×H×W).

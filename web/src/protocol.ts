@@ -72,6 +72,8 @@ export type Reply =
       ms: number;
     }
   | { kind: 'formatted'; id: number; text?: string; diagnostics: PageDiagnostic[] }
+  /** How far a run has got (opening the device, compiling the kernels, running). */
+  | { kind: 'progress'; id: number; text: string }
   | {
       kind: 'ran';
       id: number;

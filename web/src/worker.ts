@@ -123,18 +123,25 @@ function format(req: Extract<Request, { kind: 'format' }>): Reply {
 
 let device: PstcDevice | undefined;
 
-/** One device for the worker's life; the browser's adapter (compatibility level where that is all there is). */
+/**
+ * The adapter to ask for: the browser's default, unless that is a software fallback (SwiftShader)
+ * and a real one is offered at the compatibility level (e.g. a Vulkan driver through ANGLE's
+ * OpenGL ES), which compiles kernels far faster.
+ */
+async function adapterOptions(gpu: GPU): Promise<GPURequestAdapterOptions> {
+  const compatibility = { featureLevel: 'compatibility' } as GPURequestAdapterOptions;
+  const first = await gpu.requestAdapter();
+  if (first && !first.info.isFallbackAdapter) return {};
+  const other = await gpu.requestAdapter(compatibility);
+  return other && !other.info.isFallbackAdapter ? compatibility : first ? {} : compatibility;
+}
+
+/** One device for the worker's life, on the browser's WebGPU (navigator.gpu). */
 async function openBrowserDevice(): Promise<PstcDevice> {
   if (device) return device;
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) throw new NoAdapterError('this browser has no navigator.gpu');
-  try {
-    device = await openDeviceOn(gpu);
-  } catch (e) {
-    if (!(e instanceof NoAdapterError)) throw e;
-    // Some adapters (e.g. OpenGL ES through ANGLE) are offered only at the compatibility level.
-    device = await openDeviceOn(gpu, {}, { featureLevel: 'compatibility' } as GPURequestAdapterOptions);
-  }
+  device = await openDeviceOn(gpu, {}, await adapterOptions(gpu));
   void device.device.lost.then(() => (device = undefined));
   return device;
 }
@@ -170,6 +177,8 @@ async function run(req: Extract<Request, { kind: 'run' }>): Promise<void> {
     input = { batch: n!, frames: t!, size: h! };
     clip = npy.data;
   }
+  const progress = (text: string) => post({ kind: 'progress', id: req.id, text });
+  progress('opening the WebGPU device…');
   let dev: PstcDevice;
   try {
     dev = await openBrowserDevice();
@@ -177,10 +186,12 @@ async function run(req: Extract<Request, { kind: 'run' }>): Promise<void> {
     return fail(e instanceof NoAdapterError ? `no WebGPU here: ${e.message.split('. ')[0]}` : String(e), true);
   }
   const weights = initWeights(model, req.weightsSeed);
+  progress(`compiling ${model.name}'s kernels on ${dev.describe() || 'the adapter'}…`);
   const t0 = performance.now();
   const compiled = await compileModel(dev, model, input, weights);
   try {
     const t1 = performance.now();
+    progress('running the forward pass…');
     const result = await compiled.forward(clip);
     const t2 = performance.now();
     post({
