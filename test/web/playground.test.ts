@@ -15,7 +15,7 @@ import { explainModel } from '../../src/cli/explain-report.js';
 import { memoryIO } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { pageServer } from '../../src/cli/commands/serve.js';
-import { formatCount } from '../../src/cli/table.js';
+import { formatCount, formatMacs } from '../../src/cli/table.js';
 import { loadModel } from '../../src/lang/elaborate.js';
 import { formatSource } from '../../src/lang/format.js';
 import { readFromDisk } from '../../src/lang/read-disk.js';
@@ -201,8 +201,49 @@ describe.skipIf(skipReason !== undefined)('the playground in headless Chromium',
     expect(await page.$$eval('#kernels details.kernel', (l) => l.length)).toBeGreaterThan(5);
     expect(await page.$eval('#kernels details.kernel pre', (e) => e.textContent)).toContain('@compute');
     await shot('04-pst-tiny-run.png');
+    await (await page.$('#run-panel'))!.screenshot({ path: path.join(SHOTS, '04b-run-panel.png') });
     expect(errors).toEqual([]);
   }, 240_000);
+
+  test('a sweep file: pick a variant and compare it with another, as `explain` computes them', async () => {
+    const file = 'models/tiny/ablations-tiny.pst';
+    await page.select('#file', file);
+    await page.waitForFunction(() => [...document.querySelectorAll('#variant option')].some((o) => o.textContent?.includes('[')), { timeout: 30_000 });
+    const names = await page.$$eval('#variant option', (os) => os.map((o) => (o as HTMLOptionElement).value));
+    const a = names.find((n) => n.includes('patch_shift=pattern_a,shifts=all(tps)'))!;
+    const b = names.find((n) => n.includes('patch_shift=pattern_c,shifts=all(tps)'))!;
+    expect(a && b).toBeTruthy();
+    await page.select('#variant', a);
+    await page.waitForFunction((a) => document.querySelector('#cost .model-name')?.textContent === a, { timeout: 30_000 }, a);
+    await page.select('#compare', b);
+    await page.waitForSelector('#comparison table', { timeout: 30_000 });
+    const header = await page.$$eval('#comparison th', (ths) => ths.map((th) => th.textContent));
+    expect(header).toEqual(['', a, b, 'ratio']);
+    const macsRow = await page.$$eval('#comparison tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)).find((r) => r[0] === 'MACs'));
+    const [ma, mb] = [a, b].map((n) => explainModel(loadModel(file, n, readFromDisk).model, loadModel(file, n, readFromDisk).model.input).cost.total.macs);
+    expect(macsRow!.slice(1, 3)).toEqual([formatMacs(ma!), formatMacs(mb!)]);
+    await shot('06-sweep-compare.png');
+    await page.select('#file', MODEL);
+    await page.waitForFunction(() => document.querySelector('#cost .model-name')?.textContent === 'pst_t_tiny', { timeout: 30_000 });
+  }, 60_000);
+
+  test('share link: the URL carries the edited file, and opening it restores the text', async () => {
+    await typeOver(24, 'heads = 4', 'heads = 8');
+    const text = await editorText();
+    await page.click('#share');
+    const link = await page.$eval('#share-link', (e) => (e as HTMLInputElement).value);
+    expect(link).toContain('#file=models%2Ftiny%2Fpst-tiny.pst&src=');
+    const other = await browser.newPage();
+    try {
+      await other.goto(link);
+      await other.waitForSelector('#cost-table', { timeout: 60_000 });
+      const opened = await other.evaluate(() => (window as unknown as { pstcEditor: import('@codemirror/view').EditorView }).pstcEditor.state.doc.toString());
+      expect(opened).toBe(text);
+    } finally {
+      await other.close();
+    }
+    await typeOver(24, 'heads = 8', 'heads = 4');
+  }, 60_000);
 
   test('without WebGPU the page says so, and checking and explaining still work', async () => {
     const plain = await launch(['--no-sandbox', '--disable-blink-features=WebGPU']);
@@ -213,7 +254,9 @@ describe.skipIf(skipReason !== undefined)('the playground in headless Chromium',
       await p.waitForSelector('#cost-table', { timeout: 60_000 });
       await p.waitForFunction(() => document.getElementById('webgpu')?.textContent?.startsWith('No WebGPU'), { timeout: 30_000 });
       mkdirSync(SHOTS, { recursive: true });
-      await p.screenshot({ path: path.join(SHOTS, '05-no-webgpu.png') });
+      const note = await p.$eval('#webgpu', (e) => e.textContent ?? '');
+      expect(note).toContain('Editing, checking, explain and the pictures work');
+      await (await p.$('#run-panel'))!.screenshot({ path: path.join(SHOTS, '05-no-webgpu.png') });
     } finally {
       await plain.close();
     }

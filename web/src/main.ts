@@ -323,6 +323,7 @@ function showNoWebGpu(why: string): void {
   const note = $('webgpu');
   note.className = 'warning';
   note.textContent = `No WebGPU: ${why}. Editing, checking, explain and the pictures work; Run needs a browser with WebGPU.`;
+  ($('run') as HTMLButtonElement).disabled = true;
 }
 
 async function probeWebGpu(): Promise<void> {

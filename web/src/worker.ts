@@ -85,7 +85,8 @@ function explained(model: ModelConfig): Explained {
     principles: report.principles.map((n) => ({ severity: n.severity, stage: n.stage, text: `${n.shift}: ${n.principle}: ${n.message}` })),
     patterns: report.patterns.map((p) => {
       const title = `${p.shift.name}: the frame each position of a ${p.picture.windowH}×${p.picture.windowW} window reads (stage ${p.stage}, ${p.shiftedHeads} of ${p.heads} heads)`;
-      return { title, svg: patternToSvg(p.picture, title), grid: patternToText(p.picture, false) };
+      // The SVG's own title is just the name (it must fit the picture's width); the caption says the rest.
+      return { title, svg: patternToSvg(p.picture, p.shift.name), grid: patternToText(p.picture, false) };
     }),
   };
 }
