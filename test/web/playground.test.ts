@@ -19,7 +19,7 @@ import { formatCount, formatMacs } from '../../src/cli/table.js';
 import { loadModel } from '../../src/lang/elaborate.js';
 import { formatSource } from '../../src/lang/format.js';
 import { readFromDisk } from '../../src/lang/read-disk.js';
-import { randomClip } from '../../src/weights/init.js';
+import { randomClip } from '../../src/cli/clips.js';
 import { readNpy, writeNpy } from '../../src/weights/npy.js';
 import { freshSeed, maxNormRelativeError } from '../webgpu/util.js';
 // @ts-expect-error: a plain .mjs build script, no types
