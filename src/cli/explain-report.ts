@@ -103,8 +103,8 @@ export function renderReport(report: ReturnType<typeof explainModel>, color = fa
       report.receptiveField.map((r) => [
         String(r.stage),
         String(r.frames),
-        range(r.blockRange),
-        range(r.accumulated),
+        formatRange(r.blockRange),
+        formatRange(r.accumulated),
         `${r.reachableFrames}/${r.frames}`,
       ]),
       [true, true, false, false, true],
@@ -129,7 +129,8 @@ export function renderReport(report: ReturnType<typeof explainModel>, color = fa
   return lines.join('\n');
 }
 
-function range([lo, hi]: [number, number]): string {
+/** A range of relative frames: `+2`, or `-4…+4`. */
+export function formatRange([lo, hi]: [number, number]): string {
   const f = (x: number) => (x > 0 ? `+${x}` : String(x));
   return lo === hi ? f(lo) : `${f(lo)}…${f(hi)}`;
 }

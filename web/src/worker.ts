@@ -8,8 +8,7 @@ import { DiagnosticError, hasErrors, sortDiagnostics, type Diagnostic } from '..
 import { formatSource } from '../../src/lang/format.js';
 import type { ReadFile } from '../../src/lang/load.js';
 import type { ModelConfig } from '../../src/lang/model.js';
-import { explainModel } from '../../src/cli/explain-report.js';
-import { renderReport } from '../../src/cli/explain-report.js';
+import { explainModel, formatRange, renderReport } from '../../src/cli/explain-report.js';
 import { formatBytes, formatCount, formatMacs } from '../../src/cli/table.js';
 import { patternToSvg, patternToText } from '../../src/explore/pattern-picture.js';
 import { NoAdapterError, openDeviceOn, type PstcDevice } from '../../backends/webgpu/gpu-device.js';
@@ -41,10 +40,6 @@ function pageDiagnostic(d: Diagnostic): PageDiagnostic {
 function explained(model: ModelConfig): Explained {
   const report = explainModel(model, { ...model.input });
   const c = report.cost;
-  const range = ([lo, hi]: [number, number]) => {
-    const f = (x: number) => (x > 0 ? `+${x}` : String(x));
-    return lo === hi ? f(lo) : `${f(lo)}…${f(hi)}`;
-  };
   const last = report.receptiveField[report.receptiveField.length - 1];
   return {
     summary: {
@@ -78,8 +73,8 @@ function explained(model: ModelConfig): Explained {
     receptiveField: report.receptiveField.map((r) => ({
       stage: r.stage,
       tokens: r.frames,
-      block: range(r.blockRange),
-      accumulated: range(r.accumulated),
+      block: formatRange(r.blockRange),
+      accumulated: formatRange(r.accumulated),
       reachable: `${r.reachableFrames}/${r.frames}`,
     })),
     principles: report.principles.map((n) => ({ severity: n.severity, stage: n.stage, text: `${n.shift}: ${n.principle}: ${n.message}` })),
