@@ -8,6 +8,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { PstcDevice } from '../backends/webgpu/device.js';
 import { compile, DiagnosticError, forward, initWeights, interpret, loadModel, loadWeights, lowerModel, writeSafetensors } from '../src/index.js';
 import { freshSeed, maxNormRelativeError, randomArray, rng, useDevice } from './webgpu/util.js';
+import { readFromDisk } from '../src/lang/read-disk.js';
 
 const MODEL = 'models/tiny/pst-tiny.pst';
 const device = useDevice();
@@ -15,7 +16,7 @@ const device = useDevice();
 describe('compile + forward', () => {
   it('equal the reference interpreter on the tiny model (weights by map)', async () => {
     const seed = freshSeed();
-    const { model } = loadModel(MODEL);
+    const { model } = loadModel(MODEL, undefined, readFromDisk);
     const weights = initWeights(model, seed);
     const input = { batch: 2, frames: 4, size: 32 };
     const clip = randomArray(rng(seed), 2 * 3 * 4 * 32 * 32);
@@ -34,7 +35,7 @@ describe('compile + forward', () => {
   });
 
   it('loads a checkpoint by path, and a seed gives the same weights as initWeights', async () => {
-    const { model } = loadModel(MODEL);
+    const { model } = loadModel(MODEL, undefined, readFromDisk);
     const dir = mkdtempSync(join(tmpdir(), 'pstc-api-'));
     const path = join(dir, 'w.safetensors');
     writeFileSync(path, writeSafetensors(initWeights(model, 5)));
@@ -53,7 +54,7 @@ describe('compile + forward', () => {
   });
 
   it('reports every mismatch of a weight map at once', async () => {
-    const { model } = loadModel(MODEL);
+    const { model } = loadModel(MODEL, undefined, readFromDisk);
     const weights = initWeights(model, 1);
     weights.delete('norm.weight');
     weights.set('norm.wieght', { shape: [32], data: new Float32Array(32) });

@@ -8,7 +8,7 @@
 //   - A device error in a submission is traced to its kernel by replaying the kernels one by one.
 import type { NodeId } from '../../src/ir/graph.js';
 import type { MemoryPlan } from '../../src/passes/plan-memory.js';
-import { KernelError, type PstcDevice } from './device.js';
+import { KernelError, type PstcDevice } from './gpu-device.js';
 import type { LoweredKernel } from './lower-kernels.js';
 
 const F32 = 4;

@@ -13,7 +13,7 @@ import { size, type Graph } from '../../src/ir/graph.js';
 import type { FusedGraph } from '../../src/passes/fuse.js';
 import { need, runPipeline, startProgram, type Program } from '../../src/passes/pipeline.js';
 import type { MemoryPlan } from '../../src/passes/plan-memory.js';
-import type { DeviceLimits } from './device.js';
+import type { DeviceLimits } from './gpu-device.js';
 import type { KernelLimits } from './kernels/common.js';
 import { lowerKernels, type KernelListing, type LoweredKernel } from './lower-kernels.js';
 

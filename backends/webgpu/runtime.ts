@@ -10,7 +10,7 @@ import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import type { ModelConfig } from '../../src/lang/model.js';
 import { size, type Graph, type NodeId } from '../../src/ir/graph.js';
 import { checkWeights } from '../../src/ir/params.js';
-import type { DeviceLimits, PstcDevice } from './device.js';
+import type { DeviceLimits, PstcDevice } from './gpu-device.js';
 import { Execution } from './executor.js';
 import { F32, planModel, type ModelInput, type ModelPlan } from './plan.js';
 

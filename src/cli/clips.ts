@@ -1,5 +1,5 @@
 // Clips the commands make up when the user gives none (`run --random-input`, `bench`).
-import { makeRandom } from '../weights/index.js';
+import { makeRandom } from '../weights/init.js'; // not weights/index.js: that pulls in the Node file readers
 
 /** A clip of uniform values in [-1, 1), deterministic in the seed (a stand-in for a normalised clip). */
 export function randomClip(shape: readonly number[], seed: number): Float32Array {

@@ -3,7 +3,7 @@
 // a user's mistake prints diagnostics, never a stack trace; an internal error says it is one.
 import { Command, CommanderError } from 'commander';
 import { DiagnosticError, renderDiagnostics, type Diagnostic } from '../lang/diagnostics.js';
-import { readFromDisk } from '../lang/load.js';
+import { readFromDisk } from '../lang/read-disk.js';
 import { processIO, type CliIO } from './io.js';
 import { UsageError } from './errors.js';
 import { registerCheck } from './commands/check.js';
@@ -14,6 +14,7 @@ import { registerRun } from './commands/run.js';
 import { registerBench } from './commands/bench.js';
 import { registerEmitTs } from './commands/emit-ts.js';
 import type { CommandRegistrar } from './registrar.js';
+import { registerServe } from './commands/serve.js';
 
 // One line per command module; keep the order of `pstc --help`.
 const registrars: CommandRegistrar[] = [
@@ -24,6 +25,7 @@ const registrars: CommandRegistrar[] = [
   registerRun,
   registerBench,
   registerEmitTs,
+  registerServe,
 ];
 
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {

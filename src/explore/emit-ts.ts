@@ -9,7 +9,7 @@
 import { IndentationText, Project, QuoteKind, Scope, StructureKind, VariableDeclarationKind, type WriterFunction } from 'ts-morph';
 import type { ModelConfig } from '../lang/model.js';
 import { escapeControls } from '../lang/diagnostics.js';
-import { readFromDisk } from '../lang/load.js';
+import { readFromDisk } from '../lang/read-disk.js';
 import { parseProgram } from '../lang/parse.js';
 
 export interface EmitTsSpec {

@@ -6,7 +6,7 @@ import type { ConstDecl, ModelDecl, ShiftDecl, SweepDecl } from './ast.js';
 import { applyMembers, cloneBody, emptyBody, modelSchema, type BodyNode } from './body.js';
 import { DiagnosticError, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { Evaluator } from './evaluate.js';
-import { loadFiles, normaliseFile, readFromDisk, type ReadFile } from './load.js';
+import { loadFiles, normaliseFile, type ReadFile } from './load.js';
 import type { ModelConfig } from './model.js';
 import { elaborateModel } from './model-config.js';
 import { Reporter } from './report.js';
@@ -28,7 +28,8 @@ export interface CheckResult {
 
 type ModelRef = DeclRef & { decl: ModelDecl };
 
-export function checkFiles(files: string[], readFile: ReadFile = readFromDisk): CheckResult {
+/** `readFile`: the host's files (read-disk.ts's readFromDisk in Node, an in-memory map in a browser). */
+export function checkFiles(files: string[], readFile: ReadFile): CheckResult {
   const loaded = loadFiles(files, readFile);
   const diagnostics: Diagnostic[] = [...loaded.diagnostics];
   const scopes = buildScopes(loaded.files, diagnostics);
@@ -89,7 +90,7 @@ export function checkFiles(files: string[], readFile: ReadFile = readFromDisk): 
  * One model of a file, for the phases after the language: the named model (or sweep variant),
  * or with no name the file's last declared model. Throws DiagnosticError when the file has errors.
  */
-export function loadModel(file: string, modelName?: string, readFile: ReadFile = readFromDisk): { model: ModelConfig; result: CheckResult } {
+export function loadModel(file: string, modelName: string | undefined, readFile: ReadFile): { model: ModelConfig; result: CheckResult } {
   const result = checkFiles([file], readFile);
   if (hasErrors(result.diagnostics)) throw new DiagnosticError(result.diagnostics);
   const names = result.models.map((m) => m.name);

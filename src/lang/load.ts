@@ -1,11 +1,10 @@
 // Loading: read each .pst file once, parse it, follow its imports (relative to the importing
 // file), and report missing files (PST201) and import cycles (PST202) at the import's span.
-import path from 'node:path';
 import type { Program } from './ast.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { Span } from './span.js';
 import { parseProgram } from './parse.js';
-import { readRegularFile } from './read-file.js';
+import { dirname, isAbsolute, join, normalise } from './paths.js';
 
 /** A file's text, or why it could not be read (`undefined`: missing or unreadable, PST201). */
 export type ReadFile = (file: string) => string | { refused: string } | undefined;
@@ -17,18 +16,6 @@ export const MAX_LOADED_FILES = 256;
 /** A .pst file larger than this is refused before it is read: the shipped models are under 2 KB,
  *  and the front end's work grows with the text (an import of a huge file must not take minutes). */
 export const MAX_SOURCE_BYTES = 256 * 1024;
-
-/**
- * Reads a source file from disk, refusing what is not one before reading it: a folder, a device
- * such as /dev/zero, a FIFO (which would block), a file over MAX_SOURCE_BYTES, or bytes that are
- * not text (a NUL, or invalid UTF-8). A leading UTF-8 byte-order mark is dropped.
- */
-export const readFromDisk: ReadFile = (file) => {
-  const read = readRegularFile(file, MAX_SOURCE_BYTES);
-  if ('unreadable' in read) return undefined; // missing or unreadable: reported as PST201 by the caller
-  if ('refused' in read) return read;
-  return decodeSource(read.bytes);
-};
 
 /** A source file's bytes as text: UTF-8 without its byte-order mark; binary data is refused. */
 export function decodeSource(bytes: Uint8Array): string | { refused: string } {
@@ -70,15 +57,15 @@ export interface LoadResult {
 }
 
 export function normaliseFile(file: string): string {
-  return path.normalize(file);
+  return normalise(file);
 }
 
 /** Where `import "x"` in `importer` points: relative to the importer's folder unless absolute. */
 export function resolveImport(importer: string, target: string): string {
-  return normaliseFile(path.isAbsolute(target) ? target : path.join(path.dirname(importer), target));
+  return normaliseFile(isAbsolute(target) ? target : join(dirname(importer), target));
 }
 
-export function loadFiles(files: readonly string[], readFile: ReadFile = readFromDisk): LoadResult {
+export function loadFiles(files: readonly string[], readFile: ReadFile): LoadResult {
   const result: LoadResult = { files: new Map(), roots: [], sources: new Map(), diagnostics: [] };
   // Files whose imports are being followed: an import of one of them closes a cycle.
   const stack: string[] = [];

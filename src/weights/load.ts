@@ -12,7 +12,8 @@ import { HEAD_PREFIX, weightSpecs } from './names.js';
 import { UnsafePickleError } from './pickle.js';
 import { indexPth, isLegacyPth, isZip, type PthLimits } from './pth.js';
 import { indexSafetensors, type SafetensorsLimits } from './safetensors.js';
-import { bytesSource, withFileSource, type ByteSource } from './source.js';
+import { withFileSource } from './file-source.js';
+import { bytesSource, type ByteSource } from './source.js';
 import { FormatError, nameText, numel, shapeText, type StoredTensors, type WeightMap } from './tensor.js';
 
 const FLAG = '--weights';

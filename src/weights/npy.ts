@@ -4,7 +4,7 @@
 // 64 bytes and ended by '\n'; then the data. We read little-endian float32, float64 and float16 in C order.
 // Reading is bounded: the header is capped, the shape is checked (exactly, as BigInt) against the
 // bytes the file holds before anything is allocated, and a file path must name a regular file.
-import { bytesSource, withFileSource, type ByteSource } from './source.js';
+import { bytesSource, type ByteSource } from './source.js';
 import { FormatError, float16FromLE, float32FromLE, float32ToLE, float64FromLE, nameText, numel, numelExact, shapeText } from './tensor.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
@@ -104,10 +104,6 @@ function parseShape(text: string): number[] {
   });
 }
 
-/** Reads a .npy file, refusing anything but a regular file (a FIFO or /dev/zero is never read). */
-export function readNpyFile(path: string, limits: NpyLimits = {}): { shape: number[]; data: Float32Array } {
-  return withFileSource(path, (source) => readNpy(source, limits));
-}
 
 /**
  * Says how many values are NaN or ±Inf, or undefined when all are finite: a clip with one of them

@@ -11,6 +11,7 @@ import { memoryIO } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { loadModel } from '../../src/lang/elaborate.js';
 import { compileProgram, PASS_NAMES } from '../../src/passes/pipeline.js';
+import { readFromDisk } from '../../src/lang/read-disk.js';
 
 const MODEL = 'models/tiny/pst-tiny.pst';
 
@@ -27,7 +28,7 @@ describe('pstc compile --emit wgsl', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
 
-    const { model } = loadModel(MODEL);
+    const { model } = loadModel(MODEL, undefined, readFromDisk);
     const plan = planModel(model, model.input);
     const wgsl = readdirSync(dir).filter((f) => f.endsWith('.wgsl')).sort();
     expect(wgsl).toHaveLength(plan.kernels.length);
@@ -64,7 +65,7 @@ describe('pstc compile --emit ir', () => {
     const r = await run(['compile', MODEL, '--emit', 'ir', '--frames', '4']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const { model } = loadModel(MODEL);
+    const { model } = loadModel(MODEL, undefined, readFromDisk);
     const program = compileProgram(model, { ...model.input, frames: 4 });
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toBe(`// after plan-memory (passes run: ${PASS_NAMES.join(', ')})`);
@@ -76,7 +77,7 @@ describe('pstc compile --emit ir', () => {
   });
 
   it('--after PASS prints the program after that pass, views with their maps', async () => {
-    const { model } = loadModel(MODEL);
+    const { model } = loadModel(MODEL, undefined, readFromDisk);
     const input = { ...model.input, frames: 4 };
     const nodes: Record<string, number> = {};
     for (const pass of ['lower', 'fold', 'commute'] as const) {

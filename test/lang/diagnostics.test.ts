@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { renderDiagnostics } from '../../src/lang/diagnostics.js';
 import { checkFiles } from '../../src/lang/elaborate.js';
+import { readFromDisk } from '../../src/lang/read-disk.js';
 
 const dir = 'test/lang/diagnostics';
 const cases = readdirSync(dir)
@@ -13,7 +14,7 @@ const cases = readdirSync(dir)
   .sort();
 
 function rendered(file: string): string {
-  const result = checkFiles([file]);
+  const result = checkFiles([file], readFromDisk);
   return `${renderDiagnostics(result.diagnostics, { sources: result.sources })}\n`;
 }
 
@@ -46,7 +47,7 @@ describe('golden diagnostics', () => {
 });
 
 test('a file with three mistakes reports all three, each at its place', () => {
-  const result = checkFiles([path.join(dir, 'three_mistakes.pst')]);
+  const result = checkFiles([path.join(dir, 'three_mistakes.pst')], readFromDisk);
   const found = result.diagnostics.map((d) => [d.code, d.span?.startLine, d.span?.startCol]);
   expect(found).toEqual([
     ['PST250', 4, 21],

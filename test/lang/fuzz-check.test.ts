@@ -73,7 +73,7 @@ function mutate(text: string, m: Mutation): string {
     const i = m.at % lines.length;
     if (m.kind === 'deleteLine') lines.splice(i, 1);
     else if (m.kind === 'duplicateLine') lines.splice(i, 0, lines[i]!);
-    else {
+    else if (m.kind === 'swapLines') {
       const j = m.with % lines.length;
       [lines[i], lines[j]] = [lines[j]!, lines[i]!];
     }
@@ -99,7 +99,7 @@ function mutate(text: string, m: Mutation): string {
   }
   if (m.kind === 'deleteToken') parts[i] = '';
   else if (m.kind === 'duplicateToken') parts[i] = `${parts[i]} ${parts[i]}`;
-  else {
+  else if (m.kind === 'swapTokens') {
     const [, j] = tokens[m.with % tokens.length]!;
     [parts[i], parts[j]] = [parts[j]!, parts[i]!];
   }

@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { closestName, editDistance, escapeControls, renderDiagnostics, type Diagnostic } from '../../src/lang/diagnostics.js';
 import { checkFiles } from '../../src/lang/elaborate.js';
 import { numberText } from '../../src/lang/evaluate.js';
-import { MAX_LOADED_FILES, MAX_SOURCE_BYTES, readFromDisk } from '../../src/lang/load.js';
+import { MAX_LOADED_FILES, MAX_SOURCE_BYTES } from '../../src/lang/load.js';
+import { readFromDisk } from '../../src/lang/read-disk.js';
 import { MAX_NESTING, MAX_SYNTAX_ERRORS, parseProgram } from '../../src/lang/parse.js';
 import { vfs } from './vfs.js';
 
@@ -33,7 +34,7 @@ describe('files that are not .pst sources', () => {
   it('accepts a UTF-8 byte-order mark', () => {
     expect(check(`\ufeff${model}`).codes).toEqual([]);
     const file = onDisk('bom.pst', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(model)]));
-    const result = checkFiles([file]);
+    const result = checkFiles([file], readFromDisk);
     expect(result.diagnostics).toEqual([]);
     expect(result.models.map((m) => m.name)).toEqual(['m']);
   });
@@ -47,11 +48,11 @@ describe('files that are not .pst sources', () => {
     for (const target of ['/dev/zero', fifo, dir, huge, binary, latin1]) {
       const importer = onDisk('importer.pst', `import "${target}"\n${model}`);
       const start = performance.now();
-      const result = checkFiles([importer]);
+      const result = checkFiles([importer], readFromDisk);
       expect(performance.now() - start).toBeLessThan(5000);
       expect(result.diagnostics.map((d) => [d.code, d.span?.startLine])).toEqual([['PST204', 1]]);
       // Given directly (not imported), the diagnostic names the file instead of a span.
-      const direct = checkFiles([target]);
+      const direct = checkFiles([target], readFromDisk);
       expect(direct.diagnostics.map((d) => [d.code, d.flag])).toEqual([['PST204', target]]);
     }
     expect(readFromDisk(join(dir, 'missing.pst'))).toBeUndefined();
@@ -71,7 +72,7 @@ describe('files that are not .pst sources', () => {
     const passwd = Array.from({ length: 500 }, (_, i) => `user${i}:x:${i}:${i}:User ${i}:/home/u${i}:/bin/sh`).join('\n');
     const importer = onDisk('imports-passwd.pst', `import "passwd"\n${model}`);
     onDisk('passwd', passwd);
-    const result = checkFiles([importer]);
+    const result = checkFiles([importer], readFromDisk);
     const syntax = result.diagnostics.filter((d) => d.span?.file.endsWith('passwd'));
     expect(syntax.length).toBe(MAX_SYNTAX_ERRORS + 1);
     expect(syntax[MAX_SYNTAX_ERRORS]!.severity).toBe('note');

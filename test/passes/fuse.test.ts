@@ -49,6 +49,8 @@ function executeFused(fg: FusedGraph, clip: Float64Array, weights: WeightMap): {
       case 'copy':
         y = read(k.x);
         break;
+      default:
+        throw new Error(`test: an inference graph has no ${k.kind} kernel`);
     }
     values.set(k.out, y);
   }

@@ -7,11 +7,12 @@ import { loadModel } from '../../src/lang/elaborate.js';
 import type { ModelConfig } from '../../src/lang/model.js';
 import { compileProgram, need, type PassName, type Program } from '../../src/passes/pipeline.js';
 import { initWeights, makeRandom, type WeightMap } from '../../src/weights/index.js';
+import { readFromDisk } from '../../src/lang/read-disk.js';
 
 export const TINY_FAMILIES = ['pst-tiny', 'swin2d-tiny', 'tsm-tiny', 'tps-tiny', 'video-swin-tiny'];
 
 export function tinyModel(file: string): ModelConfig {
-  return loadModel(`models/tiny/${file}.pst`).model;
+  return loadModel(`models/tiny/${file}.pst`, undefined, readFromDisk).model;
 }
 
 /** The model (at its own frames and size, `batch` clips) after the pipeline's pass `pass`. */

@@ -7,13 +7,14 @@ import { compileModel } from '../../backends/webgpu/runtime.js';
 import { loadModel } from '../../src/lang/elaborate.js';
 import { graphFor, randomClip, randomWeights } from '../passes/helpers.js';
 import { freshSeed, maxNormRelativeError, useDevice } from './util.js';
+import { readFromDisk } from '../../src/lang/read-disk.js';
 
 describe.skipIf(!process.env.PSTC_SLOW)('PST-T at 1×3×32×224² on WebGPU (PSTC_SLOW=1)', () => {
   const device = useDevice();
 
   it('gives the interpreter\'s features and logits within 1e-4', async () => {
     const seed = freshSeed();
-    const model = loadModel('models/pst-t.pst', 'pst_t').model;
+    const model = loadModel('models/pst-t.pst', 'pst_t', readFromDisk).model;
     const input = { batch: 1, frames: 32, size: 224 };
     const weights = randomWeights(model, seed);
     const graph = graphFor(model, input, 'fold');

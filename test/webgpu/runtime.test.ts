@@ -30,7 +30,8 @@ async function kernelError(step: LoweredKernel, values: Map<NodeId, Float64Array
     }
     if (bound.kind === 'tensor') inputs[b.name] = Float32Array.from(values.get(bound.node)!);
     else if (bound.kind === 'param') inputs[b.name] = weights.get(bound.name)!.data;
-    else inputs[b.name] = bound.data;
+    else if (bound.kind === 'table') inputs[b.name] = bound.data;
+    else throw new Error(`test: no value for a ${bound.kind} binding`);
   }
   const got = await runKernel(device(), step.kernel, inputs, output);
   return maxNormRelativeError(got, values.get(step.fused.out)!);

@@ -61,7 +61,7 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 
 /** Applies byte-level mutations; 'text' replaces the n-th run of ASCII digits (a header number). */
 function mutate(bytes: Uint8Array, mutations: Mutation[]): Uint8Array {
-  let b = Uint8Array.from(bytes);
+  let b: Uint8Array = Uint8Array.from(bytes);
   for (const m of mutations) {
     if (!b.length) break;
     const at = m.at % b.length;

@@ -15,6 +15,7 @@ import { withDevice } from '../device.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { inputFrom, MAX_PASSES, nonNegativeInt, positiveInt, withInputOptions, withModelArgument } from '../options.js';
 import { formatBytes, renderTable } from '../table.js';
+import { readFromDisk } from '../../lang/read-disk.js';
 
 interface BenchOptions {
   model?: string;
@@ -149,7 +150,7 @@ export const registerBench: CommandRegistrar = (program: Command, io) => {
     .option('--json', 'print the report as JSON')
     .action(async (file: string, opts: BenchOptions) => {
       const subject = (path: string, name: string | undefined): Subject => {
-        const { model } = loadModel(path, name);
+        const { model } = loadModel(path, name, readFromDisk);
         const input: ModelInput = inputFrom(model, opts);
         return { file: path, model, input };
       };

@@ -22,6 +22,7 @@ import type { CommandRegistrar } from '../registrar.js';
 import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
 import { checkOutputPath } from '../output-path.js';
 import { formatBytes } from '../table.js';
+import { readFromDisk } from '../../lang/read-disk.js';
 
 interface CompileOptions {
   model?: string;
@@ -107,7 +108,7 @@ export const registerCompile: CommandRegistrar = (program: Command, io) => {
       if (opts.emit === 'wgsl' && opts.out === undefined) throw new UsageError('--out: missing; the directory for the WGSL files');
       if (opts.emit !== 'ir' && opts.after !== undefined) throw new UsageError('--after: only with --emit ir (the WGSL is made from the whole pipeline)');
       const until = passAfter(opts.after);
-      const { model, result } = loadModel(file, opts.model);
+      const { model, result } = loadModel(file, opts.model, readFromDisk);
       if (opts.out !== undefined) {
         checkOutputPath({ flag: '--out', path: opts.out, kind: opts.emit === 'wgsl' ? 'folder' : 'file', inputs: result.sources.keys() });
       }

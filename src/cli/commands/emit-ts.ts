@@ -10,6 +10,7 @@ import { UsageError } from '../errors.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
 import { checkOutputPath } from '../output-path.js';
+import { readFromDisk } from '../../lang/read-disk.js';
 
 interface EmitTsOptions {
   model?: string;
@@ -42,7 +43,7 @@ export const registerEmitTs: CommandRegistrar = (program: Command, io) => {
     .option('--out <model.ts>', 'where to write the module')
     .action(async (file: string, opts: EmitTsOptions) => {
       if (opts.out === undefined) throw new UsageError('--out: missing; where to write the TypeScript module');
-      const { model, result } = loadModel(file, opts.model);
+      const { model, result } = loadModel(file, opts.model, readFromDisk);
       checkOutputPath({ flag: '--out', path: opts.out, kind: 'file', inputs: result.sources.keys() });
       const input = inputFrom(model, opts);
       writeFileAtomic(opts.out, await emitModelTs(model, file, input));

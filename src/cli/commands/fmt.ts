@@ -7,7 +7,7 @@ import type { CommandRegistrar } from '../registrar.js';
 import { UsageError } from '../errors.js';
 import { renderDiagnostics } from '../../lang/diagnostics.js';
 import { formatSource } from '../../lang/format.js';
-import { readFromDisk } from '../../lang/load.js';
+import { readFromDisk } from '../../lang/read-disk.js';
 import { ReadOnlyOutputError, writeFileAtomic } from '../../weights/atomic.js';
 
 export const registerFmt: CommandRegistrar = (program, io, setExit) => {

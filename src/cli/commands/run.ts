@@ -14,6 +14,7 @@ import { nonNegativeInt, withModelArgument } from '../options.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { checkOutputPath } from '../output-path.js';
 import { readInputFile } from '../input-file.js';
+import { readFromDisk } from '../../lang/read-disk.js';
 
 interface RunOptions {
   model?: string;
@@ -82,7 +83,7 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
     .option('--features', 'write the backbone output N×C×D×H×W instead of the logits')
     .action(async (file: string, opts: RunOptions) => {
       checkRunFlags(opts);
-      const { model, result } = loadModel(file, opts.model);
+      const { model, result } = loadModel(file, opts.model, readFromDisk);
       // Checked before the forward pass: --out must be writable and none of the inputs.
       const inputs = [...result.sources.keys(), ...[opts.weights, opts.input].filter((p) => p !== undefined)];
       checkOutputPath({ flag: '--out', path: opts.out!, kind: 'file', inputs });
