@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent set-up for pstc on a fresh machine: npm dependencies, the TypeScript build, and a
-# WebGPU adapter. Fast when everything is already in place. Sourced or run by scripts/demo.sh and
+# Idempotent set-up for pstc on a fresh machine: npm dependencies, the TypeScript build, headless
+# Chromium for the browser tests, and a WebGPU adapter. Fast when everything is already in place. Sourced or run by scripts/demo.sh and
 # scripts/test.sh; run it by hand with `bash scripts/setup.sh`.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,7 +20,22 @@ fi
 # 2. Build dist/ (incremental: about a second when nothing changed).
 npx tsc -p tsconfig.json
 
-# 3. A WebGPU adapter. Dawn (npm `webgpu`) needs Vulkan; without a GPU that is Mesa's lavapipe,
+# 3. Headless Chromium for the playground's browser tests (test/web/playground.test.ts): Debian's
+#    `chromium` package (puppeteer-core drives /usr/bin/chromium; no browser download). Installed
+#    only when missing, as root on Debian; elsewhere we say how and go on (those tests then skip,
+#    saying why). PSTC_NO_CHROMIUM=1 skips this step.
+if [ -z "${PSTC_NO_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -r /etc/debian_version ]; then
+    say "installing Debian's chromium (headless browser for test/web/)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+      || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+      || say "could not install chromium; the browser tests will skip"
+  else
+    say "no /usr/bin/chromium: install Debian's chromium (apt-get install chromium) for the browser tests, or set PSTC_CHROMIUM"
+  fi
+fi
+
+# 4. A WebGPU adapter. Dawn (npm `webgpu`) needs Vulkan; without a GPU that is Mesa's lavapipe,
 #    and Dawn refuses Debian 12's own Mesa 22.3, so we take Mesa >= 25 from bookworm-backports.
 probe() { node scripts/probe-adapter.mjs >/dev/null 2>&1; }
 if probe; then exit 0; fi

@@ -9,6 +9,8 @@ export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/pstc-xdg-$(id -u)}
 report=$(mktemp -t pstc-vitest-XXXXXX.json)
 trap 'rm -f "$report"' EXIT
 status=0
+# The tests are TypeScript too: type-check them (the build covers src/, backends/, grammar/ only).
+npx tsc -p tsconfig.test.json || status=$?
 npx vitest run --reporter=default --reporter=json --outputFile="$report" "$@" || status=$?
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));

@@ -8,6 +8,7 @@ import { DiagnosticError } from './lang/diagnostics.js';
 import { loadModel } from './lang/elaborate.js';
 import type { ModelConfig } from './lang/model.js';
 import { initWeights, loadCheckpoint, matchWeights, type WeightMap } from './weights/index.js';
+import { readFromDisk } from './lang/read-disk.js';
 
 /** Weights by state-dict name, as a program holds them (a WeightMap, or any read-only map). */
 export type WeightInput = ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>;
@@ -30,7 +31,7 @@ export interface CompileOptions {
  * DiagnosticError; no adapter throws NoAdapterError (from backends/webgpu/device.ts).
  */
 export async function compile(modelFileOrConfig: string | ModelConfig, options: CompileOptions = {}): Promise<CompiledModel> {
-  const model = typeof modelFileOrConfig === 'string' ? loadModel(modelFileOrConfig, options.model).model : modelFileOrConfig;
+  const model = typeof modelFileOrConfig === 'string' ? loadModel(modelFileOrConfig, options.model, readFromDisk).model : modelFileOrConfig;
   if (options.weights !== undefined && options.seed !== undefined) {
     throw new TypeError('compile(): pass either `weights` or `seed`, not both');
   }

@@ -9,16 +9,18 @@ export { DiagnosticError, renderDiagnostics, type Diagnostic, type Severity } fr
 export type { Span } from './lang/span.js';
 export { checkFiles, loadModel, type CheckResult } from './lang/elaborate.js';
 
-// The IR and the reference.
+// The IR, the pass pipeline and the reference.
 export { lowerModel, type InputSize } from './ir/lower.js';
 export { foldViews } from './ir/fold.js';
 export type { Graph, Node, Op } from './ir/graph.js';
+export { PASSES, PASS_NAMES, compileProgram, runPipeline, startProgram, graphPass, type Pass, type PassName, type Program } from './passes/pipeline.js';
+export { programToText, graphToText } from './passes/print.js';
 export { interpret, type InterpretResult } from '../backends/reference/interpreter.js';
 
 // The WebGPU backend.
 export { openDevice, PstcDevice, NoAdapterError, DeviceLostError, KernelError, type DeviceLimits, type AdapterDescription } from '../backends/webgpu/device.js';
+export { planModel, planProgram } from '../backends/webgpu/plan.js';
 export {
-  planModel,
   compileModel,
   type ModelInput,
   type ModelPlan,

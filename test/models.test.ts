@@ -9,6 +9,7 @@ import { renderDiagnostics } from '../src/lang/diagnostics.js';
 import { formatProgram } from '../src/lang/format.js';
 import { parseProgram } from '../src/lang/parse.js';
 import type { ModelConfig, PatchShift, StageConfig } from '../src/lang/model.js';
+import { readFromDisk } from '../src/lang/read-disk.js';
 
 const modelFiles = (readdirSync('models', { recursive: true }) as string[])
   .filter((f) => f.endsWith('.pst'))
@@ -40,14 +41,14 @@ const expected: Record<string, { models: number; warnings?: string[] }> = {
 };
 
 function check(file: string) {
-  const r = checkFiles([file]);
+  const r = checkFiles([file], readFromDisk);
   return { ...r, rendered: renderDiagnostics(r.diagnostics, { sources: r.sources }) };
 }
 
 const cache = new Map<string, ModelConfig>();
 function model(file: string, name?: string): ModelConfig {
   const key = `${file}#${name ?? ''}`;
-  if (!cache.has(key)) cache.set(key, loadModel(file, name).model);
+  if (!cache.has(key)) cache.set(key, loadModel(file, name, readFromDisk).model);
   return cache.get(key)!;
 }
 
@@ -160,7 +161,7 @@ describe('the other full-size models', () => {
 });
 
 describe('ablations', () => {
-  const variants = (file: string) => checkFiles([file]).models;
+  const variants = (file: string) => checkFiles([file], readFromDisk).models;
   const tpsOf = (m: ModelConfig) => m.stages[0]!.blocks[1]!.shift as PatchShift;
 
   test('patterns: 2x2, three 3x3 of reach 1, 2, 4 (pattern C), and 4x4 of reach 8', () => {
@@ -204,7 +205,7 @@ describe('ablations', () => {
 
 describe('tiny models run in seconds and still exercise the hard cases', () => {
   const tinyFiles = modelFiles.filter((f) => f.startsWith('models/tiny/'));
-  const tiny = tinyFiles.flatMap((f) => checkFiles([f]).models);
+  const tiny = tinyFiles.flatMap((f) => checkFiles([f], readFromDisk).models);
   // Feature-map side of each stage: input / patch, halved by each merge (odd sides padded first).
   const sides = (m: ModelConfig) => {
     let side = Math.ceil(m.input.size / m.embed.patch[1]);

@@ -6,7 +6,7 @@ import type { IndexMap } from '../../src/ir/indexmap.js';
 import { keeps } from '../../src/ir/rng.js';
 import { erf } from './erf.js';
 import { gatherTable } from './gather.js';
-import { attentionProbabilities, biasRow } from './ops.js';
+import { attentionProbabilities, biasRow, normalizeRows } from './ops.js';
 
 export function scale(x: Float64Array, factor: number): Float64Array {
   return x.map((v) => v * factor);
@@ -23,24 +23,6 @@ export function geluGrad(x: Float64Array, dy: Float64Array): Float64Array {
     const pdf = Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI);
     return dy[i]! * (cdf + v * pdf);
   });
-}
-
-/** x̂ = (x − mean)/√(var + eps) per row of `dim` (biased variance), with each row's 1/√(var + eps). */
-function normalizeRows(x: Float64Array, dim: number, eps: number): { xhat: Float64Array; inv: Float64Array } {
-  const xhat = new Float64Array(x.length);
-  const inv = new Float64Array(x.length / dim);
-  for (let r = 0; r < x.length; r += dim) {
-    let mean = 0;
-    for (let i = 0; i < dim; i++) mean += x[r + i]!;
-    mean /= dim;
-    let variance = 0;
-    for (let i = 0; i < dim; i++) variance += (x[r + i]! - mean) ** 2;
-    variance /= dim;
-    const s = 1 / Math.sqrt(variance + eps);
-    inv[r / dim] = s;
-    for (let i = 0; i < dim; i++) xhat[r + i] = (x[r + i]! - mean) * s;
-  }
-  return { xhat, inv };
 }
 
 export function layernormNormalized(x: Float64Array, dim: number, eps: number): Float64Array {

@@ -3,6 +3,7 @@
 // dropped after their last use unless `keep` asks for them (tests compare intermediates).
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import { consumers, size, type Graph, type Node, type NodeId } from '../../src/ir/graph.js';
+import { checkWeights } from '../../src/ir/params.js';
 import { gather } from './gather.js';
 import * as grad from './grad-ops.js';
 import * as ops from './ops.js';
@@ -39,6 +40,7 @@ export function interpret(
   weights: ReferenceWeights,
   options: InterpretOptions = {},
 ): InterpretResult {
+  checkWeights(graph, weights);
   const users = consumers(graph);
   const remaining = users.map((u) => u.length);
   const live = new Map<NodeId, Float64Array>();
@@ -91,7 +93,7 @@ function evaluateNode(
       return inputs.clip;
     }
     case 'param':
-      return paramValue(op.name, node.shape, weights);
+      return paramValue(op.name, weights);
     case 'view':
       return gather(args[0]!, op.map);
     case 'linear': {
@@ -148,7 +150,7 @@ function evaluateNode(
 }
 
 function labelsDiagnostic(message: string, expected: string): DiagnosticError {
-  return new DiagnosticError([{ code: 'PST309', severity: 'error', message, flag: '--data', expected }]);
+  return new DiagnosticError([{ code: 'PST312', severity: 'error', message, flag: '--data', expected }]);
 }
 
 function labelsValue(labels: ArrayLike<number> | undefined, batch: number): Float64Array {
@@ -162,23 +164,7 @@ function checkLabelRange(labels: Float64Array, classes: number): void {
   if (bad >= 0) throw labelsDiagnostic(`label ${labels[bad]} of sample ${bad} is not a class index`, `an integer in [0, ${classes})`);
 }
 
-function paramValue(name: string, shape: readonly number[], weights: ReferenceWeights): Float64Array {
-  const w = weights.get(name);
-  if (!w) {
-    throw new DiagnosticError([
-      { code: 'PST306', severity: 'error', message: `weight '${name}' is missing`, flag: '--weights', expected: `a tensor of shape [${shape.join(', ')}]` },
-    ]);
-  }
-  if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) {
-    throw new DiagnosticError([
-      {
-        code: 'PST306',
-        severity: 'error',
-        message: `weight '${name}' has shape [${w.shape.join(', ')}]`,
-        flag: '--weights',
-        expected: `[${shape.join(', ')}]`,
-      },
-    ]);
-  }
-  return Float64Array.from(w.data);
+/** A weight's data as float64 (its name and shape were checked on entry). */
+function paramValue(name: string, weights: ReferenceWeights): Float64Array {
+  return Float64Array.from(weights.get(name)!.data);
 }

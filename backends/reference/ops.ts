@@ -23,7 +23,14 @@ export function linear(x: Float64Array, w: Float64Array, b: Float64Array | null,
 
 /** PyTorch's LayerNorm over the last dim: biased variance, eps inside the square root. */
 export function layernorm(x: Float64Array, gamma: Float64Array, beta: Float64Array, dim: number, eps: number): Float64Array {
-  const y = new Float64Array(x.length);
+  const { xhat } = normalizeRows(x, dim, eps);
+  return xhat.map((v, k) => v * gamma[k % dim]! + beta[k % dim]!);
+}
+
+/** x̂ = (x − mean)/√(var + eps) per row of `dim` (biased variance), with each row's 1/√(var + eps). */
+export function normalizeRows(x: Float64Array, dim: number, eps: number): { xhat: Float64Array; inv: Float64Array } {
+  const xhat = new Float64Array(x.length);
+  const inv = new Float64Array(x.length / dim);
   for (let r = 0; r < x.length; r += dim) {
     let mean = 0;
     for (let i = 0; i < dim; i++) mean += x[r + i]!;
@@ -31,10 +38,11 @@ export function layernorm(x: Float64Array, gamma: Float64Array, beta: Float64Arr
     let variance = 0;
     for (let i = 0; i < dim; i++) variance += (x[r + i]! - mean) ** 2;
     variance /= dim;
-    const inv = 1 / Math.sqrt(variance + eps);
-    for (let i = 0; i < dim; i++) y[r + i] = (x[r + i]! - mean) * inv * gamma[i]! + beta[i]!;
+    const s = 1 / Math.sqrt(variance + eps);
+    inv[r / dim] = s;
+    for (let i = 0; i < dim; i++) xhat[r + i] = (x[r + i]! - mean) * s;
   }
-  return y;
+  return { xhat, inv };
 }
 
 export function gelu(x: Float64Array): Float64Array {

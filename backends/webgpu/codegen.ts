@@ -9,7 +9,7 @@ import { compose, linearize, product, shapeBounds, simplify, simplifyExpr, type 
 import { reshape } from '../../src/ir/maps.js';
 import {
   ERF_WGSL,
-  LINEAR_WORKGROUP_WGSL,
+  entryPrologue,
   MIN_LIMITS,
   headerComment,
   storageDecl,
@@ -111,16 +111,7 @@ ${bindings.map(storageDecl).join('\n')}
 
 ${o.loads.map((l) => l.fn.source).join('\n\n')}
 ${o.expression.includes('gelu(') ? `\n${ERF_WGSL}\n` : ''}${o.prelude ? `\n${o.prelude}\n` : ''}
-${LINEAR_WORKGROUP_WGSL}
-
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let e = linear_workgroup(wid, groups) * ${WORKGROUP} + i32(lid);
-  if (e >= ELEMENTS) {
-    return;
-  }
+${entryPrologue({ threads: WORKGROUP, index: 'e', count: 'ELEMENTS', per: 'thread' })}
 ${o.loads.map((_, i) => `  let x${i} = load_${i}(e);`).join('\n')}
   out[e] = ${o.expression};
 }
@@ -161,16 +152,7 @@ ${bindings.map(storageDecl).join('\n')}
 
 ${o.load.source}
 
-${LINEAR_WORKGROUP_WGSL}
-
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let o = linear_workgroup(wid, groups) * ${WORKGROUP} + i32(lid);
-  if (o >= OUTPUTS) {
-    return;
-  }
+${entryPrologue({ threads: WORKGROUP, index: 'o', count: 'OUTPUTS', per: 'thread' })}
   var total = 0.0;
   for (var r = 0; r < REDUCED; r++) {
     total += load_x(o, r);

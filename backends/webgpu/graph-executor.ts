@@ -9,7 +9,7 @@ import { foldViews } from '../../src/ir/fold.js';
 import { size, type Graph, type Node, type NodeId } from '../../src/ir/graph.js';
 import { fuse, type FusedGraph } from '../../src/passes/fuse.js';
 import { planMemory, type MemoryPlan } from '../../src/passes/plan-memory.js';
-import { KernelError, type PstcDevice } from './device.js';
+import { KernelError, type PstcDevice } from './gpu-device.js';
 import { MIN_LIMITS, type KernelLimits } from './kernels/common.js';
 import { lowerKernels, type LoweredKernel } from './lower-kernels.js';
 

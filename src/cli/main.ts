@@ -1,9 +1,9 @@
 // pstc's command-line entry. Each command lives in src/cli/commands/<name>.ts and exports
-// `register(program, io, setExit)`; this file only wires them up and turns errors into messages:
+// a CommandRegistrar (registrar.ts); this file only wires them up and turns errors into messages:
 // a user's mistake prints diagnostics, never a stack trace; an internal error says it is one.
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { DiagnosticError, renderDiagnostics, type Diagnostic } from '../lang/diagnostics.js';
+import { readFromDisk } from '../lang/read-disk.js';
 import { processIO, type CliIO } from './io.js';
 import { UsageError } from './errors.js';
 import { registerCheck } from './commands/check.js';
@@ -13,8 +13,8 @@ import { registerCompile } from './commands/compile.js';
 import { registerRun } from './commands/run.js';
 import { registerBench } from './commands/bench.js';
 import { registerEmitTs } from './commands/emit-ts.js';
-
-export type CommandRegistrar = (program: Command, io: CliIO, setExit: (code: number) => void) => void;
+import type { CommandRegistrar } from './registrar.js';
+import { registerServe } from './commands/serve.js';
 
 // One line per command module; keep the order of `pstc --help`.
 const registrars: CommandRegistrar[] = [
@@ -25,6 +25,7 @@ const registrars: CommandRegistrar[] = [
   registerRun,
   registerBench,
   registerEmitTs,
+  registerServe,
 ];
 
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
@@ -68,11 +69,10 @@ function sourcesOf(diagnostics: readonly Diagnostic[]): Map<string, string> {
   for (const d of diagnostics) {
     const file = d.span?.file;
     if (!file || sources.has(file)) continue;
-    try {
-      sources.set(file, readFileSync(file, 'utf8'));
-    } catch {
-      // A span into a file that is gone still renders, without its source line.
-    }
+    // Read as the front end read it (BOM dropped, devices and huge files refused); a span into a
+    // file that is gone still renders, without its source line.
+    const text = readFromDisk(file);
+    if (typeof text === 'string') sources.set(file, text);
   }
   return sources;
 }

@@ -1,27 +1,51 @@
 // Command-line flags shared by commands: numeric values whose mistakes name the flag, what was
-// wrong and what to do, and the input-size flags (--batch, --frames, --size) with their defaults.
+// wrong and what to do, the model argument (<model> and --model), and the input-size flags
+// (--batch, --frames, --size) with their defaults.
 import type { Command } from 'commander';
 import type { ModelConfig } from '../lang/model.js';
+import { escapeControls } from '../lang/diagnostics.js';
 import { UsageError } from './errors.js';
 
-export function positiveInt(flag: string): (value: string) => number {
+export function positiveInt(flag: string, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
     if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-      throw new UsageError(`${flag}: expected a positive integer, got \`${value}\``);
+      throw new UsageError(`${flag}: expected a positive integer, got \`${shown(value)}\``);
     }
+    if (n > max) throw new UsageError(`${flag}: at most ${max}, got ${n}`);
     return n;
   };
 }
 
-export function nonNegativeInt(flag: string): (value: string) => number {
+/** A flag's value echoed in a message: control characters escaped, a long one clipped. */
+function shown(value: string): string {
+  return escapeControls(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+}
+
+/** Sanity bounds on the input flags, each named in its own message. Whether a size that passes
+ *  them fits is decided with the model (src/ir/input-limits.ts: no tensor over 2^31 − 1 elements). */
+export const MAX_BATCH = 65536;
+export const MAX_FRAMES = 4096;
+export const MAX_SIZE = 16384;
+/** bench's pass counts: a billion passes would run for days. */
+export const MAX_PASSES = 100000;
+
+export function nonNegativeInt(flag: string, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
     if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) {
-      throw new UsageError(`${flag}: expected a non-negative integer, got \`${value}\``);
+      throw new UsageError(`${flag}: expected a non-negative integer, got \`${shown(value)}\``);
     }
+    if (n > max) throw new UsageError(`${flag}: at most ${max}, got ${n}`);
     return n;
   };
+}
+
+/** Adds the `<model>` file argument and `-m, --model NAME` (which model of the file) to a command. */
+export function withModelArgument(command: Command): Command {
+  return command
+    .argument('<model>', 'a .pst file')
+    .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)');
 }
 
 export interface InputFlags {
@@ -33,9 +57,9 @@ export interface InputFlags {
 /** Adds --batch, --frames and --size to a command. */
 export function withInputOptions(command: Command): Command {
   return command
-    .option('--batch <B>', "batch size (default: the model's input.batch)", positiveInt('--batch'))
-    .option('--frames <T>', "input frames (default: the model's input.frames)", positiveInt('--frames'))
-    .option('--size <S>', "input height = width in pixels (default: the model's input.size)", positiveInt('--size'));
+    .option('--batch <B>', "batch size (default: the model's input.batch)", positiveInt('--batch', MAX_BATCH))
+    .option('--frames <T>', "input frames (default: the model's input.frames)", positiveInt('--frames', MAX_FRAMES))
+    .option('--size <S>', "input height = width in pixels (default: the model's input.size)", positiveInt('--size', MAX_SIZE));
 }
 
 /** The input size the flags ask for, each missing one taken from the model's `input { … }`. */

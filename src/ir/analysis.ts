@@ -9,9 +9,10 @@
 // - Memory: float32 bytes. Views (data movement) are folded into their consumers, so they hold
 //   no memory of their own; every other node's output is one buffer, live from the node that
 //   writes it until its last reader. Weights are counted apart.
+import { foldChannels, headDim, patchOffset, patternReach, shiftedHeads, weightNames } from '../lang/facts.js';
 import type { PatchShift, Shift, StageConfig } from '../lang/model.js';
 import { type Graph, type Node, type NodeId, size } from './graph.js';
-import { blockTemporalOffsets, foldChannels, patternReach, shiftedHeads } from './pattern.js';
+import { blockTemporalOffsets } from './pattern.js';
 import { effectiveWindow, type Triple } from './window.js';
 
 export interface PartCost {
@@ -121,7 +122,7 @@ function countHeadParams(graph: Graph): number {
   let n = 0;
   for (const id of graph.params) {
     const node = graph.nodes[id]!;
-    if (node.op.kind === 'param' && node.op.name.startsWith('cls_head.')) n += size(node.shape);
+    if (node.op.kind === 'param' && node.op.name.startsWith(`${weightNames.head}.`)) n += size(node.shape);
   }
   return n;
 }
@@ -245,7 +246,8 @@ export function principleNotes(graph: Graph): PrincipleNote[] {
     const at = { where, stage: stage.number, shift: shift.name };
     const d = map[0];
     if (shift.kind === 'channel') {
-      const fold = foldChannels(shift, stage.dim / stage.heads);
+      const c = headDim(stage);
+      const fold = foldChannels(shift, c);
       const frac = (2 * fold * stage.heads) / stage.dim;
       notes.push({
         severity: fold === 0 ? 'warning' : 'note',
@@ -253,8 +255,8 @@ export function principleNotes(graph: Graph): PrincipleNote[] {
         ...at,
         message:
           fold === 0
-            ? `moves no channel: floor(${stage.dim / stage.heads} · ${shift.fold}) = 0 channels per head`
-            : `moves ${fold}+${fold} of ${stage.dim / stage.heads} channels per head (${pct(frac)} of channels) to frames d∓1`,
+            ? `moves no channel: floor(${c} · ${shift.fold}) = 0 channels per head`
+            : `moves ${fold}+${fold} of ${c} channels per head (${pct(frac)} of channels) to frames d∓1`,
       });
       continue;
     }
@@ -293,8 +295,7 @@ export function principleNotes(graph: Graph): PrincipleNote[] {
 }
 
 function evenSpread(shift: PatchShift, wh: number, ww: number): Omit<PrincipleNote, 'where' | 'stage' | 'shift'> {
-  const g = shift.grid.length;
-  const at = (h: number, w: number) => shift.grid[h % g]![w % g]!;
+  const at = (h: number, w: number) => patchOffset(shift.grid, h, w);
   let clashes = 0;
   let pairs = 0;
   for (let h = 0; h < wh; h++)
@@ -305,10 +306,12 @@ function evenSpread(shift: PatchShift, wh: number, ww: number): Omit<PrincipleNo
         if (at(h, w) !== 0 && at(h, w) === at(h + dh, w + dw)) clashes++;
       }
     }
-  const uneven = wh % g !== 0 || ww % g !== 0;
+  const rows = shift.grid.length;
+  const cols = shift.grid[0]!.length;
+  const uneven = wh % rows !== 0 || ww % cols !== 0;
   const tiling = uneven
-    ? `the ${g}×${g} grid tiles a ${wh}×${ww} window unevenly (${wh % g || g} and ${ww % g || g} cells left over)`
-    : `the ${g}×${g} grid tiles the ${wh}×${ww} window evenly`;
+    ? `the ${rows}×${cols} grid tiles a ${wh}×${ww} window unevenly (${wh % rows || rows} and ${ww % cols || cols} cells left over)`
+    : `the ${rows}×${cols} grid tiles the ${wh}×${ww} window evenly`;
   return {
     severity: clashes > 0 ? 'warning' : 'note',
     principle: 'even spread',
@@ -320,9 +323,8 @@ function evenSpread(shift: PatchShift, wh: number, ww: number): Omit<PrincipleNo
 }
 
 function countMoved(shift: PatchShift, wh: number, ww: number): number {
-  const g = shift.grid.length;
   let n = 0;
-  for (let h = 0; h < wh; h++) for (let w = 0; w < ww; w++) if (shift.grid[h % g]![w % g] !== 0) n++;
+  for (let h = 0; h < wh; h++) for (let w = 0; w < ww; w++) if (patchOffset(shift.grid, h, w) !== 0) n++;
   return n;
 }
 

@@ -2,13 +2,9 @@
 // (query, key) pair of a window reads, and Swin's shifted-window mask. Both follow
 // pst-reference.md ("Relative position bias", "Mask"); the odd-looking temporal index of PST is
 // part of the contract and is reproduced as written there.
+import { patchOffset } from '../lang/facts.js';
 import type { AttentionKind, Shift } from '../lang/model.js';
 import type { Triple } from './window.js';
-
-/** Rows of a block's bias table: (2·Tb−1)(2·wh−1)(2·ww−1), for the configured window. */
-export function biasTableRows(temporalExtent: number, configured: Readonly<Triple>): number {
-  return (2 * temporalExtent - 1) * (2 * configured[1] - 1) * (2 * configured[2] - 1);
-}
 
 export interface BiasIndex {
   /** [groups][N][N] rows into the bias table. */
@@ -73,14 +69,7 @@ export function biasIndex(args: BiasIndexArgs): BiasIndex {
   // so the index depends on the window's frame: one group of windows per frame.
   const groups = args.frames;
   const shift = args.shift;
-  const offset = (pos: number): number => {
-    if (shift?.kind !== 'patch') return 0;
-    const rows = shift.grid.length;
-    const cols = shift.grid[0]!.length;
-    const h = Math.floor(pos / ew) % eh;
-    const w = pos % ew;
-    return shift.grid[h % rows]![w % cols]!;
-  };
+  const offset = (pos: number): number => (shift?.kind === 'patch' ? patchOffset(shift.grid, Math.floor(pos / ew) % eh, pos % ew) : 0);
   const index = new Int32Array(groups * n * n);
   for (let f = 0; f < groups; f++) {
     for (let i = 0; i < n; i++) {

@@ -135,8 +135,6 @@ export interface Graph {
   inputShape: number[];
 }
 
-export type OpKind = Op['kind'];
-
 const same = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && a.every((v, i) => v === b[i]);
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;

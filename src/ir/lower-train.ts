@@ -47,7 +47,7 @@ export class TrainLowering {
 /** What a training graph cannot express yet, said before anything is built. */
 function checkTrainable(model: ModelConfig, smoothing: number): void {
   const fail = (message: string, hint: string): never => {
-    throw new DiagnosticError([{ code: 'PST308', severity: 'error', message, hint, ...(model.span ? { span: model.span } : {}) }]);
+    throw new DiagnosticError([{ code: 'PST311', severity: 'error', message, hint, ...(model.span ? { span: model.span } : {}) }]);
   };
   if (!model.head) fail(`model ${model.name} has no classification head, so there is no loss to train`, 'add a head { classes = … } section');
   if (!(smoothing >= 0 && smoothing < 1)) fail(`label smoothing must lie in [0, 1), got ${smoothing}`, 'use e.g. 0.1');

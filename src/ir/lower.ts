@@ -1,14 +1,23 @@
 // Lowering: an elaborated model and an input size → the graph IR, following pst-reference.md's
 // pseudo-code op by op. Activations are channels-last [B, D, H, W, C]. Every data movement is its
 // own view node (a later pass folds chains of them); nothing here is fused or optimised.
+import { checkInputVolume } from './input-limits.js';
 import { DiagnosticError, type Diagnostic } from '../lang/diagnostics.js';
+import {
+  biasTableRows,
+  configProblems,
+  foldChannels,
+  headDim,
+  mlpHidden,
+  shiftedHeads,
+  weightNames,
+} from '../lang/facts.js';
 import type { ModelConfig, StageConfig } from '../lang/model.js';
-import { biasIndex, biasTableRows, windowMask } from './attention.js';
+import { biasIndex, windowMask } from './attention.js';
 import { GraphBuilder, type Graph, type NodeId } from './graph.js';
 import { TrainLowering, type TrainOptions } from './lower-train.js';
 import * as maps from './maps.js';
-import { foldChannels, shiftedHeads } from './pattern.js';
-import { effectiveWindow, type Triple } from './window.js';
+import { effectiveWindow } from './window.js';
 
 export interface InputSize {
   batch: number;
@@ -18,8 +27,6 @@ export interface InputSize {
 }
 
 const LN_EPS = 1e-5;
-/** The classification head's state-dict prefix (mmaction's cls_head), as src/weights names it. */
-const HEAD = 'cls_head.fc_cls';
 
 export interface LowerOptions extends TrainOptions {
   /** 'train' adds drop_path, the head's dropout, a 'labels' input and the 'loss' output. */
@@ -28,6 +35,8 @@ export interface LowerOptions extends TrainOptions {
 
 export function lowerModel(model: ModelConfig, input: InputSize, options: LowerOptions = {}): Graph {
   checkInput(input);
+  checkModel(model);
+  checkInputVolume(model, input);
   const { embed } = model;
   const [kt, kh, kw] = embed.patch;
   const inputShape = [input.batch, embed.inChannels, input.frames, input.size, input.size];
@@ -37,30 +46,31 @@ export function lowerModel(model: ModelConfig, input: InputSize, options: LowerO
   // Patch embedding: Conv3d with kernel = stride is a gather of patches (zero-padded at the end
   // of each axis) followed by a linear layer with the kernel flattened to [Cout, Cin·kt·kh·kw].
   const clip = g.input('clip', inputShape, 'input');
-  const patches = g.view(clip, maps.patchEmbedGather(inputShape, [kt, kh, kw]), 'patch_embed', 'patch_embed.proj');
+  const pe = weightNames.patchEmbed;
+  const patches = g.view(clip, maps.patchEmbedGather(inputShape, [kt, kh, kw]), 'patch_embed', pe);
   const kernelShape = [embed.dim, embed.inChannels, kt, kh, kw];
-  const kernel = g.param('patch_embed.proj.weight', kernelShape);
-  const flatKernel = g.view(kernel, maps.reshape(kernelShape, [embed.dim, embed.inChannels * kt * kh * kw]), 'reshape', 'patch_embed.proj');
-  let x = g.op({ kind: 'linear', bias: true }, [patches, flatKernel, g.param('patch_embed.proj.bias', [embed.dim])], 'patch_embed.proj');
-  if (embed.norm) x = layerNorm(g, x, 'patch_embed.norm', embed.dim);
+  const kernel = g.param(`${pe}.weight`, kernelShape);
+  const flatKernel = g.view(kernel, maps.reshape(kernelShape, [embed.dim, embed.inChannels * kt * kh * kw]), 'reshape', pe);
+  let x = g.op({ kind: 'linear', bias: true }, [patches, flatKernel, g.param(`${pe}.bias`, [embed.dim])], pe);
+  if (embed.norm) x = layerNorm(g, x, weightNames.patchEmbedNorm, embed.dim);
 
   model.stages.forEach((stage, s) => {
-    checkStage(model, stage, g.shape(x), s);
+    checkFrames(model, stage, g.shape(x));
     for (const block of stage.blocks) x = lowerBlock(g, x, stage, s, block.index, train);
     const next = model.stages[s + 1];
     if (next && stage.merge === 'patch_merging') x = patchMerging(g, x, s, stage.dim, next.dim);
   });
 
   const channels = g.shape(x).at(-1)!;
-  if (model.finalNorm) x = layerNorm(g, x, 'norm', channels);
+  if (model.finalNorm) x = layerNorm(g, x, weightNames.finalNorm, channels);
   // features: N×C×D×H×W, as the backbone of the reference returns them.
-  const features = g.view(x, maps.permute(g.shape(x), [0, 4, 1, 2, 3]), 'permute', 'norm');
+  const features = g.view(x, maps.permute(g.shape(x), [0, 4, 1, 2, 3]), 'permute', weightNames.finalNorm);
   g.op({ kind: 'output', name: 'features' }, [features], 'features');
   if (model.head) {
     // Mean over D, H, W; dropout is the identity at inference.
     let pooled = g.op({ kind: 'mean', axes: [1, 2, 3] }, [x], 'cls_head.avg_pool');
     if (train) pooled = train.dropout(pooled, model.head.dropout, false, 'cls_head.dropout');
-    const logits = linear(g, pooled, HEAD, model.head.classes, channels, true);
+    const logits = linear(g, pooled, weightNames.head, model.head.classes, channels, true);
     g.op({ kind: 'output', name: 'logits' }, [logits], 'logits');
     train?.loss(logits);
   }
@@ -69,20 +79,20 @@ export function lowerModel(model: ModelConfig, input: InputSize, options: LowerO
 
 function lowerBlock(g: GraphBuilder, x: NodeId, stage: StageConfig, s: number, j: number, train: TrainLowering | null): NodeId {
   const block = stage.blocks[j]!;
-  const p = `layers.${s}.blocks.${j}`;
+  const names = weightNames.block(s, j);
+  const p = names.prefix;
   const C = stage.dim;
   const heads = stage.heads;
   const shape = g.shape(x);
   const [B, D, H, W] = shape as [number, number, number, number];
-  const configured: Triple = stage.attention === 'window2d' ? [1, stage.window[1], stage.window[2]] : stage.window;
-  const eff = effectiveWindow({ window: configured }, block, [D, H, W]);
+  const eff = effectiveWindow(stage, block, [D, H, W]);
   const [, eh, ew] = eff.window;
   const [Dp, Hp, Wp] = eff.padded;
   const windowsPerFrame = eff.count[1] * eff.count[2];
   const paddedShape = [B, Dp, Hp, Wp, C];
 
   // y = LN1(x); pad; roll by −shift; partition into windows.
-  let y = layerNorm(g, x, `${p}.norm1`, C);
+  let y = layerNorm(g, x, names.norm1, C);
   const padded = Dp !== D || Hp !== H || Wp !== W;
   if (padded) y = g.view(y, maps.pad(shape, [0, Dp - D, Hp - H, Wp - W, 0]), 'pad', p);
   const rolled = eff.shift.some((v) => v !== 0);
@@ -109,19 +119,18 @@ function lowerBlock(g: GraphBuilder, x: NodeId, stage: StageConfig, s: number, j
   if (shift?.kind === 'channel') {
     const map = maps.channelShift(tokens, {
       heads,
-      foldChannels: foldChannels(shift, C / heads),
+      foldChannels: foldChannels(shift, headDim(stage)),
       frames: Dp,
       windowsPerFrame,
       boundary: shift.boundary,
     });
-    y = g.view(y, map, 'tcs', `${p}.attn`);
+    y = g.view(y, map, 'tcs', names.attn);
   } else if (tps) {
-    y = g.view(y, maps.patchShift(tokens, tps), 'tps', `${p}.attn`);
+    y = g.view(y, maps.patchShift(tokens, tps), 'tps', names.attn);
   }
 
-  const qkv = linear(g, y, `${p}.attn.qkv`, 3 * C, C, stage.qkvBias);
-  const tableRows = biasTableRows(stage.attention === 'window2d' ? stage.biasFrames : stage.window[0], stage.window);
-  const table = g.param(`${p}.attn.relative_position_bias_table`, [tableRows, heads]);
+  const qkv = linear(g, y, names.qkv, 3 * C, C, stage.qkvBias);
+  const table = g.param(names.biasTable, [biasTableRows(stage), heads]);
   const index = biasIndex({
     attention: stage.attention,
     configured: stage.window,
@@ -136,7 +145,7 @@ function lowerBlock(g: GraphBuilder, x: NodeId, stage: StageConfig, s: number, j
     {
       kind: 'window_attention',
       heads,
-      scale: (C / heads) ** -0.5,
+      scale: headDim(stage) ** -0.5,
       biasIndex: index.index,
       biasGroups: index.groups,
       windowsPerGroup: index.windowsPerGroup,
@@ -144,12 +153,12 @@ function lowerBlock(g: GraphBuilder, x: NodeId, stage: StageConfig, s: number, j
       maskWindows: mask?.windows ?? 1,
     },
     [qkv, table],
-    `${p}.attn`,
+    names.attn,
   );
   if (tps && shift?.kind === 'patch' && shift.shiftBack) {
-    attn = g.view(attn, maps.patchShift(tokens, { ...tps, inverse: true }), 'tps_back', `${p}.attn`);
+    attn = g.view(attn, maps.patchShift(tokens, { ...tps, inverse: true }), 'tps_back', names.attn);
   }
-  y = linear(g, attn, `${p}.attn.proj`, C, C, true);
+  y = linear(g, attn, names.proj, C, C, true);
 
   // Reverse partition; roll back; crop the padding; residual.
   y = g.view(y, maps.windowReverse(paddedShape, eff.window), 'window_reverse', p);
@@ -159,21 +168,21 @@ function lowerBlock(g: GraphBuilder, x: NodeId, stage: StageConfig, s: number, j
   x = g.op({ kind: 'add' }, [x, y], p);
 
   // x = x + fc2(GELU(fc1(LN2(x)))).
-  const hidden = Math.floor(C * stage.mlpRatio);
-  let m = layerNorm(g, x, `${p}.norm2`, C);
-  m = linear(g, m, `${p}.mlp.fc1`, hidden, C, true);
-  m = g.op({ kind: 'gelu' }, [m], `${p}.mlp.act`);
-  m = linear(g, m, `${p}.mlp.fc2`, C, hidden, true);
+  const hidden = mlpHidden(stage);
+  let m = layerNorm(g, x, names.norm2, C);
+  m = linear(g, m, names.fc1, hidden, C, true);
+  m = g.op({ kind: 'gelu' }, [m], names.act);
+  m = linear(g, m, names.fc2, C, hidden, true);
   if (train) m = train.dropPath(m, block.dropPath, `${p}.drop_path`);
   return g.op({ kind: 'add' }, [x, m], p);
 }
 
 /** Pad H, W to even; concatenate x0..x3 on channels; LayerNorm(4C); Linear(4C → 2C, no bias). */
 function patchMerging(g: GraphBuilder, x: NodeId, s: number, C: number, outDim: number): NodeId {
-  const p = `layers.${s}.downsample`;
-  const gathered = g.view(x, maps.patchMergeGather(g.shape(x)), 'patch_merge', p);
-  const normed = layerNorm(g, gathered, `${p}.norm`, 4 * C);
-  return linear(g, normed, `${p}.reduction`, outDim, 4 * C, false);
+  const names = weightNames.downsample(s);
+  const gathered = g.view(x, maps.patchMergeGather(g.shape(x)), 'patch_merge', names.prefix);
+  const normed = layerNorm(g, gathered, names.norm, 4 * C);
+  return linear(g, normed, names.reduction, outDim, 4 * C, false);
 }
 
 function layerNorm(g: GraphBuilder, x: NodeId, name: string, dim: number): NodeId {
@@ -205,37 +214,27 @@ function checkInput(input: InputSize): void {
   if (bad.length) throw new DiagnosticError(bad);
 }
 
-function checkStage(model: ModelConfig, stage: StageConfig, shape: number[], s: number): void {
+/** A hand-written ModelConfig (the library API) gets the checks `pstc check` makes (facts.ts). */
+function checkModel(model: ModelConfig): void {
+  const problems = configProblems(model);
+  if (problems.length === 0) return;
+  throw new DiagnosticError(
+    problems.map((p) => {
+      const span = model.stages[p.stage]?.span ?? model.span;
+      const d: Diagnostic = { code: p.code, severity: 'error', message: p.message };
+      if (span) d.span = span;
+      if (p.expected !== undefined) d.expected = p.expected;
+      if (p.hint !== undefined) d.hint = p.hint;
+      return d;
+    }),
+  );
+}
+
+/** The one check that depends on the input: frames against a frame-indexed bias table. */
+function checkFrames(model: ModelConfig, stage: StageConfig, shape: number[]): void {
   const span = stage.span ?? model.span;
   const where = span ? { span } : {};
-  const [, D, , , C] = shape as [number, number, number, number, number];
-  if (C !== stage.dim) {
-    throw new DiagnosticError([
-      {
-        code: 'PST303',
-        severity: 'error',
-        message: `stage ${stage.number} has dim ${stage.dim} but receives ${C} channels`,
-        ...where,
-        hint: s === 0 ? 'stage 1 takes embed.dim channels' : 'without patch merging, a stage keeps the previous stage\'s dim',
-      },
-    ]);
-  }
-  if (stage.dim % stage.heads !== 0) {
-    throw new DiagnosticError([
-      { code: 'PST303', severity: 'error', message: `stage ${stage.number}: ${stage.heads} heads do not divide dim ${stage.dim}`, ...where },
-    ]);
-  }
-  if (stage.attention === 'window3d' && stage.blocks.some((b) => b.shift)) {
-    throw new DiagnosticError([
-      {
-        code: 'PST304',
-        severity: 'error',
-        message: `stage ${stage.number}: temporal patch and channel shifts need window2d attention (one frame per window)`,
-        ...where,
-        hint: 'use attention = window2d, or shifts = none for a Video Swin stage',
-      },
-    ]);
-  }
+  const D = shape[1]!;
   if (stage.attention === 'window2d' && stage.biasFrames > 1 && D > stage.biasFrames) {
     throw new DiagnosticError([
       {

@@ -2,6 +2,7 @@
 // Shapes are channels-last where it matters: windows are [windows, tokens, channels] and feature
 // maps [B, D, H, W, C]. Every constructor checks its shapes (a mismatch is a compiler bug, not a
 // user's mistake, so it throws IndexMapError) and returns a simplified map.
+import { patchOffset } from '../lang/facts.js';
 import type { Boundary } from '../lang/model.js';
 import {
   IndexMapError,
@@ -294,11 +295,13 @@ export function patchShift(shape: number[], o: PatchShiftOptions): IndexMap {
   }
   const h = div(v(1), o.windowW);
   const w = mod(v(1), o.windowW);
-  // δ: the frame offset read, −s (or +s for the shift back).
+  // δ: the frame offset read, −s (or +s for the shift back). The map evaluates patchOffset
+  // symbolically: a select over (h mod rows) of a select over (w mod cols) of one tile's offsets.
   const sign = o.inverse ? 1 : -1;
+  const tile = (r: number) => Array.from({ length: cols }, (_, k) => c(sign * patchOffset(o.grid, r, k)));
   let delta = lookup(
     mod(h, rows),
-    o.grid.map((row) => lookup(mod(w, cols), row.map((s) => c(sign * s)))),
+    Array.from({ length: rows }, (_, r) => lookup(mod(w, cols), tile(r))),
   );
   if (o.shiftedHeads < o.heads) delta = select(lt(v(2), c(o.shiftedHeads * (ch / o.heads))), delta, c(0));
   const { index, valid } = shiftedWindow(v(0), delta, o, o.boundary);

@@ -1,5 +1,6 @@
 // The shift pattern as the paper draws it: for one window, which frame each position reads.
 // Pure analysis of a PatchShift/ChannelShift; renderers live in src/explore/pattern-picture.ts.
+import { patchOffset, patternReach } from '../lang/facts.js';
 import type { ChannelShift, PatchShift } from '../lang/model.js';
 
 export interface PatternPicture {
@@ -14,28 +15,13 @@ export interface PatternPicture {
 
 /** Tile the pattern over a windowH × windowW window by position mod grid size. */
 export function patternPicture(shift: PatchShift, windowH: number, windowW: number): PatternPicture {
-  const g = shift.grid.length;
   const read: number[][] = [];
   for (let h = 0; h < windowH; h++) {
     const row: number[] = [];
-    for (let w = 0; w < windowW; w++) row.push(-shift.grid[h % g]![w % g]!);
+    for (let w = 0; w < windowW; w++) row.push(-patchOffset(shift.grid, h, w));
     read.push(row);
   }
-  return { read, gridSize: g, windowH, windowW, reach: patternReach(shift) };
-}
-
-export function patternReach(shift: PatchShift): number {
-  return Math.max(0, ...shift.grid.flat().map((s) => Math.abs(s)));
-}
-
-/** Number of heads a patch shift moves in a block with `heads` heads. */
-export function shiftedHeads(shift: PatchShift, heads: number): number {
-  return Math.floor(heads * shift.ratio + 1e-9);
-}
-
-/** Channels per head moved in each direction by a channel shift. */
-export function foldChannels(shift: ChannelShift, headDim: number): number {
-  return Math.floor(headDim * shift.fold + 1e-9);
+  return { read, gridSize: shift.grid.length, windowH, windowW, reach: patternReach(shift) };
 }
 
 /**

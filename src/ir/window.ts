@@ -1,9 +1,10 @@
 // The window a block really uses on a given feature map, and its cyclic shift. Video Swin's
 // get_window_size: along an axis where the map is no larger than the window, the window shrinks
 // to the map and that axis is not shifted (stage 4 of PST-T at 224² has a 7×7 map: no shift).
+import { configuredWindow, type Triple } from '../lang/facts.js';
 import type { BlockConfig, StageConfig } from '../lang/model.js';
 
-export type Triple = [number, number, number];
+export type { Triple };
 
 export interface EffectiveWindow {
   /** (d, h, w) window after shrinking to the map. */
@@ -18,7 +19,7 @@ export interface EffectiveWindow {
 
 /** `map` is the (D, H, W) of the block's input feature map. */
 export function effectiveWindow(
-  stage: Pick<StageConfig, 'window'>,
+  stage: Pick<StageConfig, 'attention' | 'window'>,
   block: Pick<BlockConfig, 'shiftWindows'>,
   map: Triple,
 ): EffectiveWindow {
@@ -26,8 +27,9 @@ export function effectiveWindow(
   const shift = [0, 0, 0] as Triple;
   const padded = [0, 0, 0] as Triple;
   const count = [0, 0, 0] as Triple;
+  const windowConfigured = configuredWindow(stage);
   for (let a = 0; a < 3; a++) {
-    const configured = stage.window[a]!;
+    const configured = windowConfigured[a]!;
     const size = map[a]!;
     if (size <= configured) {
       window[a] = size;

@@ -6,7 +6,7 @@ import type { ConstDecl, ModelDecl, ShiftDecl, SweepDecl } from './ast.js';
 import { applyMembers, cloneBody, emptyBody, modelSchema, type BodyNode } from './body.js';
 import { DiagnosticError, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { Evaluator } from './evaluate.js';
-import { loadFiles, normaliseFile, readFromDisk, type ReadFile } from './load.js';
+import { loadFiles, normaliseFile, type ReadFile } from './load.js';
 import type { ModelConfig } from './model.js';
 import { elaborateModel } from './model-config.js';
 import { Reporter } from './report.js';
@@ -28,7 +28,8 @@ export interface CheckResult {
 
 type ModelRef = DeclRef & { decl: ModelDecl };
 
-export function checkFiles(files: string[], readFile: ReadFile = readFromDisk): CheckResult {
+/** `readFile`: the host's files (read-disk.ts's readFromDisk in Node, an in-memory map in a browser). */
+export function checkFiles(files: string[], readFile: ReadFile): CheckResult {
   const loaded = loadFiles(files, readFile);
   const diagnostics: Diagnostic[] = [...loaded.diagnostics];
   const scopes = buildScopes(loaded.files, diagnostics);
@@ -89,7 +90,7 @@ export function checkFiles(files: string[], readFile: ReadFile = readFromDisk): 
  * One model of a file, for the phases after the language: the named model (or sweep variant),
  * or with no name the file's last declared model. Throws DiagnosticError when the file has errors.
  */
-export function loadModel(file: string, modelName?: string, readFile: ReadFile = readFromDisk): { model: ModelConfig; result: CheckResult } {
+export function loadModel(file: string, modelName: string | undefined, readFile: ReadFile): { model: ModelConfig; result: CheckResult } {
   const result = checkFiles([file], readFile);
   if (hasErrors(result.diagnostics)) throw new DiagnosticError(result.diagnostics);
   const names = result.models.map((m) => m.name);
@@ -128,6 +129,9 @@ function declaredModels(result: CheckResult, file: string): string[] {
   return result.models.filter((m) => m.span?.file === file && !result.sweeps.some((s) => s.variants.includes(m.name))).map((m) => m.name);
 }
 
+/** Models extending models may chain this deep (resolving recurses along the chain). */
+export const MAX_EXTENDS_DEPTH = 256;
+
 /** Resolves `extends`: a model's body is its base's resolved body with its own body applied. */
 class BodyResolver {
   private readonly done = new Map<ModelDecl, BodyNode | undefined>();
@@ -145,8 +149,8 @@ class BodyResolver {
     if (ref) {
       r.error('PST220', name.span, `\`${name.name}\` is a ${declKind(ref.decl)}, not a model`, { expected: 'the name of a model' });
     } else {
-      const models = [...scope].filter(([, d]) => d.decl.kind === 'model').map(([n]) => n);
-      r.error('PST211', name.span, `unknown model \`${name.name}\``, { expected: 'the name of a model', hint: didYouMean(name.name, models) });
+      const hint = r.hintsAllowed() ? didYouMean(name.name, [...scope].filter(([, d]) => d.decl.kind === 'model').map(([n]) => n)) : undefined;
+      r.error('PST211', name.span, `unknown model \`${name.name}\``, { expected: 'the name of a model', hint });
     }
     return undefined;
   }
@@ -159,7 +163,12 @@ class BodyResolver {
     let body: BodyNode | undefined = emptyBody();
     if (decl.base) {
       const baseRef = this.lookup(decl.base, ref.file, scopes, r);
-      if (baseRef && this.busy.includes(baseRef.decl)) {
+      if (baseRef && this.busy.length >= MAX_EXTENDS_DEPTH) {
+        r.error('PST216', decl.base.span, `\`extends\` chain longer than ${MAX_EXTENDS_DEPTH} models`, {
+          hint: 'extend a model closer to the root, or write the settings out',
+        });
+        body = undefined;
+      } else if (baseRef && this.busy.includes(baseRef.decl)) {
         const chain = [...this.busy.slice(this.busy.indexOf(baseRef.decl)), baseRef.decl].map((d) => d.name.name);
         r.error('PST214', decl.base.span, `extends cycle: ${chain.join(' extends ')}`, {
           hint: 'a model cannot extend itself, directly or through others',

@@ -18,11 +18,17 @@ export type Value =
   /** A value that failed earlier and was reported there. */
   | { kind: 'poison'; span: Span };
 
+/** A number as a message shows it: beyond 2^53 an integer's digits are not the ones written
+ *  (2^60 would print as 1152921504606847000), so large magnitudes use exponent notation. */
+export function numberText(x: number): string {
+  return Math.abs(x) > Number.MAX_SAFE_INTEGER ? x.toExponential() : String(x);
+}
+
 /** The value in words, for "expected …, got …". */
 export function describe(v: Value): string {
   switch (v.kind) {
     case 'number':
-      return String(v.value);
+      return numberText(v.value);
     case 'bool':
       return String(v.value);
     case 'string':
@@ -46,12 +52,27 @@ function kindOf(ref: DeclRef): string {
   return d.kind === 'const' ? 'constant' : d.kind;
 }
 
+// Scopes do not change once built: their constant names are listed once, not per unknown name.
+const constNamesOf = new WeakMap<Scope, string[]>();
+
 export function constNames(scope: Scope): string[] {
-  return [...scope].filter(([, r]) => r.decl.kind === 'const').map(([n]) => n);
+  let names = constNamesOf.get(scope);
+  if (!names) {
+    names = [...scope].filter(([, r]) => r.decl.kind === 'const').map(([n]) => n);
+    constNamesOf.set(scope, names);
+  }
+  return names;
 }
+
+/** Constants referring to constants, with the expressions between them, may nest this deep: the
+ *  evaluation recurses, and a 5,000-long chain `const a1 = a2 …` must be a diagnostic, not a
+ *  stack overflow. */
+export const MAX_EVALUATION_DEPTH = 1000;
 
 export class Evaluator {
   private readonly consts = new Map<ConstDecl, Value>();
+  /** Expressions being evaluated, counting those of the constants they refer to. */
+  private depth = 0;
   /** Constants being evaluated, innermost last: a reference to one of them closes a cycle. */
   private readonly busy: ConstDecl[] = [];
 
@@ -84,6 +105,21 @@ export class Evaluator {
   }
 
   evaluate(expr: Expr, file: string, r: Reporter): Value {
+    if (this.depth >= MAX_EVALUATION_DEPTH) {
+      r.error('PST216', expr.span, `constants nest more than ${MAX_EVALUATION_DEPTH} levels deep here`, {
+        hint: 'a constant defined through a long chain of other constants; write the value directly',
+      });
+      return { kind: 'poison', span: expr.span };
+    }
+    this.depth++;
+    try {
+      return this.evaluateNode(expr, file, r);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private evaluateNode(expr: Expr, file: string, r: Reporter): Value {
     const span = expr.span;
     switch (expr.kind) {
       case 'number':
@@ -151,7 +187,7 @@ export class Evaluator {
 }
 
 export function unknownName(v: Value & { kind: 'word' }, candidates: Iterable<string>, r: Reporter, expected: string): void {
-  const close = closestName(v.name, candidates);
+  const close = r.hintsAllowed() ? closestName(v.name, candidates) : undefined;
   r.error('PST211', v.span, `unknown name \`${v.name}\``, {
     expected,
     hint: close ? `did you mean \`${close}\`?` : undefined,

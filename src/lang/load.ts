@@ -1,21 +1,38 @@
 // Loading: read each .pst file once, parse it, follow its imports (relative to the importing
 // file), and report missing files (PST201) and import cycles (PST202) at the import's span.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Program } from './ast.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { Span } from './span.js';
 import { parseProgram } from './parse.js';
+import { dirname, isAbsolute, join, normalise } from './paths.js';
 
-export type ReadFile = (file: string) => string | undefined;
+/** A file's text, or why it could not be read (`undefined`: missing or unreadable, PST201). */
+export type ReadFile = (file: string) => string | { refused: string } | undefined;
 
-export const readFromDisk: ReadFile = (file) => {
+/** At most this many files are loaded for one check: loading recurses along import chains, and
+ *  every file's scope holds what it imports transitively. */
+export const MAX_LOADED_FILES = 256;
+
+/** A .pst file larger than this is refused before it is read: the shipped models are under 2 KB,
+ *  and the front end's work grows with the text (an import of a huge file must not take minutes). */
+export const MAX_SOURCE_BYTES = 256 * 1024;
+
+/** A source file's bytes as text: UTF-8 without its byte-order mark; binary data is refused. */
+export function decodeSource(bytes: Uint8Array): string | { refused: string } {
+  if (bytes.includes(0)) return { refused: 'it is not a text file (it contains NUL bytes)' };
+  let text: string;
   try {
-    return readFileSync(file, 'utf8');
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
-    return undefined; // missing, a directory, unreadable: all reported as PST201 by the caller
+    return { refused: 'it is not UTF-8 text' };
   }
-};
+  return text;
+}
+
+/** Source text as the front end reads it: a leading byte-order mark (U+FEFF) is not part of it. */
+export function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
 
 export interface ImportEdge {
   /** The imported file's key (normalised path). */
@@ -40,15 +57,15 @@ export interface LoadResult {
 }
 
 export function normaliseFile(file: string): string {
-  return path.normalize(file);
+  return normalise(file);
 }
 
 /** Where `import "x"` in `importer` points: relative to the importer's folder unless absolute. */
 export function resolveImport(importer: string, target: string): string {
-  return normaliseFile(path.isAbsolute(target) ? target : path.join(path.dirname(importer), target));
+  return normaliseFile(isAbsolute(target) ? target : join(dirname(importer), target));
 }
 
-export function loadFiles(files: readonly string[], readFile: ReadFile = readFromDisk): LoadResult {
+export function loadFiles(files: readonly string[], readFile: ReadFile): LoadResult {
   const result: LoadResult = { files: new Map(), roots: [], sources: new Map(), diagnostics: [] };
   // Files whose imports are being followed: an import of one of them closes a cycle.
   const stack: string[] = [];
@@ -67,17 +84,28 @@ export function loadFiles(files: readonly string[], readFile: ReadFile = readFro
     }
     const known = result.files.get(file);
     if (known) return known;
-    const text = readFile(file);
-    if (text === undefined) {
+    if (result.files.size >= MAX_LOADED_FILES) {
       result.diagnostics.push({
-        code: 'PST201',
+        code: 'PST204',
         severity: 'error',
-        message: `cannot read \`${file}\``,
+        message: `\`${file}\` is not read: more than ${MAX_LOADED_FILES} files are imported`,
         ...(importSpan ? { span: importSpan } : { flag: file }),
-        hint: importSpan ? 'import paths are relative to the importing file' : undefined,
+        hint: 'a model and its imports fit in a few files; is an import generated in a loop?',
       });
       return undefined;
     }
+    const read = readFile(file);
+    if (read === undefined || typeof read !== 'string') {
+      result.diagnostics.push({
+        code: read === undefined ? 'PST201' : 'PST204',
+        severity: 'error',
+        message: read === undefined ? `cannot read \`${file}\`` : `\`${file}\` is not read: ${read.refused}`,
+        ...(importSpan ? { span: importSpan } : { flag: file }),
+        hint: read !== undefined ? 'import and check only .pst source files' : importSpan ? 'import paths are relative to the importing file' : undefined,
+      });
+      return undefined;
+    }
+    const text = stripBom(read);
     const parsed = parseProgram(text, file);
     const loaded: LoadedFile = { file, program: parsed.program, imports: [] };
     result.files.set(file, loaded);

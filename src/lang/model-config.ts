@@ -16,6 +16,7 @@ import type {
   StageConfig,
 } from './model.js';
 import type { Reporter } from './report.js';
+import { configProblems, foldChannels, headDim, MAX_WIDTH, patternReach, shiftedHeads } from './facts.js';
 import { evaluateSetting, type BuiltShift, type ShiftBuilder, type ShiftRef } from './shifts.js';
 import type { Span } from './span.js';
 import { didYouMean, readBool, readInt, readIntTuple, readNumber, readWord, type Range } from './values.js';
@@ -34,7 +35,7 @@ const unit: Range = { min: 0, below: 1 };
 // than a billion-block allocation.
 const depthRange: Range = { min: 1, max: 1024 };
 const headsRange: Range = { min: 1, max: 4096 };
-const dimRange: Range = { min: 1, max: 1 << 20 };
+const dimRange: Range = { min: 1, max: MAX_WIDTH };
 
 /** The elaborated model, or undefined when it has errors (all of them reported through ctx.r). */
 export function elaborateModel(name: string, nameSpan: Span, body: BodyNode, ctx: ElabContext): ModelConfig | undefined {
@@ -45,7 +46,14 @@ export function elaborateModel(name: string, nameSpan: Span, body: BodyNode, ctx
   const head = m.head(nameSpan);
   const stages = m.stages(nameSpan, embed?.dim);
   if (ctx.r.failed || !input || !embed || !finalNorm || head === undefined || !stages) return undefined;
-  return { name, embed, stages, finalNorm: finalNorm === 'layernorm', head, input, span: nameSpan };
+  const model: ModelConfig = { name, embed, stages, finalNorm: finalNorm === 'layernorm', head, input, span: nameSpan };
+  // What lowering and the backends need beyond the values themselves (facts.ts owns the rules).
+  for (const p of configProblems(model)) {
+    const span = m.pointAt(p.stage, p.fields) ?? stages[p.stage]?.span ?? nameSpan;
+    if (m.once(p.code, span)) ctx.r.error(p.code, span, p.message, { expected: p.expected, hint: p.hint });
+    else ctx.r.poisoned();
+  }
+  return ctx.r.failed ? undefined : model;
 }
 
 /** A shift a block gets, as written in `shifts`. */
@@ -70,6 +78,15 @@ class ModelReader {
   /** (code, span) pairs reported for this model: a model-level setting wrong for every stage is
    *  reported once, for the first stage, not once per stage. */
   private readonly reported = new Set<string>();
+  /** The readers of the stages built, by stage index: they know where each setting was written. */
+  private readonly stageReaders: StageReader[] = [];
+
+  /** Of the settings `fields` of stage index s (`prev.KEY`: of the stage before), the one written
+   *  last; undefined if none is written. */
+  pointAt(s: number, fields: string[]): Span | undefined {
+    const spans = fields.map((f) => (f.startsWith('prev.') ? this.stageReaders[s - 1]?.writtenAt(f.slice(5)) : this.stageReaders[s]?.writtenAt(f)));
+    return latest(...spans.filter((x) => x !== undefined));
+  }
 
   once(code: string, span: Span): boolean {
     const key = `${code}|${span.file}|${span.startOffset}|${span.endOffset}`;
@@ -168,7 +185,9 @@ class ModelReader {
     const modelDropPath = this.read(this.body.props.get('drop_path'), (v) => readNumber(v, this.r, unit), 0);
     const stages: StageConfig[] = [];
     for (const node of numbered) {
-      const stage = new StageReader(node, this, this.body, this.ctx, embedDim).read(node === numbered[numbered.length - 1]);
+      const reader = new StageReader(node, this, this.body, this.ctx, embedDim);
+      this.stageReaders.push(reader);
+      const stage = reader.read(node === numbered[numbered.length - 1]);
       if (stage) stages.push(stage);
     }
     if (stages.length !== nodes.length || modelDropPath === undefined) return undefined;
@@ -222,6 +241,12 @@ class StageReader {
   /** [span, seq] of a setting, for `latest`. */
   private written(key: string, s: Setting | undefined = this.setting(key)): readonly [Span | undefined, number | undefined] {
     return [s?.kind === 'expr' ? s.expr.span : undefined, s?.seq];
+  }
+
+  /** Where this stage's setting `key` was written, and when (for `latest`); a dim counts only
+   *  where the stage writes it (a default dim is embed.dim · 2^(n−1), nowhere in particular). */
+  writtenAt(key: string): readonly [Span | undefined, number | undefined] {
+    return key === 'dim' ? this.written('dim', this.node.props.get('dim')) : this.written(key);
   }
 
   /** An error for a check that may fail in several stages because of one model-level setting. */
@@ -457,7 +482,7 @@ class StageReader {
     if (this.checked.has(shift)) return;
     this.checked.add(shift);
     if (shift.kind === 'patch') this.checkPatch(shift, placed, window, heads, biasFrames);
-    else if (dim % heads === 0 && Math.floor((dim / heads) * shift.fold) === 0) {
+    else if (dim % heads === 0 && foldChannels(shift, headDim({ dim, heads })) === 0) {
       this.warn('PST259', placed.foldSpan ?? placed.bindSpan, `channel shift \`${shift.name}\` moves no channel in stage ${this.n}: floor(${dim / heads} × ${shift.fold}) = 0`, {
         hint: `head width is ${dim / heads}; a fold of at least 1/${dim / heads} moves one channel each way`,
       });
@@ -465,22 +490,23 @@ class StageReader {
   }
 
   private checkPatch(shift: PatchShift, placed: PlacedShift, window: [number, number, number], heads: number, biasFrames: number): void {
-    const n = shift.grid.length;
+    const rows = shift.grid.length;
+    const cols = shift.grid[0]!.length;
     const bound = [placed.bindSpan, placed.bindSeq] as const;
-    if (n > window[1] || n > window[2]) {
-      this.fail('PST252', latest(bound, this.written('window'))!, `pattern \`${shift.name}\` has a ${n}×${n} grid, larger than the ${window[1]}×${window[2]} window of stage ${this.n}`, {
-        expected: `a grid of at most ${Math.min(window[1], window[2])}×${Math.min(window[1], window[2])}`,
-        hint: `use a window of at least (1, ${n}, ${n}), or a smaller pattern`,
+    if (rows > window[1] || cols > window[2]) {
+      this.fail('PST252', latest(bound, this.written('window'))!, `pattern \`${shift.name}\` has a ${rows}×${cols} grid, larger than the ${window[1]}×${window[2]} window of stage ${this.n}`, {
+        expected: `a grid of at most ${window[1]}×${window[2]}`,
+        hint: `use a window of at least (1, ${rows}, ${cols}), or a smaller pattern`,
       });
     }
-    const reach = Math.max(...shift.grid.flat().map(Math.abs));
+    const reach = patternReach(shift);
     if (reach >= biasFrames) {
       this.fail('PST253', latest(bound, this.written('bias_frames'))!, `pattern \`${shift.name}\` shifts tokens by up to ${reach} frame${reach === 1 ? '' : 's'}, beyond the ${biasFrames === 1 ? '2-D bias table (bias_frames = 1)' : `bias table of ${biasFrames} frames`} of stage ${this.n}`, {
         expected: `bias_frames ≥ ${reach + 1}`,
         hint: `set \`bias_frames = ${Math.max(reach + 1, 16)}\` (PST uses 16)`,
       });
     }
-    if (Math.floor(heads * shift.ratio) === 0) {
+    if (shiftedHeads(shift, heads) === 0) {
       this.warn('PST256', placed.ratioSpan ?? placed.bindSpan, `pattern \`${shift.name}\` shifts no head of stage ${this.n}: floor(${heads} × ${shift.ratio}) = 0`, {
         hint: `a ratio of at least 1/${heads} shifts one head`,
       });

@@ -3,6 +3,8 @@
 // so the Program may be partial: a node whose essential parts are missing is left out rather than
 // invented (its error has been reported).
 import type { CstElement, CstNode, IRecognitionException, IToken, ILexingError } from 'chevrotain';
+import type { TokenType } from 'chevrotain';
+import * as T from '../../grammar/lexer.js';
 import { pstLexer, UnterminatedString, Integer, Semicolon, Plus, Minus, Float, Comma } from '../../grammar/lexer.js';
 import { pstParser } from '../../grammar/parser.js';
 import type * as A from './ast.js';
@@ -14,6 +16,14 @@ export interface ParseResult {
   diagnostics: Diagnostic[];
 }
 
+/** Brackets and prefix signs nested deeper than this are refused before parsing: the parser and
+ *  every later phase recurse on nesting, and no model needs more than a few levels. */
+export const MAX_NESTING = 64;
+/** An expression whose tree is deeper than this (e.g. a sum of 300 terms) is refused. */
+export const MAX_EXPRESSION_DEPTH = 256;
+/** Syntax errors shown per file: a file that is not .pst at all should not be echoed whole. */
+export const MAX_SYNTAX_ERRORS = 20;
+
 export function parseProgram(text: string, file: string): ParseResult {
   const lexed = pstLexer.tokenize(text);
   const builder = new AstBuilder(text, file);
@@ -22,6 +32,12 @@ export function parseProgram(text: string, file: string): ParseResult {
     if (t.tokenType === UnterminatedString) {
       builder.error('PST102', 'unterminated string', builder.tokenSpan(t), 'a closing `"` on the same line');
     }
+  }
+  const tooDeep = nestingTooDeep(lexed.tokens);
+  if (tooDeep) {
+    builder.error('PST104', `nesting deeper than ${MAX_NESTING} levels`, builder.tokenSpan(tooDeep), `at most ${MAX_NESTING} nested brackets and signs`);
+    const program: A.Program = { kind: 'program', file, decls: [], comments: [], span: builder.spanOf(0, text.length) };
+    return { program, diagnostics: capSyntaxErrors(sortDiagnostics(builder.diagnostics)) };
   }
   pstParser.input = lexed.tokens;
   const cst = pstParser.program();
@@ -39,7 +55,59 @@ export function parseProgram(text: string, file: string): ParseResult {
     comments,
     span: builder.spanOf(0, text.length),
   };
-  return { program, diagnostics: sortDiagnostics(builder.diagnostics) };
+  return { program, diagnostics: capSyntaxErrors(sortDiagnostics(builder.diagnostics)) };
+}
+
+const OPENING = new Set<TokenType>([T.LParen, T.LBracket, T.LCurly]);
+const CLOSING = new Set<TokenType>([T.RParen, T.RBracket, T.RCurly]);
+/** After these a `+` or `-` is a sign (prefix), not an operator. */
+const BEFORE_PREFIX = new Set<TokenType>([T.Plus, T.Minus, T.Star, T.Slash, T.Equals, T.Comma, T.LParen, T.LBracket, T.LCurly]);
+
+/**
+ * The token at which brackets and prefix signs nest deeper than MAX_NESTING, if any. Checked on
+ * the tokens, without recursion, so that `((((…` 300 deep or `- - - … 1` is a diagnostic rather
+ * than a stack overflow in the parser.
+ */
+function nestingTooDeep(tokens: readonly IToken[]): IToken | undefined {
+  const levels: number[] = [];
+  let signs = 0;
+  let previous: TokenType | undefined;
+  for (const t of tokens) {
+    const base = levels[levels.length - 1] ?? 0;
+    if (OPENING.has(t.tokenType)) {
+      const level = base + signs + 1;
+      if (level > MAX_NESTING) return t;
+      levels.push(level);
+      signs = 0;
+    } else if (CLOSING.has(t.tokenType)) {
+      levels.pop();
+      signs = 0;
+    } else if ((t.tokenType === T.Plus || t.tokenType === T.Minus) && (previous === undefined || BEFORE_PREFIX.has(previous))) {
+      signs++;
+      if (base + signs > MAX_NESTING) return t;
+    } else {
+      signs = 0;
+    }
+    previous = t.tokenType;
+  }
+  return undefined;
+}
+
+/** The first MAX_SYNTAX_ERRORS syntax errors of a file, then a note saying how many more. */
+function capSyntaxErrors(ds: Diagnostic[]): Diagnostic[] {
+  if (ds.length <= MAX_SYNTAX_ERRORS) return ds;
+  const more = ds.length - MAX_SYNTAX_ERRORS;
+  const next = ds[MAX_SYNTAX_ERRORS]!;
+  return [
+    ...ds.slice(0, MAX_SYNTAX_ERRORS),
+    {
+      code: next.code,
+      severity: 'note',
+      message: `${more} more syntax error${more === 1 ? '' : 's'} in this file not shown`,
+      ...(next.span ? { span: { ...next.span, endLine: next.span.startLine, endCol: next.span.startCol + 1, endOffset: next.span.startOffset + 1 } } : {}),
+      hint: 'is this a .pst file?',
+    },
+  ];
 }
 
 // ---------------------------------------------------------------- CST access
@@ -68,7 +136,10 @@ const present = <T>(x: T | undefined): x is T => x !== undefined;
 // ---------------------------------------------------------------- CST → AST
 class AstBuilder {
   readonly diagnostics: Diagnostic[] = [];
+  private readonly reported = new Set<string>();
   private lineStarts: number[] | undefined;
+  /** Depth of each expression built, for MAX_EXPRESSION_DEPTH. */
+  private readonly depths = new WeakMap<A.Expr, number>();
 
   constructor(
     private readonly text: string,
@@ -102,20 +173,29 @@ class AstBuilder {
         if (c === '\n' || (c === '\r' && this.text[i + 1] !== '\n')) this.lineStarts.push(i + 1);
       }
     }
-    let line = 0;
-    while (line + 1 < this.lineStarts.length && this.lineStarts[line + 1]! <= offset) line++;
-    return { line: line + 1, col: offset - this.lineStarts[line]! + 1 };
+    // Binary search for the last line start ≤ offset (a linear scan would be quadratic in errors).
+    let lo = 0;
+    let hi = this.lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.lineStarts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, col: offset - this.lineStarts[lo]! + 1 };
   }
 
   error(code: string, message: string, span: Span, expected?: string): void {
-    const duplicate = this.diagnostics.some((d) => d.code === code && d.span?.startOffset === span.startOffset);
-    if (!duplicate) this.diagnostics.push({ code, severity: 'error', message, span, ...(expected ? { expected } : {}) });
+    const key = `${code}@${span.startOffset}`;
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    this.diagnostics.push({ code, severity: 'error', message, span, ...(expected ? { expected } : {}) });
   }
 
   lexError(e: ILexingError): void {
-    const bad = this.text.slice(e.offset, e.offset + e.length);
-    const what = [...bad].length === 1 ? 'character' : 'characters';
-    this.error('PST102', `unexpected ${what} \`${bad}\``, this.spanOf(e.offset, e.offset + e.length));
+    const bad = this.text.slice(e.offset, e.offset + Math.min(e.length, 40));
+    const what = e.length === 1 || [...this.text.slice(e.offset, e.offset + e.length)].length === 1 ? 'character' : 'characters';
+    const shown = e.length > 40 ? `${bad}…` : bad;
+    this.error('PST102', `unexpected ${what} \`${shown}\``, this.spanOf(e.offset, e.offset + e.length));
   }
 
   /** chevrotain's message is what was expected, in words (see grammar/parser.ts). */
@@ -323,7 +403,36 @@ class AstBuilder {
 
   // ---------------------------------------------------------------- expressions
   private expression(node: CstNode | undefined): A.Expr | undefined {
-    return this.binaryChain(node, (n) => this.term(n));
+    const expr = this.binaryChain(node, (n) => this.term(n));
+    if (expr && this.depth(expr) > MAX_EXPRESSION_DEPTH) {
+      this.error('PST104', `expression nested deeper than ${MAX_EXPRESSION_DEPTH} levels`, expr.span, 'a shorter expression; split it with constants');
+      return undefined;
+    }
+    return expr;
+  }
+
+  /** Depth of an expression tree, without recursion (the tree may be deep: that is what is
+   *  checked). Sub-expressions checked before, such as bracketed ones, are remembered. */
+  private depth(root: A.Expr): number {
+    const stack: { expr: A.Expr; visited: boolean }[] = [{ expr: root, visited: false }];
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      if (this.depths.has(top.expr)) {
+        stack.pop();
+        continue;
+      }
+      const kids = children(top.expr);
+      if (!top.visited) {
+        top.visited = true;
+        for (const k of kids) if (!this.depths.has(k)) stack.push({ expr: k, visited: false });
+        continue;
+      }
+      stack.pop();
+      let d = 0;
+      for (const k of kids) d = Math.max(d, this.depths.get(k) ?? 0);
+      this.depths.set(top.expr, d + 1);
+    }
+    return this.depths.get(root)!;
   }
 
   private term(node: CstNode | undefined): A.Expr | undefined {
@@ -412,6 +521,24 @@ class AstBuilder {
     const terminated = t.tokenType !== UnterminatedString;
     const body = t.image.slice(1, terminated ? -1 : undefined);
     return { kind: 'string', value: body.replace(/\\(.)/g, '$1'), span: this.tokenSpan(t) };
+  }
+}
+
+function children(expr: A.Expr): readonly A.Expr[] {
+  switch (expr.kind) {
+    case 'binary':
+      return [expr.left, expr.right];
+    case 'unary':
+      return [expr.operand];
+    case 'paren':
+      return [expr.inner];
+    case 'tuple':
+    case 'list':
+      return expr.elements;
+    case 'call':
+      return expr.args;
+    default:
+      return [];
   }
 }
 

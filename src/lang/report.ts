@@ -9,6 +9,11 @@ export interface Extra {
   hint?: string;
 }
 
+/** "Did you mean" is searched for while fewer diagnostics than this have been reported: each
+ *  search scans every name in scope, and a hostile file with thousands of unknown names among
+ *  thousands of constants would otherwise take minutes (only the first 100 are printed anyway). */
+export const MAX_HINTED_DIAGNOSTICS = 100;
+
 export class Reporter {
   failed = false;
 
@@ -27,6 +32,11 @@ export class Reporter {
   poisoned(): undefined {
     this.failed = true;
     return undefined;
+  }
+
+  /** Whether a "did you mean" hint is still worth searching for (see MAX_HINTED_DIAGNOSTICS). */
+  hintsAllowed(): boolean {
+    return this.out.length < MAX_HINTED_DIAGNOSTICS;
   }
 
   /** A reporter on the same list with its own failure flag. */

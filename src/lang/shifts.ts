@@ -96,7 +96,10 @@ export class ShiftBuilder {
     const rows = setting.grid.rows.map((row) => row.map((c) => c.value));
     const n = rows.length;
     if (n === 0 || rows.some((row) => row.length !== n)) {
-      r.error('PST252', setting.grid.span, `the grid is not square: ${n} row${n === 1 ? '' : 's'} of ${rows.map((x) => x.length).join(', ')} entries`, {
+      const lengths = rows.map((x) => x.length);
+      const listed = lengths.length > 8 ? `${lengths.slice(0, 8).join(', ')}, …` : lengths.join(', ');
+      const what = n === 0 ? 'the grid is empty' : `the grid is not square: ${n} row${n === 1 ? '' : 's'} of ${listed} entries`;
+      r.error('PST252', setting.grid.span, what, {
         expected: 'n rows of n entries each',
       });
       return undefined;

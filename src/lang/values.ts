@@ -2,7 +2,7 @@
 // why not (PST220 wrong type, PST211 unknown name, PST222 out of range). A poisoned value returns
 // undefined silently: its error was reported where it arose.
 import { closestName } from './diagnostics.js';
-import { constNames, describe, unknownName, type Value } from './evaluate.js';
+import { constNames, describe, numberText, unknownName, type Value } from './evaluate.js';
 import type { Reporter } from './report.js';
 
 function unusable(v: Value, r: Reporter, expected: string, candidates: () => Iterable<string>): undefined {
@@ -42,7 +42,7 @@ export function readNumber(v: Value, r: Reporter, range: Range = {}): number | u
   if (v.kind !== 'number') return unusable(v, r, 'a number', () => constNames(scopeOf(v)));
   if (!inRange(v.value, range)) {
     const expected = `a number ${rangeText(range)}`;
-    r.error('PST222', v.span, `${v.value} is out of range: expected ${expected}`, { expected });
+    r.error('PST222', v.span, `${numberText(v.value)} is out of range: expected ${expected}`, { expected });
     return undefined;
   }
   return v.value;
@@ -53,11 +53,11 @@ export function readInt(v: Value, r: Reporter, range: Range = { min: 1 }): numbe
   const what = range.min === 1 ? 'a positive int' : 'an int';
   if (v.kind !== 'number') return unusable(v, r, what, () => constNames(scopeOf(v)));
   if (!Number.isInteger(v.value)) {
-    r.error('PST220', v.span, `expected ${what}, got ${v.value}`, { expected: what });
+    r.error('PST220', v.span, `expected ${what}, got ${numberText(v.value)}`, { expected: what });
     return undefined;
   }
   if (!inRange(v.value, range)) {
-    r.error('PST222', v.span, `${v.value} is out of range: expected ${what}`, { expected: `an int ${rangeText(range)}` });
+    r.error('PST222', v.span, `${numberText(v.value)} is out of range: expected ${what}`, { expected: `an int ${rangeText(range)}` });
     return undefined;
   }
   return v.value;

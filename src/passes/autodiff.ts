@@ -10,7 +10,7 @@
 // (padding, crop, `keep`/`zeros` shifts, patch gathers) gets `view_grad`, its exact transpose.
 // Run it on the lowered graph, before foldViews: one view per movement inverts most easily.
 import { GraphBuilder, type Graph, type Node, type NodeId, type Op } from '../ir/graph.js';
-import { invert } from '../ir/indexmap.js';
+import { classifyMap } from '../ir/indexmap.js';
 import * as maps from '../ir/maps.js';
 
 /** How the adjoint of each view was expressed: for docs and tests. */
@@ -18,6 +18,11 @@ export interface ViewAdjoint {
   label: string;
   what: string;
   adjoint: 'inverse_view' | 'view_grad';
+  /**
+   * Whether no two outputs read the same input (null: too large to enumerate). An injective
+   * view_grad is a scatter without accumulation: a backend needs no atomics for it.
+   */
+  injective: boolean | null;
 }
 
 export interface Differentiated {
@@ -107,8 +112,9 @@ function adjoint(
       contribute(a!, dy);
       return;
     case 'view': {
-      const inverse = invert(op.map);
-      views.push({ label: node.label, what: op.what, adjoint: inverse ? 'inverse_view' : 'view_grad' });
+      const kind = classifyMap(op.map);
+      const inverse = kind?.inverse ?? null;
+      views.push({ label: node.label, what: op.what, adjoint: inverse ? 'inverse_view' : 'view_grad', injective: kind?.injective ?? null });
       contribute(a!, inverse ? view(dy, inverse, `${op.what}⁻¹`) : emit({ kind: 'view_grad', map: op.map, what: op.what }, [dy]));
       return;
     }

@@ -69,5 +69,6 @@ export function commuteRowViews(graph: Graph): Graph {
       renamed.set(node.id, g.op(op, node.inputs.map(use), node.label));
     }
   }
+  for (const { param, node } of graph.grads ?? []) g.grad(param, use(node));
   return foldViews(g.build());
 }

@@ -85,8 +85,6 @@ interface AttentionShape {
   channels: number;
 }
 
-export type FusedKind = FusedKernel['kind'];
-
 export interface FusedGraph {
   graph: Graph;
   kernels: FusedKernel[];

@@ -3,7 +3,8 @@
 // state dict: PyTorch lists a module's own parameters, then its children in registration order —
 // which is why `downsample.reduction` comes before `downsample.norm` (PatchMerging registers the
 // Linear first) although the spec lists the norm first.
-import type { ModelConfig, StageConfig } from '../lang/model.js';
+import { biasTableRows, mlpHidden, weightNames } from '../lang/facts.js';
+import type { ModelConfig } from '../lang/model.js';
 import { numel } from './tensor.js';
 
 /**
@@ -24,18 +25,8 @@ export interface WeightSpec {
   scale: number;
 }
 
-export const HEAD_PREFIX = 'cls_head.fc_cls.';
-
-/** Width of a block's MLP: Python's int(dim * mlp_ratio), i.e. truncation, as the reference computes it. */
-export function mlpHidden(stage: StageConfig): number {
-  return Math.floor(stage.dim * stage.mlpRatio);
-}
-
-/** Rows of a block's relative position bias table, built from the configured (not shrunk) window. */
-export function biasTableRows(stage: StageConfig): number {
-  const [, wh, ww] = stage.window;
-  return (2 * stage.biasFrames - 1) * (2 * wh - 1) * (2 * ww - 1);
-}
+/** Names of the classification head's tensors start with this. */
+export const HEAD_PREFIX = `${weightNames.head}.`;
 
 function linear(out: WeightSpec[], name: string, outDim: number, inDim: number, bias: boolean): void {
   out.push({ name: `${name}.weight`, shape: [outDim, inDim], init: 'trunc_normal', scale: 0.02 });
@@ -52,38 +43,39 @@ export function weightSpecs(model: ModelConfig): WeightSpec[] {
   const { embed } = model;
   const [kt, kh, kw] = embed.patch;
   const bound = 1 / Math.sqrt(embed.inChannels * kt * kh * kw);
-  out.push({ name: 'patch_embed.proj.weight', shape: [embed.dim, embed.inChannels, kt, kh, kw], init: 'uniform', scale: bound });
-  out.push({ name: 'patch_embed.proj.bias', shape: [embed.dim], init: 'uniform', scale: bound });
-  if (embed.norm) layerNorm(out, 'patch_embed.norm', embed.dim);
+  out.push({ name: `${weightNames.patchEmbed}.weight`, shape: [embed.dim, embed.inChannels, kt, kh, kw], init: 'uniform', scale: bound });
+  out.push({ name: `${weightNames.patchEmbed}.bias`, shape: [embed.dim], init: 'uniform', scale: bound });
+  if (embed.norm) layerNorm(out, weightNames.patchEmbedNorm, embed.dim);
 
   model.stages.forEach((stage, s) => {
     const C = stage.dim;
     for (let j = 0; j < stage.depth; j++) {
-      const p = `layers.${s}.blocks.${j}`;
-      layerNorm(out, `${p}.norm1`, C);
+      const names = weightNames.block(s, j);
+      layerNorm(out, names.norm1, C);
       out.push({
-        name: `${p}.attn.relative_position_bias_table`,
+        name: names.biasTable,
         shape: [biasTableRows(stage), stage.heads],
         init: 'trunc_normal',
         scale: 0.02,
       });
-      linear(out, `${p}.attn.qkv`, 3 * C, C, stage.qkvBias);
-      linear(out, `${p}.attn.proj`, C, C, true);
-      layerNorm(out, `${p}.norm2`, C);
+      linear(out, names.qkv, 3 * C, C, stage.qkvBias);
+      linear(out, names.proj, C, C, true);
+      layerNorm(out, names.norm2, C);
       const hidden = mlpHidden(stage);
-      linear(out, `${p}.mlp.fc1`, hidden, C, true);
-      linear(out, `${p}.mlp.fc2`, C, hidden, true);
+      linear(out, names.fc1, hidden, C, true);
+      linear(out, names.fc2, C, hidden, true);
     }
     const next = model.stages[s + 1];
     if (stage.merge === 'patch_merging' && next) {
-      linear(out, `layers.${s}.downsample.reduction`, next.dim, 4 * C, false);
-      layerNorm(out, `layers.${s}.downsample.norm`, 4 * C);
+      const names = weightNames.downsample(s);
+      linear(out, names.reduction, next.dim, 4 * C, false);
+      layerNorm(out, names.norm, 4 * C);
     }
   });
 
   const last = model.stages[model.stages.length - 1];
   const features = last ? last.dim : embed.dim;
-  if (model.finalNorm) layerNorm(out, 'norm', features);
+  if (model.finalNorm) layerNorm(out, weightNames.finalNorm, features);
   if (model.head) {
     out.push({ name: `${HEAD_PREFIX}weight`, shape: [model.head.classes, features], init: 'normal', scale: 0.01 });
     out.push({ name: `${HEAD_PREFIX}bias`, shape: [model.head.classes], init: 'zeros', scale: 0 });

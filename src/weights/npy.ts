@@ -1,10 +1,27 @@
 // NumPy's .npy format (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html):
 // "\x93NUMPY", version, header length (u16 for 1.0, u32 for 2.0/3.0), then a Python dict literal
 // {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } padded with spaces to a multiple of
-// 64 bytes and ended by '\n'; then the data. We read little-endian float32 and float64 in C order.
-import { FormatError, float32FromLE, float32ToLE, float64FromLE, numel, shapeText } from './tensor.js';
+// 64 bytes and ended by '\n'; then the data. We read little-endian float32, float64 and float16 in C order.
+// Reading is bounded: the header is capped, the shape is checked (exactly, as BigInt) against the
+// bytes the file holds before anything is allocated, and a file path must name a regular file.
+import { bytesSource, type ByteSource } from './source.js';
+import { FormatError, float16FromLE, float32FromLE, float32ToLE, float64FromLE, nameText, numel, numelExact, shapeText } from './tensor.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+
+/** NumPy itself refuses headers over 10,000 bytes (numpy.lib.format._MAX_HEADER_SIZE) unless told otherwise. */
+const MAX_HEADER_BYTES = 64 << 10;
+
+export interface NpyLimits {
+  /** Most elements an array may have: 2^28 (1 GiB of float32) unless the caller knows better. */
+  maxElements?: number;
+}
+
+const READERS: Record<string, [bytesPerElement: number, read: typeof float32FromLE]> = {
+  '<f4': [4, float32FromLE],
+  '<f8': [8, float64FromLE],
+  '<f2': [2, float16FromLE],
+};
 
 /** A parsed .npy header: where the data starts, its dtype descriptor ('<f4', '<i8', '|u1', …) and
  *  shape. Readers that stream (one clip of a large array at a time) need only this and an offset. */
@@ -14,52 +31,95 @@ export interface NpyHeader {
   dataStart: number;
 }
 
-/** Parses the header from the first bytes of a file (the whole file, or at least its header). */
-export function readNpyHeader(bytes: Uint8Array): NpyHeader {
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new FormatError('not a .npy file (no \\x93NUMPY magic)');
-  const major = bytes[6]!;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** Parses the header from a file, or from its first bytes (at least the header); capped in size. */
+export function readNpyHeader(input: Uint8Array | ByteSource): NpyHeader {
+  const source = input instanceof Uint8Array ? bytesSource(input) : input;
+  const prefix = source.read(0, Math.min(12, source.size));
+  if (prefix.length < 10 || MAGIC.some((b, i) => prefix[i] !== b)) throw new FormatError('not a .npy file (no \\x93NUMPY magic)');
+  const major = prefix[6]!;
+  const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
   let headerStart: number;
   let headerLength: number;
   if (major === 1) {
     headerLength = view.getUint16(8, true);
     headerStart = 10;
   } else if (major === 2 || major === 3) {
-    if (bytes.length < 12) throw new FormatError('.npy file ends inside its header');
+    if (prefix.length < 12) throw new FormatError('.npy file ends inside its header');
     headerLength = view.getUint32(8, true);
     headerStart = 12;
   } else {
-    throw new FormatError(`.npy format version ${major}.${bytes[7]} is not supported (1.0–3.0 are)`);
+    throw new FormatError(`.npy format version ${major}.${prefix[7]} is not supported (1.0–3.0 are)`);
   }
-  if (headerStart + headerLength > bytes.length) throw new FormatError('.npy file ends inside its header');
-  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, headerStart + headerLength));
+  if (headerLength > MAX_HEADER_BYTES) throw new FormatError(`.npy header is ${headerLength} bytes; pstc reads headers up to ${MAX_HEADER_BYTES}`);
+  if (headerStart + headerLength > source.size) throw new FormatError('.npy file ends inside its header');
+  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(source.read(headerStart, headerLength));
 
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
-  const shapeText_ = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText_ === undefined) {
-    throw new FormatError(`.npy header is malformed: ${header.trim()}`);
+  const dims = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
+  if (descr === undefined || fortran === undefined || dims === undefined) {
+    throw new FormatError(`.npy header is malformed: ${nameText(header.trim())}`);
   }
   if (fortran === 'True') {
     throw new FormatError('.npy array is in Fortran order; save it with np.ascontiguousarray(...) first');
   }
-  const shape = shapeText_.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => Number(s.replace(/L$/, '')));
-  if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new FormatError(`.npy header has a malformed shape (${shapeText_})`);
-  return { descr, shape, dataStart: headerStart + headerLength };
+  return { descr, shape: parseShape(dims), dataStart: headerStart + headerLength };
 }
 
-export function readNpy(bytes: Uint8Array): { shape: number[]; data: Float32Array } {
-  const { descr, shape, dataStart } = readNpyHeader(bytes);
-  const count = numel(shape);
-  const size = descr === '<f4' ? 4 : descr === '<f8' ? 8 : 0;
-  if (!size) {
-    throw new FormatError(`.npy dtype '${descr}' is not supported; pstc reads little-endian float32 ('<f4') and float64 ('<f8')`);
+export function readNpy(input: Uint8Array | ByteSource, limits: NpyLimits = {}): { shape: number[]; data: Float32Array } {
+  const source = input instanceof Uint8Array ? bytesSource(input) : input;
+  const maxElements = limits.maxElements ?? 2 ** 28;
+  const { descr, shape, dataStart } = readNpyHeader(source);
+  const reader = READERS[descr];
+  if (!reader) {
+    throw new FormatError(
+      `.npy dtype '${nameText(descr)}' is not supported; pstc reads little-endian float32 ('<f4'), float64 ('<f8') and float16 ('<f2')`,
+    );
   }
-  if (bytes.length - dataStart < count * size) {
-    throw new FormatError(`.npy data is shorter than its shape ${shapeText(shape)} needs (truncated file?)`);
+  const [size, read] = reader;
+  const count = numelExact(shape);
+  const available = BigInt(source.size - dataStart);
+  if (count * BigInt(size) > available) {
+    throw new FormatError(
+      `.npy data is ${available} bytes; its shape ${shapeText(shape)} needs ${count * BigInt(size)} (${count} × ${size}; truncated file?)`,
+    );
   }
-  const data = size === 4 ? float32FromLE(bytes, dataStart, count) : float64FromLE(bytes, dataStart, count);
-  return { shape, data };
+  if (count > BigInt(maxElements)) throw new FormatError(`.npy array of shape ${shapeText(shape)} has ${count} elements; pstc reads at most ${maxElements}`);
+  const n = Number(count);
+  return { shape, data: read(source.read(dataStart, n * size), 0, n) };
+}
+
+/** A shape tuple's text, `2, 3` or `5,` or empty; every dimension a safe integer (printed exactly when not). */
+function parseShape(text: string): number[] {
+  const parts = text.split(',').map((s) => s.trim());
+  if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
+  if (parts.length === 1 && parts[0] === '') return [];
+  if (parts.length > 64) throw new FormatError(`.npy shape has ${parts.length} dimensions (at most 64)`);
+  return parts.map((part) => {
+    const digits = /^(\d{1,40})L?$/.exec(part)?.[1];
+    if (digits === undefined) throw new FormatError(`.npy header has a malformed shape (${nameText(text)})`);
+    const value = BigInt(digits);
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new FormatError(`.npy shape has a dimension ${value}, beyond any real array`);
+    return Number(value);
+  });
+}
+
+
+/**
+ * Says how many values are NaN or ±Inf, or undefined when all are finite: a clip with one of them
+ * gives NaN logits, which the user should hear about before they are written.
+ */
+export function nonFiniteReport(data: Float32Array): string | undefined {
+  let nan = 0;
+  let inf = 0;
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i]!;
+    if (Number.isNaN(x)) nan++;
+    else if (x === Infinity || x === -Infinity) inf++;
+  }
+  if (!nan && !inf) return undefined;
+  const parts = [nan ? `${nan} NaN` : '', inf ? `${inf} infinite` : ''].filter(Boolean).join(' and ');
+  return `holds ${parts} value${nan + inf === 1 ? '' : 's'} among ${data.length}; the output would be NaN`;
 }
 
 /** float32, C order, format 1.0 (2.0 when the header would not fit in 64 KiB). */

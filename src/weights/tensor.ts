@@ -20,12 +20,48 @@ export class FormatError extends Error {
   }
 }
 
+/**
+ * A tensor a checkpoint declares, not yet read: its name and shape are checked against the model
+ * before `load` touches (or decompresses, or gathers) any of its data.
+ */
+export interface StoredTensor {
+  shape: number[];
+  /** The file's own name for the element type (F32, f16, …), for messages. */
+  dtype: string;
+  /** Reads and converts the data; throws FormatError when it cannot (e.g. an integer dtype). */
+  load(): Float32Array;
+}
+
+export type StoredTensors = Map<string, StoredTensor>;
+
 export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** The exact element count, however large (messages must not print 2^60 as 1152921504606847000). */
+export function numelExact(shape: readonly number[]): bigint {
+  return shape.reduce((a, b) => a * BigInt(b), 1n);
+}
+
+/** Dimensions are safe integers by the time a shape exists (readers check), so join prints them exactly. */
 export function shapeText(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
+}
+
+/** Longest tensor name a reader accepts: real names are under 100 characters. */
+export const MAX_NAME_LENGTH = 1024;
+
+/** A name as messages show it: long ones clipped, control characters escaped. */
+export function nameText(name: string): string {
+  const shown = name.length > 80 ? `${name.slice(0, 60)}… (${name.length} characters)` : name;
+  return shown.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** Refuses names no model has: too long to be a parameter name. */
+export function checkName(name: string): void {
+  if (name.length > MAX_NAME_LENGTH) {
+    throw new FormatError(`a tensor name is ${name.length} characters long (\`${nameText(name)}\`); names longer than ${MAX_NAME_LENGTH} are refused`);
+  }
 }
 
 const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

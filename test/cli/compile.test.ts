@@ -1,17 +1,17 @@
 // `pstc compile`: --emit wgsl writes one WGSL file per planned kernel and an index listing what
 // each fuses and reads through, with at most the final output-layout kernel marked copy-only;
-// --emit ir prints the folded IR one node per line.
+// --emit ir prints the program the declared pipeline makes, after its last pass or after --after.
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { planModel } from '../../backends/webgpu/runtime.js';
+import { planModel } from '../../backends/webgpu/plan.js';
 import { kernelFileName } from '../../src/cli/commands/compile.js';
 import { memoryIO } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
-import { foldViews } from '../../src/ir/fold.js';
-import { lowerModel } from '../../src/ir/lower.js';
 import { loadModel } from '../../src/lang/elaborate.js';
+import { compileProgram, PASS_NAMES } from '../../src/passes/pipeline.js';
+import { readFromDisk } from '../../src/lang/read-disk.js';
 
 const MODEL = 'models/tiny/pst-tiny.pst';
 
@@ -28,7 +28,7 @@ describe('pstc compile --emit wgsl', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
 
-    const { model } = loadModel(MODEL);
+    const { model } = loadModel(MODEL, undefined, readFromDisk);
     const plan = planModel(model, model.input);
     const wgsl = readdirSync(dir).filter((f) => f.endsWith('.wgsl')).sort();
     expect(wgsl).toHaveLength(plan.kernels.length);
@@ -61,16 +61,55 @@ describe('pstc compile --emit wgsl', () => {
 });
 
 describe('pstc compile --emit ir', () => {
-  it('prints the folded IR, one node per line, views with their maps', async () => {
+  it('prints what runs by default: the graph after commute, the kernels and the buffers', async () => {
     const r = await run(['compile', MODEL, '--emit', 'ir', '--frames', '4']);
+    expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const { model } = loadModel(MODEL);
-    const graph = foldViews(lowerModel(model, { ...model.input, frames: 4 }));
-    const lines = r.stdout.trim().split('\n').filter((l) => l.startsWith('%'));
-    expect(lines).toHaveLength(graph.nodes.length);
+    const { model } = loadModel(MODEL, undefined, readFromDisk);
+    const program = compileProgram(model, { ...model.input, frames: 4 });
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe(`// after plan-memory (passes run: ${PASS_NAMES.join(', ')})`);
+    expect(lines.filter((l) => l.startsWith('%'))).toHaveLength(program.graph!.nodes.length);
+    expect(lines.filter((l) => /^k\d+ = /.test(l))).toHaveLength(program.fused!.kernels.length);
+    expect(lines.filter((l) => /^b\d+ = /.test(l))).toHaveLength(program.memory!.buffers.length);
     expect(r.stdout).toContain('%0 = input clip [1, 3, 4, 32, 32]');
-    const tps = lines.find((l) => /view \S*tps/.test(l));
-    expect(tps).toMatch(/\{\[.*\] -> \[.*\]: \(.*\)/);
-    expect(lines.some((l) => /window_attention\(heads=2, .*mask=\d+ windows\)/.test(l))).toBe(true);
+    expect(r.stdout).toMatch(/view \S*\(commuted\)/);
+  });
+
+  it('--after PASS prints the program after that pass, views with their maps', async () => {
+    const { model } = loadModel(MODEL, undefined, readFromDisk);
+    const input = { ...model.input, frames: 4 };
+    const nodes: Record<string, number> = {};
+    for (const pass of ['lower', 'fold', 'commute'] as const) {
+      const r = await run(['compile', MODEL, '--emit', 'ir', '--frames', '4', '--after', pass]);
+      expect(r.code).toBe(0);
+      const lines = r.stdout.trim().split('\n');
+      expect(lines[0]).toMatch(new RegExp(`^// after ${pass} `));
+      const graph = compileProgram(model, input, { until: pass }).graph!;
+      expect(lines.filter((l) => l.startsWith('%'))).toHaveLength(graph.nodes.length);
+      expect(lines.some((l) => /^k\d+ = /.test(l))).toBe(false);
+      nodes[pass] = graph.nodes.length;
+      const tps = lines.find((l) => /view \S*tps/.test(l));
+      expect(tps).toMatch(/\{\[.*\] -> \[.*\]: \(.*\)/);
+      expect(lines.some((l) => /window_attention\(heads=2, .*mask=\d+ windows\)/.test(l))).toBe(true);
+    }
+    // Folding removes the chains of views: fewer nodes than lowering made.
+    expect(nodes.fold!).toBeLessThan(nodes.lower!);
+    const fused = await run(['compile', MODEL, '--emit', 'ir', '--after', 'fuse']);
+    expect(fused.stdout).toMatch(/^k0 = /m);
+    expect(fused.stdout).not.toMatch(/^b0 = /m);
+  });
+
+  it('names the passes in --help, and a wrong --after is PST310 listing them', async () => {
+    const help = await run(['compile', '--help']);
+    for (const pass of PASS_NAMES) expect(help.stdout).toMatch(new RegExp(`^  ${pass} `, 'm'));
+    const bad = await run(['compile', MODEL, '--emit', 'ir', '--after', 'folding']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('PST310');
+    expect(bad.stderr).toContain('--after');
+    expect(bad.stderr).toContain(PASS_NAMES.join(', '));
+    const wgsl = await run(['compile', MODEL, '--emit', 'wgsl', '--out', tmpdir(), '--after', 'fold']);
+    expect(wgsl.code).toBe(2);
+    expect(wgsl.stderr).toContain('--after');
   });
 });

@@ -10,6 +10,7 @@ import { modelDocComments, pascalCase } from '../../src/explore/emit-ts.js';
 import { memoryIO } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { loadModel } from '../../src/lang/elaborate.js';
+import { readFromDisk } from '../../src/lang/read-disk.js';
 
 const root = resolve('.');
 const dir = mkdtempSync(join(tmpdir(), 'pstc-emit-ts-'));
@@ -115,7 +116,7 @@ describe('emit-ts helpers', () => {
   });
 
   it('takes the comment block right above a model, else the file header', () => {
-    const { model } = loadModel('models/tiny/pst-tiny.pst');
+    const { model } = loadModel('models/tiny/pst-tiny.pst', undefined, readFromDisk);
     const file = model.span!.file;
     const text = readFileSync(file, 'utf8');
     const above = text.replace('model pst_t_tiny {', '// The tiny one.\n// Two lines.\nmodel pst_t_tiny {');

@@ -12,6 +12,7 @@ import { lowerModel } from '../../src/ir/lower.js';
 import { loadModel } from '../../src/lang/elaborate.js';
 import { initWeights, readNpy, writeNpy, writeSafetensors, type WeightMap } from '../../src/weights/index.js';
 import { freshSeed, maxNormRelativeError, randomArray, rng } from '../webgpu/util.js';
+import { readFromDisk } from '../../src/lang/read-disk.js';
 
 const MODEL = 'models/tiny/pst-tiny.pst';
 const dir = mkdtempSync(join(tmpdir(), 'pstc-run-'));
@@ -29,7 +30,7 @@ async function run(args: string[]) {
 }
 
 beforeAll(() => {
-  const { model } = loadModel(MODEL);
+  const { model } = loadModel(MODEL, undefined, readFromDisk);
   weights = initWeights(model, seed);
   writeFileSync(ckpt, writeSafetensors(weights));
   clip = randomArray(rng(seed), shape.reduce((a, b) => a * b, 1));
@@ -49,7 +50,7 @@ function float64Npy(s: number[], data: Float32Array): Uint8Array {
 }
 
 function reference() {
-  const { model } = loadModel(MODEL);
+  const { model } = loadModel(MODEL, undefined, readFromDisk);
   const graph = lowerModel(model, { batch: 2, frames: 8, size: 32 });
   return interpret(graph, { clip: Float64Array.from(clip) }, weights);
 }

@@ -16,6 +16,7 @@ import {
   resolveMotionOptions,
   type DataInput,
 } from '../../src/data/index.js';
+import { readFromDisk } from '../../src/lang/read-disk.js';
 
 const tiny: DataInput = { frames: 8, size: 32, channels: 3, classes: 10, temporalPatch: 2 };
 const plane = 32 * 32;
@@ -44,7 +45,7 @@ describe('synthetic:motion', () => {
   const options = resolveMotionOptions({ train: 40, val: 20 }, tiny);
 
   it("takes the model's input: pst-tiny gives 10 classes of 3×8×32×32 held for 2 frames", async () => {
-    const { model } = loadModel('models/tiny/pst-tiny.pst');
+    const { model } = loadModel('models/tiny/pst-tiny.pst', undefined, readFromDisk);
     const source = await openData('synthetic:motion', dataInputOf(model));
     expect(source.train.clipShape).toEqual([3, 8, 32, 32]);
     expect(source.train.classes).toBe(10);

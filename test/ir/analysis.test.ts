@@ -5,21 +5,22 @@ import { costReport, principleNotes, receptiveField } from '../../src/ir/analysi
 import { blockTemporalOffsets, patternPicture } from '../../src/ir/pattern.js';
 import { weightSpecs } from '../../src/weights/names.js';
 import { patternC } from '../reference/fixtures.js';
+import { readFromDisk } from '../../src/lang/read-disk.js';
 
 
 describe('cost report', () => {
   it('counts exactly the spec parameters of PST-T and PST-B backbones', () => {
-    const t = loadModel('models/pst-t.pst', 'pst_t').model;
+    const t = loadModel('models/pst-t.pst', 'pst_t', readFromDisk).model;
     const costT = costReport(lowerModel(t, { batch: 1, frames: 32, size: 224 }));
     expect(costT.total.backboneParams).toBe(28_223_622);
     expect(costT.total.params - costT.total.backboneParams).toBe(t.head!.classes * (768 + 1));
-    const b = loadModel('models/pst-b.pst', 'pst_b').model;
+    const b = loadModel('models/pst-b.pst', 'pst_b', readFromDisk).model;
     const costB = costReport(lowerModel(b, { batch: 1, frames: 32, size: 224 }));
     expect(costB.total.backboneParams).toBe(88_655_688);
   });
 
   it('agrees with the weight specs part by part', () => {
-    const t = loadModel('models/pst-t.pst', 'pst_t').model;
+    const t = loadModel('models/pst-t.pst', 'pst_t', readFromDisk).model;
     const cost = costReport(lowerModel(t, { batch: 1, frames: 32, size: 224 }));
     const specs = weightSpecs(t);
     const stage3 = specs.filter((s) => s.name.startsWith('layers.2.')).reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
@@ -27,7 +28,7 @@ describe('cost report', () => {
   });
 
   it('counts MACs of a linear layer as rows × in × out and scales with batch', () => {
-    const t = loadModel('models/tiny/pst-tiny.pst').model;
+    const t = loadModel('models/tiny/pst-tiny.pst', undefined, readFromDisk).model;
     const one = costReport(lowerModel(t, { batch: 1, frames: 8, size: 32 }));
     const two = costReport(lowerModel(t, { batch: 2, frames: 8, size: 32 }));
     // Everything but the head's one row per clip scales exactly with the batch.
@@ -62,7 +63,7 @@ describe('shift pattern picture and receptive field', () => {
   });
 
   it('accumulates the receptive field through the depth of PST-T', () => {
-    const t = loadModel('models/pst-t.pst', 'pst_t').model;
+    const t = loadModel('models/pst-t.pst', 'pst_t', readFromDisk).model;
     const rf = receptiveField(lowerModel(t, { batch: 1, frames: 32, size: 224 }));
     expect(rf.map((r) => r.accumulated)).toEqual([
       [-9, 9],
@@ -71,13 +72,13 @@ describe('shift pattern picture and receptive field', () => {
       [-54, 54],
     ]);
     expect(rf[0]!.frames).toBe(16);
-    const swin = loadModel('models/swin2d-t.pst', 'swin2d_t').model;
+    const swin = loadModel('models/swin2d-t.pst', 'swin2d_t', readFromDisk).model;
     const rfSwin = receptiveField(lowerModel(swin, { batch: 1, frames: 32, size: 224 }));
     expect(rfSwin.at(-1)!.reachableFrames).toBe(1);
   });
 
   it('checks the design principles and warns where a pattern reaches past the clip', () => {
-    const t = loadModel('models/pst-t.pst', 'pst_t').model;
+    const t = loadModel('models/pst-t.pst', 'pst_t', readFromDisk).model;
     const notes = principleNotes(lowerModel(t, { batch: 1, frames: 32, size: 224 }));
     expect(notes.filter((n) => n.severity === 'warning')).toEqual([]);
     expect(notes.some((n) => n.principle === 'even spread')).toBe(true);

@@ -96,10 +96,13 @@ describe('the user\'s mistakes', () => {
     ]);
   });
 
-  it('rejects heads that do not divide the dim (PST303)', () => {
+  it('refuses a hand-written config that check would refuse: heads that do not divide the dim (PST250), a dim that does not flow (PST303)', () => {
     const m = tinyPst();
     m.stages[1]!.heads = 3;
-    expect(diagnosticOf(() => lowerModel(m, { batch: 1, frames: 8, size: 40 })).diagnostics[0]!.code).toBe('PST303');
+    expect(diagnosticOf(() => lowerModel(m, { batch: 1, frames: 8, size: 40 })).diagnostics.map((d) => d.code)).toEqual(['PST250']);
+    const flow = tinyPst();
+    flow.stages[0]!.merge = 'none';
+    expect(diagnosticOf(() => lowerModel(flow, { batch: 1, frames: 8, size: 40 })).diagnostics.map((d) => d.code)).toEqual(['PST303']);
   });
 
   it('accepts fewer frames than the table and sizes that do not divide the patch', () => {

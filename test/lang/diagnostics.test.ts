@@ -1,11 +1,12 @@
 // Golden tests: each test/lang/diagnostics/NAME.pst is checked and its rendered diagnostics are
 // compared, exactly, with NAME.expected.txt. Files starting with `_` are helpers that cases
-// import, not cases. UPDATE_GOLDEN=1 rewrites the expected files (review the diff!).
+// import, not cases. UPDATE_GOLDEN=1 writes the expected files (review the diff!); a case without one fails.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { renderDiagnostics } from '../../src/lang/diagnostics.js';
 import { checkFiles } from '../../src/lang/elaborate.js';
+import { readFromDisk } from '../../src/lang/read-disk.js';
 
 const dir = 'test/lang/diagnostics';
 const cases = readdirSync(dir)
@@ -13,7 +14,7 @@ const cases = readdirSync(dir)
   .sort();
 
 function rendered(file: string): string {
-  const result = checkFiles([file]);
+  const result = checkFiles([file], readFromDisk);
   return `${renderDiagnostics(result.diagnostics, { sources: result.sources })}\n`;
 }
 
@@ -31,7 +32,12 @@ describe('golden diagnostics', () => {
       const file = path.join(dir, name);
       const actual = rendered(file);
       const expectedFile = file.replace(/\.pst$/, '.expected.txt');
-      if (process.env.UPDATE_GOLDEN === '1' || !existsSync(expectedFile)) writeFileSync(expectedFile, actual);
+      if (process.env.UPDATE_GOLDEN === '1') writeFileSync(expectedFile, actual);
+      // A new case fails until its expected text is reviewed and blessed: writing it here would
+      // make the test pass whatever the checker printed.
+      if (!existsSync(expectedFile)) {
+        expect.fail(`${expectedFile} is missing; review the output below and bless it with UPDATE_GOLDEN=1\n${actual}`);
+      }
       expect(actual).toBe(readFileSync(expectedFile, 'utf8'));
       // A case named after a code must produce that code (so it cannot drift into testing nothing).
       const code = /^(PST\d{3})_/.exec(name)?.[1];
@@ -41,7 +47,7 @@ describe('golden diagnostics', () => {
 });
 
 test('a file with three mistakes reports all three, each at its place', () => {
-  const result = checkFiles([path.join(dir, 'three_mistakes.pst')]);
+  const result = checkFiles([path.join(dir, 'three_mistakes.pst')], readFromDisk);
   const found = result.diagnostics.map((d) => [d.code, d.span?.startLine, d.span?.startCol]);
   expect(found).toEqual([
     ['PST250', 4, 21],

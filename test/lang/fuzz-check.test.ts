@@ -1,10 +1,13 @@
 // Mutate a valid .pst text (lines and tokens deleted, duplicated, swapped; numbers replaced by
-// random ones: 0, negatives, floats, huge) and check that checkFiles never throws and that every
-// diagnostic has a code and a span inside its file.
+// random ones: 0, negatives, floats, huge; a token wrapped in deep brackets or signs, replaced by
+// a huge name, or given control characters) and check that checkFiles never throws, that every
+// diagnostic has a code and a span inside its file, and that the rendered text is printable.
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
+import { renderDiagnostics } from '../../src/lang/diagnostics.js';
 import { checkFiles } from '../../src/lang/elaborate.js';
 import { vfs } from './vfs.js';
+import { fuzzRuns, fuzzTimeout } from '../fuzz.js';
 
 const base = `import "common/shifts.pst"
 const width = 32
@@ -42,10 +45,12 @@ type Mutation =
   | { kind: 'swapLines'; at: number; with: number }
   | { kind: 'deleteToken' | 'duplicateToken'; at: number }
   | { kind: 'swapTokens'; at: number; with: number }
-  | { kind: 'number'; at: number; value: string };
+  | { kind: 'number'; at: number; value: string }
+  /** Hostile: wrap a token in `depth` brackets or signs, or replace it with a long name or control characters. */
+  | { kind: 'hostile'; at: number; what: 'parens' | 'signs' | 'name' | 'control'; depth: number };
 
 const numberText = fc.oneof(
-  fc.constantFrom('0', '-1', '1', '0.0', '1e9', '-0.5', '1e400', '3/0'),
+  fc.constantFrom('0', '-1', '1', '0.0', '1e9', '-0.5', '1e400', '3/0', '1152921504606846976', '1e308 * 10'),
   fc.integer({ min: -100, max: 1000 }).map(String),
   fc.double({ min: -1000, max: 1000, noNaN: true }).map((x) => String(x)),
 );
@@ -54,6 +59,12 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constantFrom('deleteLine', 'duplicateLine', 'deleteToken', 'duplicateToken'), at: index }) as fc.Arbitrary<Mutation>,
   fc.record({ kind: fc.constantFrom('swapLines', 'swapTokens'), at: index, with: index }) as fc.Arbitrary<Mutation>,
   fc.record({ kind: fc.constant('number'), at: index, value: numberText }) as fc.Arbitrary<Mutation>,
+  fc.record({
+    kind: fc.constant('hostile'),
+    at: index,
+    what: fc.constantFrom('parens', 'signs', 'name', 'control'),
+    depth: fc.integer({ min: 1, max: 400 }),
+  }) as fc.Arbitrary<Mutation>,
 );
 
 function mutate(text: string, m: Mutation): string {
@@ -62,7 +73,7 @@ function mutate(text: string, m: Mutation): string {
     const i = m.at % lines.length;
     if (m.kind === 'deleteLine') lines.splice(i, 1);
     else if (m.kind === 'duplicateLine') lines.splice(i, 0, lines[i]!);
-    else {
+    else if (m.kind === 'swapLines') {
       const j = m.with % lines.length;
       [lines[i], lines[j]] = [lines[j]!, lines[i]!];
     }
@@ -78,9 +89,17 @@ function mutate(text: string, m: Mutation): string {
     return parts.join('');
   }
   const [, i] = tokens[m.at % tokens.length]!;
+  if (m.kind === 'hostile') {
+    const t = parts[i]!;
+    if (m.what === 'parens') parts[i] = `${'('.repeat(m.depth)}${t}${')'.repeat(m.depth)}`;
+    else if (m.what === 'signs') parts[i] = `${'-'.repeat(m.depth)}${t}`;
+    else if (m.what === 'name') parts[i] = `${t}${'x'.repeat(m.depth * 100)}`;
+    else parts[i] = `${t}${'\u001b[2J\u0000\u202e\ufeff'.slice(0, 1 + (m.depth % 5))}`;
+    return parts.join('');
+  }
   if (m.kind === 'deleteToken') parts[i] = '';
   else if (m.kind === 'duplicateToken') parts[i] = `${parts[i]} ${parts[i]}`;
-  else {
+  else if (m.kind === 'swapTokens') {
     const [, j] = tokens[m.with % tokens.length]!;
     [parts[i], parts[j]] = [parts[j]!, parts[i]!];
   }
@@ -108,9 +127,12 @@ test('checkFiles never throws on mutated text, and every diagnostic has a code a
         expect(d.span!.endOffset).toBeGreaterThanOrEqual(d.span!.startOffset);
         expect(d.span!.endOffset).toBeLessThanOrEqual(source!.length);
       }
+      const rendered = renderDiagnostics(r.diagnostics, { sources: r.sources });
+      expect(rendered).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f\u202e]/);
+      for (const line of rendered.split('\n')) expect(line.length).toBeLessThan(400);
       // A model that came out is complete: every stage has its blocks.
       for (const m of r.models) for (const s of m.stages) expect(s.blocks).toHaveLength(s.depth);
     }),
-    { numRuns: 100 },
+    { numRuns: fuzzRuns(100) },
   );
-});
+}, fuzzTimeout);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../src/lang/diagnostics.js';
 import { formatProgram } from '../../src/lang/format.js';
 import { parseProgram } from '../../src/lang/parse.js';
+import { fuzzRuns, fuzzTimeout } from '../fuzz.js';
 
 const docs = readFileSync(new URL('../../docs/language.md', import.meta.url), 'utf8');
 const pstT = [...docs.matchAll(/```pst\n([\s\S]*?)```/g)][0]![1]!;
@@ -14,6 +15,8 @@ const words = [
   'import', 'const', 'patch_shift', 'channel_shift', 'model', 'extends', 'sweep', 'from', 'axis', 'variant',
   'grid', 'stage', 'depth', 'heads', 'true', 'false', 'x', 'a_b', '{', '}', '(', ')', '[', ']', ',', ';', '.',
   '=', '+', '-', '*', '/', '0', '3', '-4', '+1', '0.25', '1e-5', '"s.pst"', '"', '// c', '@', '\u00e9', '\\',
+  // Hostile: deep nesting, long sign runs, control characters, a byte-order mark, a huge name.
+  '('.repeat(70), '-'.repeat(70), '[['.repeat(40), '\u001b', '\u0000', '\u202e', '\ufeff', 'n'.repeat(5000),
 ];
 const separators = [' ', '  ', '\n', '\r\n', '', '\t'];
 
@@ -31,7 +34,7 @@ function checkDiagnostics(text: string, diagnostics: Diagnostic[]): void {
     expect(s.endOffset).toBeGreaterThanOrEqual(s.startOffset);
     expect(s.endOffset).toBeLessThanOrEqual(text.length);
     expect(`${s.startLine}:${s.startCol}`).toBe(positionAt(text, s.startOffset));
-    expect(d.code).toMatch(/^PST10[123]$/);
+    expect(d.code).toMatch(/^PST10[1-4]$/);
   }
 }
 
@@ -80,8 +83,8 @@ describe('parser fuzz', () => {
     const soup = fc
       .array(fc.tuple(fc.oneof(fc.constantFrom(...words), fc.string({ maxLength: 3 })), fc.constantFrom(...separators)), { maxLength: 40 })
       .map((parts) => parts.map(([w, s]) => w + s).join(''));
-    fc.assert(fc.property(soup, (text) => checkText(text)), { numRuns: 300 });
-  });
+    fc.assert(fc.property(soup, (text) => checkText(text)), { numRuns: fuzzRuns(300) });
+  }, fuzzTimeout);
 
   it('never throws on mutations of valid files; clean results format idempotently and keep their meaning', () => {
     for (const base of [pstT, shiftsAndSweep]) {
@@ -89,10 +92,10 @@ describe('parser fuzz', () => {
       expect(source.join('')).toBe(base);
       fc.assert(
         fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), (ms) => checkText(mutate(source, ms))),
-        { numRuns: 150 },
+        { numRuns: fuzzRuns(150) },
       );
     }
-  });
+  }, fuzzTimeout);
 
   it('formats a valid file with random spacing between tokens to the same canonical text', () => {
     // No grid here: inside a grid, newlines end rows, so respacing would change the meaning.
@@ -109,7 +112,7 @@ describe('parser fuzz', () => {
         expect(once.replace(/\n\n/g, '\n')).toBe(canonical.replace(/\n\n/g, '\n'));
         checkText(text);
       }),
-      { numRuns: 100 },
+      { numRuns: fuzzRuns(100) },
     );
-  });
+  }, fuzzTimeout);
 });

@@ -1,20 +1,33 @@
-// Shared by the pass tests: a tiny model's folded graph, random weights for it (biases and
-// LayerNorm affines non-trivial, so every epilogue term matters), and the max-norm error.
-import { foldViews } from '../../src/ir/fold.js';
+// Shared by the tests of passes and whole models: a tiny model after any pass of the declared
+// pipeline (never a pipeline of the test's own), and random weights and clips for it (biases and
+// LayerNorm affines non-trivial, so every epilogue term matters).
 import type { Graph } from '../../src/ir/graph.js';
-import { lowerModel } from '../../src/ir/lower.js';
+import type { InputSize } from '../../src/ir/lower.js';
 import { loadModel } from '../../src/lang/elaborate.js';
 import type { ModelConfig } from '../../src/lang/model.js';
+import { compileProgram, need, type PassName, type Program } from '../../src/passes/pipeline.js';
 import { initWeights, makeRandom, type WeightMap } from '../../src/weights/index.js';
+import { readFromDisk } from '../../src/lang/read-disk.js';
 
 export const TINY_FAMILIES = ['pst-tiny', 'swin2d-tiny', 'tsm-tiny', 'tps-tiny', 'video-swin-tiny'];
 
 export function tinyModel(file: string): ModelConfig {
-  return loadModel(`models/tiny/${file}.pst`).model;
+  return loadModel(`models/tiny/${file}.pst`, undefined, readFromDisk).model;
 }
 
-export function foldedGraph(model: ModelConfig, batch = 2): Graph {
-  return foldViews(lowerModel(model, { batch, frames: model.input.frames, size: model.input.size }));
+/** The model (at its own frames and size, `batch` clips) after the pipeline's pass `pass`. */
+export function programAfter(model: ModelConfig, pass: PassName, batch = 2): Program {
+  return compileProgram(model, { batch, frames: model.input.frames, size: model.input.size }, { until: pass });
+}
+
+/** The graph of the model at `input` after `pass`. */
+export function graphFor(model: ModelConfig, input: InputSize, pass: PassName): Graph {
+  return need(compileProgram(model, input, { until: pass }), 'graph', 'test');
+}
+
+/** The graph after `pass`: what the interpreter and the later passes read. */
+export function graphAfter(model: ModelConfig, pass: PassName, batch = 2): Graph {
+  return need(programAfter(model, pass, batch), 'graph', 'test');
 }
 
 /** Seeded init plus uniform noise of ±0.05 on every tensor. */
@@ -30,18 +43,4 @@ export function randomClip(graph: Graph, seed: number): Float64Array {
   const n = graph.inputShape.reduce((a, b) => a * b, 1);
   // float32 values, so the device and the float64 reference read the same numbers
   return Float64Array.from(Float32Array.from({ length: n }, () => 2 * random() - 1));
-}
-
-export function maxNormError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return scale === 0 ? diff : diff / scale;
-}
-
-export function freshSeed(): number {
-  return process.env.PSTC_SEED ? Number(process.env.PSTC_SEED) : Math.floor(Math.random() * 2 ** 31);
 }

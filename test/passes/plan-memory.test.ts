@@ -1,14 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { size, type NodeId } from '../../src/ir/graph.js';
-import { commuteRowViews } from '../../src/passes/commute.js';
-import { fuse, kernelSources } from '../../src/passes/fuse.js';
+import { kernelSources } from '../../src/passes/fuse.js';
 import { planMemory } from '../../src/passes/plan-memory.js';
-import { TINY_FAMILIES, foldedGraph, tinyModel } from './helpers.js';
+import { TINY_FAMILIES, programAfter, tinyModel } from './helpers.js';
 
 describe('planMemory', () => {
   for (const family of TINY_FAMILIES) {
     it(`${family}: no two live tensors share a buffer; peak between the liveness bound and no reuse`, () => {
-      const fused = fuse(commuteRowViews(foldedGraph(tinyModel(family))));
+      const fused = programAfter(tinyModel(family), 'fuse').fused!;
       const plan = planMemory(fused);
       const { graph, kernels } = fused;
 
@@ -50,8 +49,8 @@ describe('planMemory', () => {
 
   it('is deterministic', () => {
     const model = tinyModel('pst-tiny');
-    const a = planMemory(fuse(commuteRowViews(foldedGraph(model))));
-    const b = planMemory(fuse(commuteRowViews(foldedGraph(model))));
+    const a = planMemory(programAfter(model, 'fuse').fused!);
+    const b = planMemory(programAfter(model, 'fuse').fused!);
     expect(b.buffers).toEqual(a.buffers);
     expect([...b.slot]).toEqual([...a.slot]);
     expect(b.activationBytes).toBe(a.activationBytes);

@@ -1,7 +1,8 @@
 // The static attention tables (src/ir/attention.ts) against entries worked out by hand from
 // pst-reference.md: row = (Δd + Tb−1)·(2wh−1)(2ww−1) + (hi−hj+wh−1)(2ww−1) + (wi−wj+ww−1).
 import { describe, expect, it } from 'vitest';
-import { biasIndex, biasTableRows, windowMask } from '../../src/ir/attention.js';
+import { biasIndex, windowMask } from '../../src/ir/attention.js';
+import { biasTableRows } from '../../src/lang/facts.js';
 import type { ChannelShift } from '../../src/lang/model.js';
 import { patternC } from './fixtures.js';
 
@@ -11,8 +12,9 @@ const entry = (t: { index: Int32Array }, n: number, f: number, i: number, j: num
 
 describe('relative position bias index', () => {
   it('has 31·169 = 5239 rows for PST (16 frames, 7×7)', () => {
-    expect(biasTableRows(16, [1, 7, 7])).toBe(5239);
-    expect(biasTableRows(8, [8, 7, 7])).toBe(15 * 169);
+    expect(biasTableRows({ attention: 'window2d', window: [1, 7, 7], biasFrames: 16 })).toBe(5239);
+    // window3d: the table spans the window depth.
+    expect(biasTableRows({ attention: 'window3d', window: [8, 7, 7], biasFrames: 8 })).toBe(15 * 169);
   });
 
   it('TCS (and unshifted) blocks: Δd = f, one group per frame', () => {

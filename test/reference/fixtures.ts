@@ -1,5 +1,6 @@
 // Hand-built ModelConfigs for the IR and reference tests (the same shape src/lang elaborates).
 import type { BlockConfig, ChannelShift, ModelConfig, PatchShift, Shift, StageConfig } from '../../src/lang/model.js';
+import { rng } from '../webgpu/util.js';
 
 export const patternC: PatchShift = {
   kind: 'patch',
@@ -68,14 +69,8 @@ export function tinyPst(overrides: Partial<StageConfig> = {}, shifts?: (Shift | 
   };
 }
 
-/** Deterministic pseudo-random numbers in [−1, 1) (mulberry32), for inputs and weights. */
+/** Deterministic pseudo-random numbers in [−1, 1) (the tests' mulberry32), for inputs and weights. */
 export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const next = rng(seed);
+  return () => next() * 2 - 1;
 }

@@ -11,7 +11,7 @@ import { lowerModel } from '../../src/ir/lower.js';
 import type { ModelConfig } from '../../src/lang/model.js';
 import { differentiate } from '../../src/passes/autodiff.js';
 import { readNpy, readSafetensors } from '../../src/weights/index.js';
-import { maxNormError } from '../passes/helpers.js';
+import { maxNormRelativeError as maxNormError } from '../webgpu/util.js';
 
 const root = join(import.meta.dirname, '..', 'golden');
 const cases = existsSync(root) ? readdirSync(root).filter((d) => existsSync(join(root, d, 'train.json'))).sort() : [];

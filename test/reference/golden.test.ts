@@ -5,10 +5,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { interpret } from '../../backends/reference/interpreter.js';
-import { foldViews } from '../../src/ir/fold.js';
 import type { Graph, NodeId } from '../../src/ir/graph.js';
-import { lowerModel } from '../../src/ir/lower.js';
 import type { ModelConfig } from '../../src/lang/model.js';
+import { compileProgram, need } from '../../src/passes/pipeline.js';
 import { readNpy, readSafetensors } from '../../src/weights/index.js';
 
 const root = join(import.meta.dirname, '..', 'golden');
@@ -51,7 +50,8 @@ describe('golden models', () => {
       const [batch, , frames, size, width] = clip.shape as [number, number, number, number, number];
       expect(width).toBe(size);
       const weights = readSafetensors(readFileSync(join(dir, 'weights.safetensors')));
-      const graph = foldViews(lowerModel(model, { batch, frames, size }));
+      // The graph the device runs: the declared pipeline's last graph pass.
+      const graph = need(compileProgram(model, { batch, frames, size }, { until: 'commute' }), 'graph', 'golden');
       const modules = moduleOutputs(graph);
       const keep = new Set(modules.values());
       const result = interpret(graph, { clip: Float64Array.from(clip.data) }, weights, { keep: (n) => keep.has(n.id) });

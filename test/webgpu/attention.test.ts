@@ -1,15 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDevice, type PstcDevice } from '../../backends/webgpu/device.js';
-import { emitWindowAttention, type AttentionOptions } from '../../backends/webgpu/kernels/attention.js';
-import { freshSeed, maxNormRelativeError, randomArray, rng, runKernel } from './util.js';
+import { describe, expect, it } from 'vitest';
+import { attentionTiling, emitWindowAttention, type AttentionOptions } from '../../backends/webgpu/kernels/attention.js';
+import { MIN_LIMITS } from '../../backends/webgpu/kernels/common.js';
+import { MAX_HEAD_DIM } from '../../src/lang/facts.js';
+import { freshSeed, maxNormRelativeError, randomArray, rng, runKernel, useDevice } from './util.js';
 
-let device: PstcDevice;
-beforeAll(async () => {
-  device = await openDevice();
-});
-afterAll(() => {
-  device?.destroy();
-});
+const device = useDevice();
 
 const TOLERANCE = 1e-4;
 
@@ -69,6 +64,16 @@ function inputs(seed: number, o: AttentionOptions, tableRows: number, groups: nu
   };
 }
 
+describe('attentionTiling', () => {
+  it('holds a 7×7 window in one query tile and one key tile, and tiles larger windows and wider heads', () => {
+    expect(attentionTiling(49, 32, MIN_LIMITS)).toEqual({ threads: 64, queryTiles: 1, keyTile: 49 });
+    expect(attentionTiling(392, 32, MIN_LIMITS)).toEqual({ threads: 256, queryTiles: 2, keyTile: 64 });
+    expect(attentionTiling(49, 96, MIN_LIMITS).keyTile).toBe(21);
+    // The widest head pstc accepts (MAX_HEAD_DIM) still gets a tile of keys in 16 KiB.
+    expect(attentionTiling(49, MAX_HEAD_DIM, MIN_LIMITS).keyTile).toBeGreaterThanOrEqual(2);
+  });
+});
+
 describe('emitWindowAttention', () => {
   const CASES: { name: string; o: AttentionOptions }[] = [
     {
@@ -79,13 +84,27 @@ describe('emitWindowAttention', () => {
       name: 'N=49, 2 heads of 32, 8 windows in 2 groups, 4 masks',
       o: { windows: 8, tokens: 49, channels: 64, heads: 2, bias: { tableRows: 169, groups: 2, windowsPerGroup: 4 }, mask: { masks: 4 } },
     },
+    {
+      // Heads of 96 channels: a 49-token window no longer fits workgroup memory, keys stream in tiles.
+      name: 'N=49, 1 head of 96 (keys in 3 tiles of 21), 2 windows',
+      o: { windows: 2, tokens: 49, channels: 96, heads: 1, bias: { tableRows: 169, groups: 1, windowsPerGroup: 2 }, mask: { masks: 2 } },
+    },
+    {
+      // Video Swin's 8×7×7 window: more queries than one workgroup has threads (2 query tiles).
+      name: 'N=392 (8×7×7), 2 heads of 8, 3 windows, 3 masks',
+      o: { windows: 3, tokens: 392, channels: 16, heads: 2, bias: { tableRows: 15 * 169, groups: 1, windowsPerGroup: 1 }, mask: { masks: 3 } },
+    },
+    {
+      name: 'N=300 (not a multiple of any tile), 1 head of 4, 2 windows',
+      o: { windows: 2, tokens: 300, channels: 4, heads: 1, bias: { tableRows: 50, groups: 2, windowsPerGroup: 1 }, mask: { masks: 1 } },
+    },
   ];
   for (const { name, o } of CASES) {
     it(`${name}, with bias and mask`, async () => {
       const seed = freshSeed();
       const x = inputs(seed, o, o.bias!.tableRows, o.bias!.groups, o.mask!.masks);
-      const kernel = emitWindowAttention({ ...o, limits: device.kernelLimits() });
-      const actual = await runKernel(device, kernel, { qkv: x.qkv, bias_table: x.biasTable, bias_index: x.biasIndex, mask: x.mask }, 'out');
+      const kernel = emitWindowAttention({ ...o, limits: device().kernelLimits() });
+      const actual = await runKernel(device(), kernel, { qkv: x.qkv, bias_table: x.biasTable, bias_index: x.biasIndex, mask: x.mask }, 'out');
       const error = maxNormRelativeError(actual, attention64(o, x));
       console.log(`attention ${name}: error ${error.toExponential(2)} (seed ${seed})`);
       expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
@@ -115,14 +134,26 @@ describe('emitWindowAttention', () => {
     const kernel = emitWindowAttention({ ...o, storeO, outElements: o.windows * N * o.channels });
     expect(kernel.bindings.filter((b) => !b.constant).map((b) => b.name)).toEqual(['qkv', 'out']);
     expect(kernel.wgsl).toContain('// out written through: patch shift back');
-    const actual = await runKernel(device, kernel, { qkv: x.qkv }, 'out');
+    const actual = await runKernel(device(), kernel, { qkv: x.qkv }, 'out');
     const error = maxNormRelativeError(actual, attention64(o, x, target));
     console.log(`attention store_o shift-back: error ${error.toExponential(2)} (seed ${seed})`);
     expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
   });
 
-  it('refuses windows whose K and V do not fit in workgroup memory', () => {
-    const limits = { ...device.kernelLimits(), maxComputeWorkgroupStorageSize: 16384 };
-    expect(() => emitWindowAttention({ windows: 1, tokens: 64, channels: 128, heads: 1, limits })).toThrow(/workgroup memory/);
+  it('streams keys and values through a small workgroup memory and few threads (many key and query tiles)', async () => {
+    // 512 bytes: key tiles of 4 tokens of 16 channels; 32 threads: 2 query tiles of a 49-token window.
+    const o: AttentionOptions = { windows: 3, tokens: 49, channels: 32, heads: 2, bias: { tableRows: 169, groups: 3, windowsPerGroup: 1 }, mask: { masks: 3 } };
+    const limits = { ...device().kernelLimits(), maxComputeWorkgroupStorageSize: 512, maxComputeInvocationsPerWorkgroup: 32 };
+    expect(attentionTiling(49, 16, limits)).toEqual({ threads: 32, queryTiles: 2, keyTile: 4 });
+    const seed = freshSeed();
+    const x = inputs(seed, o, 169, 3, 3);
+    const actual = await runKernel(device(), emitWindowAttention({ ...o, limits }), { qkv: x.qkv, bias_table: x.biasTable, bias_index: x.biasIndex, mask: x.mask }, 'out');
+    const error = maxNormRelativeError(actual, attention64(o, x));
+    console.log(`attention in 13 key tiles × 2 query tiles: error ${error.toExponential(2)} (seed ${seed})`);
+    expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('refuses heads wider than the checker allows (a bug if reached: PST309 comes first)', () => {
+    expect(() => emitWindowAttention({ windows: 1, tokens: 4, channels: 2 * MAX_HEAD_DIM, heads: 1 })).toThrow(/channels per head/);
   });
 });

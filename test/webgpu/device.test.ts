@@ -1,16 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceLostError, KernelError, openDevice, type PstcDevice } from '../../backends/webgpu/device.js';
-import { openDevice as openAnother } from '../../backends/webgpu/device.js';
+import { describe, expect, it } from 'vitest';
+import { DeviceLostError, KernelError, openDevice as openAnother } from '../../backends/webgpu/device.js';
+import { useDevice } from './util.js';
 
-let device: PstcDevice;
-
-beforeAll(async () => {
-  device = await openDevice();
-});
-
-afterAll(() => {
-  device?.destroy();
-});
+const device = useDevice();
 
 const DOUBLE_PLUS_ONE = `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -25,39 +17,39 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
 
 describe('PstcDevice', () => {
   it('opens and reports the adapter, its limits and features', () => {
-    console.log(`adapter: ${device.describe()}`);
-    expect(device.describe().length).toBeGreaterThan(0);
+    console.log(`adapter: ${device().describe()}`);
+    expect(device().describe().length).toBeGreaterThan(0);
     // Requested at the adapter's values, not the defaults.
-    expect(device.limits.maxStorageBufferBindingSize).toBe(device.adapter.limits.maxStorageBufferBindingSize);
-    expect(device.limits.maxComputeWorkgroupStorageSize).toBe(device.adapter.limits.maxComputeWorkgroupStorageSize);
-    expect(device.limits.maxComputeInvocationsPerWorkgroup).toBe(device.adapter.limits.maxComputeInvocationsPerWorkgroup);
+    expect(device().limits.maxStorageBufferBindingSize).toBe(device().adapter.limits.maxStorageBufferBindingSize);
+    expect(device().limits.maxComputeWorkgroupStorageSize).toBe(device().adapter.limits.maxComputeWorkgroupStorageSize);
+    expect(device().limits.maxComputeInvocationsPerWorkgroup).toBe(device().adapter.limits.maxComputeInvocationsPerWorkgroup);
     for (const f of ['shader-f16', 'subgroups'] as const) {
-      expect(device.features.has(f)).toBe(device.adapter.features.has(f));
+      expect(device().features.has(f)).toBe(device().adapter.features.has(f));
     }
   });
 
   it('runs a trivial kernel and reads the numbers back', async () => {
-    const pipeline = await device.createPipeline('double_plus_one', DOUBLE_PLUS_ONE, 'main');
+    const pipeline = await device().createPipeline('double_plus_one', DOUBLE_PLUS_ONE, 'main');
     const input = Float32Array.from({ length: 100 }, (_, i) => i - 50.5);
-    const x = device.createBuffer(input, 'x');
-    const y = device.createEmptyBuffer(100, 'y');
-    await device.run('double_plus_one', pipeline, [x, y], [2, 1, 1]);
-    const out = await device.readFloat32(y);
+    const x = device().createBuffer(input, 'x');
+    const y = device().createEmptyBuffer(100, 'y');
+    await device().run('double_plus_one', pipeline, [x, y], [2, 1, 1]);
+    const out = await device().readFloat32(y);
     expect(Array.from(out)).toEqual(Array.from(input, (v) => 2 * v + 1));
     x.destroy();
     y.destroy();
   });
 
   it('round-trips buffers written through the queue', async () => {
-    const buffer = device.createEmptyBuffer(4, 'b');
-    device.writeBuffer(buffer, new Float32Array([1.5, -2, 3.25, 4]));
-    expect(Array.from(await device.readFloat32(buffer))).toEqual([1.5, -2, 3.25, 4]);
+    const buffer = device().createEmptyBuffer(4, 'b');
+    device().writeBuffer(buffer, new Float32Array([1.5, -2, 3.25, 4]));
+    expect(Array.from(await device().readFloat32(buffer))).toEqual([1.5, -2, 3.25, 4]);
     buffer.destroy();
   });
 
   it('reports a WGSL syntax error as a KernelError naming the kernel, with the compiler message', async () => {
     const broken = `@compute @workgroup_size(1)\nfn main() {\n  let x: f32 = 1.0 +;\n}`;
-    const error = await device.createPipeline('my_broken_kernel', broken, 'main').catch((e: unknown) => e);
+    const error = await device().createPipeline('my_broken_kernel', broken, 'main').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KernelError);
     const e = error as KernelError;
     expect(e.message).toContain('my_broken_kernel');
@@ -69,10 +61,10 @@ describe('PstcDevice', () => {
   });
 
   it('turns a validation error at dispatch into a KernelError naming the kernel', async () => {
-    const pipeline = await device.createPipeline('double_plus_one', DOUBLE_PLUS_ONE, 'main');
-    const x = device.createBuffer(new Float32Array(4), 'x');
+    const pipeline = await device().createPipeline('double_plus_one', DOUBLE_PLUS_ONE, 'main');
+    const x = device().createBuffer(new Float32Array(4), 'x');
     // One binding missing: the bind group does not match the layout.
-    const error = await device.run('bad_binding', pipeline, [x], [1, 1, 1]).catch((e: unknown) => e);
+    const error = await device().run('bad_binding', pipeline, [x], [1, 1, 1]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KernelError);
     expect((error as Error).message).toContain('bad_binding');
     expect((error as Error).message).toMatch(/validation error/);
@@ -80,7 +72,7 @@ describe('PstcDevice', () => {
   });
 
   it('an unknown entry point is a KernelError naming the kernel', async () => {
-    const error = await device.createPipeline('no_such_entry', DOUBLE_PLUS_ONE, 'nope').catch((e: unknown) => e);
+    const error = await device().createPipeline('no_such_entry', DOUBLE_PLUS_ONE, 'nope').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KernelError);
     expect((error as Error).message).toContain('no_such_entry');
   });

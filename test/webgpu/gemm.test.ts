@@ -1,17 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { erf as erf64, gelu as gelu64 } from '../../backends/reference/erf.js';
-import { openDevice, type PstcDevice } from '../../backends/webgpu/device.js';
 import { ERF_WGSL, MIN_LIMITS } from '../../backends/webgpu/kernels/common.js';
 import { GEMM_TILES, emitGemm, type GemmOptions } from '../../backends/webgpu/kernels/gemm.js';
-import { freshSeed, maxNormRelativeError, randomArray, rng, runKernel } from './util.js';
+import { freshSeed, maxNormRelativeError, randomArray, rng, runKernel, useDevice } from './util.js';
 
-let device: PstcDevice;
-beforeAll(async () => {
-  device = await openDevice();
-});
-afterAll(() => {
-  device?.destroy();
-});
+const device = useDevice();
 
 const TOLERANCE = 1e-4;
 
@@ -66,11 +59,11 @@ function gemm64(p: Problem, o: GemmOptions, maps: Reference = {}): Float64Array 
 }
 
 async function gemmError(p: Problem, o: GemmOptions, maps: Reference = {}): Promise<number> {
-  const kernel = emitGemm({ ...o, limits: o.limits ?? device.kernelLimits() });
+  const kernel = emitGemm({ ...o, limits: o.limits ?? device().kernelLimits() });
   const inputs: Record<string, Float32Array> = { a: p.a, b: p.b };
   if (o.bias) inputs.bias = p.bias;
   if (o.residual) inputs.residual = p.residual;
-  const actual = await runKernel(device, kernel, inputs, 'c');
+  const actual = await runKernel(device(), kernel, inputs, 'c');
   return maxNormRelativeError(actual, gemm64(p, o, maps));
 }
 
@@ -111,7 +104,7 @@ describe('emitGemm', () => {
 
   it('folds a dispatch wider than one grid axis over x and y', async () => {
     const seed = freshSeed();
-    const limits = { ...device.kernelLimits(), maxComputeWorkgroupsPerDimension: 4 };
+    const limits = { ...device().kernelLimits(), maxComputeWorkgroupsPerDimension: 4 };
     // The same kernel as the 32×32 tile case above (so no new compile): 3×2 = 6 tiles → a 3×2 grid.
     const o: GemmOptions = { M: 70, N: 45, K: 33, bias: true, tile: GEMM_TILES[1]!, limits };
     expect(emitGemm(o).dispatch).toEqual([3, 2, 1]);
@@ -196,11 +189,11 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     y[2u * i + 1u] = gelu(x[i]);
   }
 }`;
-    const pipeline = await device.createPipeline('erf_gelu_grid', wgsl, 'main');
-    const input = device.createBuffer(x, 'x');
-    const output = device.createEmptyBuffer(2 * x.length, 'y');
-    await device.run('erf_gelu_grid', pipeline, [input, output], [Math.ceil(x.length / 64), 1, 1]);
-    const y = await device.readFloat32(output);
+    const pipeline = await device().createPipeline('erf_gelu_grid', wgsl, 'main');
+    const input = device().createBuffer(x, 'x');
+    const output = device().createEmptyBuffer(2 * x.length, 'y');
+    await device().run('erf_gelu_grid', pipeline, [input, output], [Math.ceil(x.length / 64), 1, 1]);
+    const y = await device().readFloat32(output);
     input.destroy();
     output.destroy();
 

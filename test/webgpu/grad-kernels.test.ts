@@ -13,7 +13,7 @@ import { GraphBuilder, size, type Graph, type NodeId, type WindowAttentionOp } f
 import { evaluate, type IndexMap } from '../../src/ir/indexmap.js';
 import * as maps from '../../src/ir/maps.js';
 import { hashU32, keeps, stepKey } from '../../src/ir/rng.js';
-import { foldedGraph, tinyModel } from '../passes/helpers.js';
+import { graphAfter, tinyModel } from '../passes/helpers.js';
 import { freshSeed, maxNormRelativeError, randomArray, rng, runKernel } from './util.js';
 
 let device: PstcDevice;
@@ -263,7 +263,7 @@ function flatIn(map: IndexMap, e: number): number {
 
 /** The op of a real block: pst-tiny's layers.0.blocks.1 (TPS bias index per frame, shifted-window mask). */
 function tinyTpsAttention(): WindowAttentionOp {
-  const graph = foldedGraph(model, 1);
+  const graph = graphAfter(model, 'fold', 1);
   const node = graph.nodes.find((n) => n.op.kind === 'window_attention' && n.label === 'layers.0.blocks.1.attn')!;
   const op = node.op as WindowAttentionOp;
   return op;

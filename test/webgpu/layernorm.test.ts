@@ -1,15 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDevice, type PstcDevice } from '../../backends/webgpu/device.js';
+import { describe, expect, it } from 'vitest';
 import { emitLayerNorm, type LayerNormOptions } from '../../backends/webgpu/kernels/layernorm.js';
-import { freshSeed, maxNormRelativeError, randomArray, rng, runKernel } from './util.js';
+import { freshSeed, maxNormRelativeError, randomArray, rng, runKernel, useDevice } from './util.js';
 
-let device: PstcDevice;
-beforeAll(async () => {
-  device = await openDevice();
-});
-afterAll(() => {
-  device?.destroy();
-});
+const device = useDevice();
 
 const TOLERANCE = 1e-4;
 
@@ -52,8 +45,8 @@ describe('emitLayerNorm', () => {
       const x = randomArray(random, rows * channels, 99, 101);
       const gamma = randomArray(random, channels, 0.5, 1.5);
       const beta = randomArray(random, channels);
-      const o: LayerNormOptions = { rows, channels, limits: device.kernelLimits() };
-      const actual = await runKernel(device, emitLayerNorm(o), { x, gamma, beta }, 'y');
+      const o: LayerNormOptions = { rows, channels, limits: device().kernelLimits() };
+      const actual = await runKernel(device(), emitLayerNorm(o), { x, gamma, beta }, 'y');
       const expected = layerNorm64(rows, channels, (r, c) => x[r * channels + c]!, gamma, beta, 1e-5);
       const error = maxNormRelativeError(actual, expected);
       console.log(`layernorm ${rows}×${channels}: error ${error.toExponential(2)} (seed ${seed})`);
@@ -94,7 +87,7 @@ describe('emitLayerNorm', () => {
     const beta = randomArray(random, channels);
     const kernel = emitLayerNorm({ rows, channels, loadX, xElements: H * W * C, storeY, yElements: rows * channels, fuses: ['patch merging gather', 'LayerNorm(4C)'] });
     expect(kernel.wgsl).toContain('// x read through: patch-merging gather');
-    const actual = await runKernel(device, kernel, { x, gamma, beta }, 'y');
+    const actual = await runKernel(device(), kernel, { x, gamma, beta }, 'y');
     const normed = layerNorm64(rows, channels, (r, c) => (gatherAt(r, c) < 0 ? 0 : x[gatherAt(r, c)]!), gamma, beta, 1e-5);
     const expected = new Float64Array(rows * channels);
     for (let r = 0; r < rows; r++) for (let c = 0; c < channels; c++) expected[c * rows + r] = normed[r * channels + c]!;

@@ -11,7 +11,8 @@ import { foldViews } from '../../src/ir/fold.js';
 import { lowerModel } from '../../src/ir/lower.js';
 import { stepKey } from '../../src/ir/rng.js';
 import { differentiate } from '../../src/passes/autodiff.js';
-import { freshSeed, maxNormError, randomClip, randomWeights, tinyModel } from '../passes/helpers.js';
+import { randomClip, randomWeights, tinyModel } from '../passes/helpers.js';
+import { freshSeed, maxNormRelativeError as maxNormError } from './util.js';
 
 let device: PstcDevice;
 beforeAll(async () => {

@@ -1,7 +1,29 @@
-// Shared by the WebGPU tests: seeded random inputs (a fresh seed each run, printed on failure),
-// the max-norm relative error, and a one-call "upload, run, read back" helper.
+// Shared by the tests that check numbers: one device per test file, seeded random inputs (a fresh
+// seed each run, printed on failure), the max-norm relative error, and a one-call "upload, run,
+// read back" helper for one kernel.
+import { afterAll, beforeAll } from 'vitest';
 import type { PstcDevice } from '../../backends/webgpu/device.js';
 import type { Kernel } from '../../backends/webgpu/kernels/common.js';
+
+/**
+ * One device for the test file: opened before its tests, destroyed after them. Call at the top
+ * level of the file; the returned function gives the device inside tests.
+ */
+export function useDevice(): () => PstcDevice {
+  let device: PstcDevice | undefined;
+  beforeAll(async () => {
+    // Imported here so that tests using only the seeds and error measure never load Dawn.
+    const { openDevice } = await import('../../backends/webgpu/device.js');
+    device = await openDevice();
+  });
+  afterAll(() => {
+    device?.destroy();
+  });
+  return () => {
+    if (!device) throw new Error('test: the device is not open (call useDevice() at the top level of the file)');
+    return device;
+  };
+}
 
 /** A fresh seed per run; PSTC_SEED pins it to reproduce a failure. */
 export function freshSeed(): number {

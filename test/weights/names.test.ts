@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { biasTableRows, parameterCount, weightSpecs } from '../../src/weights/names.js';
+import { biasTableRows } from '../../src/lang/facts.js';
+import { parameterCount, weightSpecs } from '../../src/weights/names.js';
 import { manifest } from './fixtures.js';
 import { makeModel, pstB, pstT, tinyPst } from './models.js';
 

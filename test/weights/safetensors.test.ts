@@ -43,6 +43,8 @@ describe('safetensors', () => {
     expect(() => readSafetensors(new Uint8Array([1, 2, 3]))).toThrow(FormatError);
     const garbage = new Uint8Array(16);
     garbage[0] = 4;
-    expect(() => readSafetensors(garbage)).toThrow(/not JSON/);
+    expect(() => readSafetensors(garbage)).toThrow(/does not start with `\{`/);
+    const braces = new Uint8Array([4, 0, 0, 0, 0, 0, 0, 0, 0x7b, 0x7b, 0x7d, 0x20]);
+    expect(() => readSafetensors(braces)).toThrow(/not JSON/);
   });
 });

@@ -11,7 +11,7 @@
 // Loops read their trip counts from a uniform, as in the forward kernel (llvmpipe unrolls
 // constant loops and compiles for tens of seconds).
 import {
-  LINEAR_WORKGROUP_WGSL,
+  entryPrologue,
   MIN_LIMITS,
   checkFits,
   headerComment,
@@ -160,19 +160,15 @@ function staged(s: Setup, limits: KernelLimits, reserved: number, names: [string
   };
 }
 
-const MAIN_HEAD = `@compute @workgroup_size(THREADS_LITERAL)
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let pair = linear_workgroup(wid, groups);
-  if (pair >= WINDOWS * HEADS) {
-    return;
-  }
+/** The entry point: one workgroup per (window, head) pair. */
+function mainHead(threads: number): string {
+  return `${entryPrologue({ threads, index: 'pair', count: 'WINDOWS * HEADS', per: 'workgroup' })}
   let w = pair / HEADS;
   let h = pair % HEADS;
   let t = i32(lid);
   let tokens = trip.tokens;
   let head_dim = trip.head_dim;`;
+}
 
 /** dS [windows, heads, N, N] from qkv, the bias table (+ mask) and dout. */
 export function emitAttentionGradScores(o: AttentionGradOptions): Kernel {
@@ -197,9 +193,7 @@ ${uniform}
 
 ${kv.source}
 
-${LINEAR_WORKGROUP_WGSL}
-
-${MAIN_HEAD.replace('THREADS_LITERAL', String(threads))}
+${mainHead(threads)}
 ${kv.fill}
   for (var i = t; i < tokens; i += THREADS) {
     var q: array<f32, ${headDim}>;
@@ -289,9 +283,7 @@ fn score(w: i32, h: i32, i: i32, j: i32, head_dim: i32) -> f32 {
   return dot + score_terms(w, h, i, j);
 }
 
-${LINEAR_WORKGROUP_WGSL}
-
-${MAIN_HEAD.replace('THREADS_LITERAL', String(threads))}
+${mainHead(threads)}
 ${qk.fill}
   // Softmax statistics of every row.
   for (var i = t; i < tokens; i += THREADS) {

@@ -1,17 +1,21 @@
-// Window attention, one workgroup per (window, head): with Q, K, V the head's slices of the qkv
-// buffer [windows, N, 3C] (q at channels h·c…, k at C + h·c…, v at 2C + h·c…),
+// Window attention, one workgroup per (window, head, tile of queries): with Q, K, V the head's
+// slices of the qkv buffer [windows, N, 3C] (q at channels h·c…, k at C + h·c…, v at 2C + h·c…),
 //   S = (Q·scale)·Kᵀ + biasTable[biasIndex[g][i][j]·heads + h] + mask[w mod M][i][j]
 //   O = softmax_rows(S)·V        written to [windows, N, C] at channels h·c… (or through store_o)
 // where g = (w / windowsPerGroup) mod G picks the bias index of the window's group (its frame,
-// for PST's frame-dependent index). K and V of the head sit in workgroup memory (2·N·c floats);
-// each of the first N threads owns one query row, keeps its N scores in registers and does a
-// max-subtracted softmax. N is small (49 for 7×7 windows), so one row per thread is enough.
+// for PST's frame-dependent index). Each thread owns one query row. Windows of any size work:
+// the queries are split into tiles of one workgroup, and the keys and values stream through
+// workgroup memory in tiles of KEY_TILE tokens with an online softmax (flash attention's running
+// max and sum: after each key tile the row's output accumulator is rescaled by exp(m_old − m_new)),
+// so neither the thread count nor workgroup memory bounds N (Video Swin's 8×7×7 = 392 tokens).
+// For PST's 7×7 windows one query tile and one key tile hold the whole window.
 // The loops over tokens and head channels take their trip counts from a uniform, not the
 // constants N and HEAD_DIM: with constants,
 // llvmpipe (Mesa's CPU driver) unrolls them fully and takes 15–35 s to compile one pipeline
 // instead of about one.
+import { MAX_HEAD_DIM } from '../../../src/lang/facts.js';
 import {
-  LINEAR_WORKGROUP_WGSL,
+  entryPrologue,
   MIN_LIMITS,
   checkFits,
   headerComment,
@@ -61,10 +65,11 @@ export function emitWindowAttention(o: AttentionOptions): Kernel {
   }
   if (C % heads) throw new Error(`internal error: ${label}: ${C} channels do not split into ${heads} heads`);
   const headDim = C / heads;
+  // The checker refuses wider heads (PST309), so this is a bug if it fires.
+  checkFits(label, 'channels per head', headDim, MAX_HEAD_DIM);
   const scale = o.scale ?? headDim ** -0.5;
-  const threads = Math.max(32, nextPowerOfTwo(N));
-  checkFits(label, 'tokens per window (one thread each)', threads, Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX));
-  checkFits(label, 'bytes of workgroup memory', 2 * N * headDim * 4, limits.maxComputeWorkgroupStorageSize);
+  const { threads, queryTiles, keyTile } = attentionTiling(N, headDim, limits);
+  checkFits(label, 'bytes of workgroup memory', 2 * keyTile * headDim * 4, limits.maxComputeWorkgroupStorageSize);
 
   const bindings: KernelBinding[] = [];
   const bind = (name: string, kind: KernelBinding['kind'], type: 'f32' | 'i32', elements: number | undefined, description: string) =>
@@ -82,8 +87,8 @@ export function emitWindowAttention(o: AttentionOptions): Kernel {
     kind: 'uniform',
     type: 'i32',
     elements: 4,
-    description: `loop trip counts (tokens = ${N}, head dim = ${headDim})`,
-    constant: Int32Array.of(N, headDim, 0, 0),
+    description: `loop trip counts (tokens = ${N}, head dim = ${headDim}, key tile = ${keyTile})`,
+    constant: Int32Array.of(N, headDim, keyTile, 0),
   });
 
   const loadQkv = o.loadQkv
@@ -110,7 +115,7 @@ export function emitWindowAttention(o: AttentionOptions): Kernel {
     `fuses: ${o.fuses?.length ? o.fuses.join(', ') : 'QKᵀ, bias, mask, softmax, ·V, head merge'}`,
     `qkv read through: ${o.loadQkv ? o.loadQkv.describes : 'row-major [windows, N, 3C]'}`,
     `out written through: ${o.storeO ? o.storeO.describes : 'row-major [windows, N, C]'}`,
-    `one workgroup of ${threads} threads per (window, head); K, V of the head in workgroup memory`,
+    `one workgroup of ${threads} threads per (window, head${queryTiles > 1 ? `, tile of ${threads} queries: ${queryTiles} tiles` : ''}); K, V through workgroup memory in tiles of ${keyTile} tokens, online softmax`,
   ]);
 
   const wgsl = `${header}
@@ -122,18 +127,21 @@ const HEADS: i32 = ${wgslInt(heads)};
 const HEAD_DIM: i32 = ${wgslInt(headDim)};
 const SCALE: f32 = ${wgslFloat(scale)};
 ${o.bias ? `const GROUPS: i32 = ${wgslInt(o.bias.groups)};\nconst WINDOWS_PER_GROUP: i32 = ${wgslInt(o.bias.windowsPerGroup)};\n` : ''}${o.mask ? `const MASKS: i32 = ${wgslInt(o.mask.masks)};\n` : ''}const THREADS: i32 = ${threads};
+const QUERY_TILES: i32 = ${queryTiles};
+const KEY_TILE: i32 = ${keyTile};
 
 ${bindings.filter((b) => b.kind !== 'uniform').map(storageDecl).join('\n')}
 struct TripCounts {
-  // = N and HEAD_DIM, but opaque to the shader compiler, so that it does not unroll
+  // = N, HEAD_DIM and KEY_TILE, but opaque to the shader compiler, so that it does not unroll
   tokens: i32,
   head_dim: i32,
+  key_tile: i32,
 }
 @group(0) @binding(${bindings.length - 1}) var<uniform> trip: TripCounts;
 
-// The head's keys and values, [N][HEAD_DIM] each.
-var<workgroup> k_tile: array<f32, ${N * headDim}>;
-var<workgroup> v_tile: array<f32, ${N * headDim}>;
+// One tile of the head's keys and values, [KEY_TILE][HEAD_DIM] each.
+var<workgroup> k_tile: array<f32, ${keyTile * headDim}>;
+var<workgroup> v_tile: array<f32, ${keyTile * headDim}>;
 
 ${loadQkv}
 
@@ -143,59 +151,71 @@ ${biasFn}
 
 ${maskFn}
 
-${LINEAR_WORKGROUP_WGSL}
-
-@compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let pair = linear_workgroup(wid, groups);
-  if (pair >= WINDOWS * HEADS) {
-    return;
-  }
+${entryPrologue({ threads, index: 'item', count: 'WINDOWS * HEADS * QUERY_TILES', per: 'workgroup' })}
+  let pair = item / QUERY_TILES;
   let w = pair / HEADS;
   let h = pair % HEADS;
   let t = i32(lid);
-  for (var e = t; e < N * HEAD_DIM; e += THREADS) {
-    let j = e / HEAD_DIM;
-    let d = e % HEAD_DIM;
-    k_tile[e] = load_qkv(w, j, C + h * HEAD_DIM + d);
-    v_tile[e] = load_qkv(w, j, 2 * C + h * HEAD_DIM + d);
-  }
-  workgroupBarrier();
-  if (t >= N) {
-    return;
-  }
-  let i = t;
-  // Query row i, scaled first (as the reference implementation does).
+  // Query row i of this thread; threads past the window's end only help load keys and values.
+  let i = (item % QUERY_TILES) * THREADS + t;
+  let has_query = i < N;
   let tokens = trip.tokens;
   let head_dim = trip.head_dim;
+  let key_tile = trip.key_tile;
+  // The query row, scaled first (as the reference implementation does), and the unnormalised
+  // output: Σ_j exp(s_j − row_max)·v_j over the keys seen so far, with sum Σ_j exp(s_j − row_max).
   var q: array<f32, ${headDim}>;
+  var acc: array<f32, ${headDim}>;
   for (var d = 0; d < head_dim; d++) {
-    q[d] = load_qkv(w, i, h * HEAD_DIM + d) * SCALE;
+    q[d] = select(0.0, load_qkv(w, min(i, N - 1), h * HEAD_DIM + d) * SCALE, has_query);
+    acc[d] = 0.0;
   }
-  var s: array<f32, ${N}>;
   var row_max = -3.0e38;
-  for (var j = 0; j < tokens; j++) {
-    var dot = 0.0;
-    for (var d = 0; d < head_dim; d++) {
-      dot = fma(q[d], k_tile[j * HEAD_DIM + d], dot);
-    }
-    s[j] = dot + score_bias(w, h, i, j) + score_mask(w, i, j);
-    row_max = max(row_max, s[j]);
-  }
   var total = 0.0;
-  for (var j = 0; j < tokens; j++) {
-    s[j] = exp(s[j] - row_max);
-    total += s[j];
-  }
-  let inv_total = 1.0 / total;
-  for (var d = 0; d < head_dim; d++) {
-    var o = 0.0;
-    for (var j = 0; j < tokens; j++) {
-      o = fma(s[j], v_tile[j * HEAD_DIM + d], o);
+  for (var j0 = 0; j0 < tokens; j0 += key_tile) {
+    let kt = min(key_tile, tokens - j0);
+    // Everyone is done with the previous tile before it is overwritten.
+    workgroupBarrier();
+    for (var e = t; e < kt * HEAD_DIM; e += THREADS) {
+      let j = j0 + e / HEAD_DIM;
+      let d = e % HEAD_DIM;
+      k_tile[e] = load_qkv(w, j, C + h * HEAD_DIM + d);
+      v_tile[e] = load_qkv(w, j, 2 * C + h * HEAD_DIM + d);
     }
-    store_o(w, i, h * HEAD_DIM + d, o * inv_total);
+    workgroupBarrier();
+    if (has_query) {
+      var s: array<f32, ${keyTile}>;
+      var tile_max = -3.0e38;
+      for (var jj = 0; jj < kt; jj++) {
+        var dot = 0.0;
+        for (var d = 0; d < head_dim; d++) {
+          dot = fma(q[d], k_tile[jj * HEAD_DIM + d], dot);
+        }
+        s[jj] = dot + score_bias(w, h, i, j0 + jj) + score_mask(w, i, j0 + jj);
+        tile_max = max(tile_max, s[jj]);
+      }
+      let new_max = max(row_max, tile_max);
+      let rescale = exp(row_max - new_max);
+      total *= rescale;
+      for (var jj = 0; jj < kt; jj++) {
+        s[jj] = exp(s[jj] - new_max);
+        total += s[jj];
+      }
+      for (var d = 0; d < head_dim; d++) {
+        var o = acc[d] * rescale;
+        for (var jj = 0; jj < kt; jj++) {
+          o = fma(s[jj], v_tile[jj * HEAD_DIM + d], o);
+        }
+        acc[d] = o;
+      }
+      row_max = new_max;
+    }
+  }
+  if (has_query) {
+    let inv_total = 1.0 / total;
+    for (var d = 0; d < head_dim; d++) {
+      store_o(w, i, h * HEAD_DIM + d, acc[d] * inv_total);
+    }
   }
 }
 `;
@@ -204,7 +224,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     wgsl,
     entryPoint: 'main',
     workgroupSize: [threads, 1, 1],
-    dispatch: workgroupGrid(windows * heads, limits),
+    dispatch: workgroupGrid(windows * heads * queryTiles, limits),
     bindings,
   };
+}
+
+/** Most keys a thread scores before folding them into its output (its private score array). */
+const MAX_KEY_TILE = 64;
+
+/**
+ * Threads per workgroup (one query each: a power of two ≥ 32 that the device allows), how many
+ * workgroups share a window's queries, and how many keys and values fit workgroup memory at once.
+ */
+export function attentionTiling(tokens: number, headDim: number, limits: KernelLimits): { threads: number; queryTiles: number; keyTile: number } {
+  let cap = Math.min(256, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
+  while (cap & (cap - 1)) cap &= cap - 1;
+  const threads = Math.min(cap, Math.max(32, nextPowerOfTwo(tokens)));
+  const fits = Math.floor(limits.maxComputeWorkgroupStorageSize / (2 * headDim * 4));
+  const keyTile = Math.max(1, Math.min(tokens, MAX_KEY_TILE, fits));
+  return { threads, queryTiles: Math.ceil(tokens / threads), keyTile };
 }

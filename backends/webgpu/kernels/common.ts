@@ -105,9 +105,39 @@ export function workgroupGrid(count: number, limits: KernelLimits): Triple {
   return [Math.ceil(count / y), y, 1];
 }
 
-export const LINEAR_WORKGROUP_WGSL = `fn linear_workgroup(wid: vec3<u32>, groups: vec3<u32>) -> i32 {
+const LINEAR_WORKGROUP_WGSL = `fn linear_workgroup(wid: vec3<u32>, groups: vec3<u32>) -> i32 {
   return i32(wid.x + wid.y * groups.x);
 }`;
+
+export interface EntryOptions {
+  /** Invocations per workgroup (1-D). */
+  threads: number;
+  /** The WGSL name of the work item index the body uses, e.g. 'e', 'row', 'tile'. */
+  index: string;
+  /** A WGSL expression: the number of work items; workgroups past it return at once. */
+  count: string;
+  /** 'workgroup': one item per workgroup (threads cooperate); 'thread': one per invocation. */
+  per: 'workgroup' | 'thread';
+}
+
+/**
+ * Every kernel's entry point up to its body: the linear workgroup index over the (x, y) grid
+ * workgroupGrid folds large dispatches into, the item index, and the early return past the last
+ * item (the grid is rounded up). The caller writes the body and the closing brace.
+ */
+export function entryPrologue(o: EntryOptions): string {
+  const item = o.per === 'thread' ? `linear_workgroup(wid, groups) * ${o.threads} + i32(lid)` : 'linear_workgroup(wid, groups)';
+  return `${LINEAR_WORKGROUP_WGSL}
+
+@compute @workgroup_size(${o.threads})
+fn main(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) groups: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let ${o.index} = ${item};
+  if (${o.index} >= ${o.count}) {
+    return;
+  }`;
+}
 
 /** The smallest power of two ≥ n. */
 export function nextPowerOfTwo(n: number): number {

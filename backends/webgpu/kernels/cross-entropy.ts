@@ -5,7 +5,7 @@
 // Batches and class counts are small (B ≤ a few hundred, K ≤ a thousand), so a thread per sample
 // row with a loop over classes is enough; the loss's batch sum is a fixed-order workgroup tree.
 import {
-  LINEAR_WORKGROUP_WGSL,
+  entryPrologue,
   MIN_LIMITS,
   headerComment,
   storageDecl,
@@ -122,16 +122,7 @@ ${bindings.map(storageDecl).join('\n')}
 
 ${rowFunctions(o)}
 
-${LINEAR_WORKGROUP_WGSL}
-
-@compute @workgroup_size(${THREADS})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let b = linear_workgroup(wid, groups) * ${THREADS} + i32(lid);
-  if (b >= B) {
-    return;
-  }
+${entryPrologue({ threads: THREADS, index: 'b', count: 'B', per: 'thread' })}
   let m = row_max(b);
   let inv_total = 1.0 / row_exp_sum(b, m);
   let factor = dloss[0] / f32(B);

@@ -6,7 +6,7 @@
 // sent to j (a CSR table, in increasing order of the forward output index, so the sum's order is
 // fixed and a step replays bit for bit). One thread per output element.
 import {
-  LINEAR_WORKGROUP_WGSL,
+  entryPrologue,
   MIN_LIMITS,
   headerComment,
   storageDecl,
@@ -51,16 +51,7 @@ const OUTPUTS: i32 = ${wgslInt(o.outputs)};
 
 ${bindings.map(storageDecl).join('\n')}
 
-${LINEAR_WORKGROUP_WGSL}
-
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let j = linear_workgroup(wid, groups) * ${WORKGROUP} + i32(lid);
-  if (j >= OUTPUTS) {
-    return;
-  }
+${entryPrologue({ threads: WORKGROUP, index: 'j', count: 'OUTPUTS', per: 'thread' })}
   var total = 0.0;
   for (var e = offsets[j]; e < offsets[j + 1]; e++) {
     total += src[entries[e]];
@@ -118,16 +109,7 @@ const WINDOWS_PER_GROUP: i32 = ${wgslInt(o.windowsPerGroup)};
 
 ${bindings.map(storageDecl).join('\n')}
 
-${LINEAR_WORKGROUP_WGSL}
-
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let o = linear_workgroup(wid, groups) * ${WORKGROUP} + i32(lid);
-  if (o >= ROWS * HEADS) {
-    return;
-  }
+${entryPrologue({ threads: WORKGROUP, index: 'o', count: 'ROWS * HEADS', per: 'thread' })}
   let r = o / HEADS;
   let h = o % HEADS;
   var total = 0.0;

@@ -13,7 +13,7 @@
 import {
   ERF_WGSL,
   GELU_GRAD_WGSL,
-  LINEAR_WORKGROUP_WGSL,
+  entryPrologue,
   MIN_LIMITS,
   checkFits,
   headerComment,
@@ -217,16 +217,7 @@ ${epilogue.join('\n')}
   return v;
 }
 
-${LINEAR_WORKGROUP_WGSL}
-
-@compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let tile = linear_workgroup(wid, groups);
-  if (tile >= TILE_COUNT) {
-    return;
-  }
+${entryPrologue({ threads, index: 'tile', count: 'TILE_COUNT', per: 'workgroup' })}
   let m0 = (tile / TILES_N) * TILE_M;
   let n0 = (tile % TILES_N) * TILE_N;
   let t = i32(lid);

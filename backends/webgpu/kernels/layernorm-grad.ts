@@ -6,7 +6,7 @@
 // variance, Σg, Σg·x̂), so a row gives the same bits every run. dγ and dβ are not here: autodiff
 // writes them as sums over rows (a reduction kernel).
 import {
-  LINEAR_WORKGROUP_WGSL,
+  entryPrologue,
   MIN_LIMITS,
   checkFits,
   headerComment,
@@ -79,16 +79,7 @@ ${loadDy}
 
 ${workgroupSumWgsl(threads)}
 
-${LINEAR_WORKGROUP_WGSL}
-
-@compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = linear_workgroup(wid, groups);
-  if (row >= ROWS) {
-    return;
-  }
+${entryPrologue({ threads: threads, index: 'row', count: 'ROWS', per: 'workgroup' })}
   let t = i32(lid);
   var xs: array<f32, PER_THREAD>;
   var gs: array<f32, PER_THREAD>;

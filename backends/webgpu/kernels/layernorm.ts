@@ -5,7 +5,7 @@
 // one pass of Σx and Σx² when the mean is large against the spread. Without the affine part
 // (`affine: false`) it writes x̂ = (x − mean)/√(var + eps), which training needs for dγ.
 import {
-  LINEAR_WORKGROUP_WGSL,
+  entryPrologue,
   MIN_LIMITS,
   checkFits,
   headerComment,
@@ -102,16 +102,7 @@ ${storeY}
 
 ${workgroupSumWgsl(threads)}
 
-${LINEAR_WORKGROUP_WGSL}
-
-@compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = linear_workgroup(wid, groups);
-  if (row >= ROWS) {
-    return;
-  }
+${entryPrologue({ threads, index: 'row', count: 'ROWS', per: 'workgroup' })}
   let t = i32(lid);
   // Channels t, t + THREADS, t + 2·THREADS, … belong to this thread.
   var values: array<f32, PER_THREAD>;

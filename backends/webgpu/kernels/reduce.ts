@@ -4,7 +4,7 @@
 // r = t, t + T, t + 2T, … in order, then a fixed-order tree sums the threads — no atomics, so the
 // same inputs give the same bits every run (a training step must replay exactly).
 import {
-  LINEAR_WORKGROUP_WGSL,
+  entryPrologue,
   MIN_LIMITS,
   headerComment,
   nextPowerOfTwo,
@@ -62,16 +62,7 @@ ${o.loads.map((l, i) => requireFunction(l.fn, `load_${i}`, o.label)).join('\n\n'
 
 ${workgroupSumWgsl(threads)}
 
-${LINEAR_WORKGROUP_WGSL}
-
-@compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let o = linear_workgroup(wid, groups);
-  if (o >= OUTPUTS) {
-    return;
-  }
+${entryPrologue({ threads: threads, index: 'o', count: 'OUTPUTS', per: 'workgroup' })}
   let t = i32(lid);
   var total = 0.0;
   for (var r = t; r < REDUCED; r += ${threads}) {

@@ -10,10 +10,12 @@ import { compileModel, type CompiledModel, type ModelInput } from '../../../back
 import { loadModel } from '../../lang/elaborate.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { initWeights } from '../../weights/index.js';
-import type { CommandRegistrar } from '../main.js';
-import { inputFrom, nonNegativeInt, positiveInt, withInputOptions } from '../options.js';
+import { randomClip } from '../clips.js';
+import { withDevice } from '../device.js';
+import type { CommandRegistrar } from '../registrar.js';
+import { inputFrom, MAX_PASSES, nonNegativeInt, positiveInt, withInputOptions, withModelArgument } from '../options.js';
 import { formatBytes, renderTable } from '../table.js';
-import { randomClip, withDevice } from './run.js';
+import { readFromDisk } from '../../lang/read-disk.js';
 
 interface BenchOptions {
   model?: string;
@@ -139,18 +141,16 @@ export function renderBench(report: BenchReport): string {
 }
 
 export const registerBench: CommandRegistrar = (program: Command, io) => {
-  withInputOptions(program.command('bench'))
+  withInputOptions(withModelArgument(program.command('bench')))
     .description('forward latency on the WebGPU device (random weights and clip): median and spread, clips/s, dispatches, planned and measured peak memory')
-    .argument('<model>', 'a .pst file')
-    .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)')
-    .option('--warmup <N>', 'untimed passes first', nonNegativeInt('--warmup'), 3)
-    .option('--iters <N>', 'timed passes', positiveInt('--iters'), 10)
+    .option('--warmup <N>', 'untimed passes first', nonNegativeInt('--warmup', MAX_PASSES), 3)
+    .option('--iters <N>', 'timed passes', positiveInt('--iters', MAX_PASSES), 10)
     .option('--baseline <other.pst>', 'also time this model, alternating passes with the first, and print the ratio of medians')
     .option('--baseline-model <name>', 'which model of the --baseline file (default: its last model)')
     .option('--json', 'print the report as JSON')
     .action(async (file: string, opts: BenchOptions) => {
       const subject = (path: string, name: string | undefined): Subject => {
-        const { model } = loadModel(path, name);
+        const { model } = loadModel(path, name, readFromDisk);
         const input: ModelInput = inputFrom(model, opts);
         return { file: path, model, input };
       };

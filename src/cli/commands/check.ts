@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { hasErrors, renderDiagnostics } from '../../lang/diagnostics.js';
 import { checkFiles } from '../../lang/elaborate.js';
 import type { ModelConfig } from '../../lang/model.js';
-import type { CommandRegistrar } from '../main.js';
+import type { CommandRegistrar } from '../registrar.js';
+import { readFromDisk } from '../../lang/read-disk.js';
 
 interface CheckOptions {
   json?: boolean;
@@ -20,7 +21,7 @@ export const registerCheck: CommandRegistrar = (program: Command, io, setExit) =
     .option('--json', 'print the elaborated models and the diagnostics as JSON')
     .option('--quiet', 'print only diagnostics, not the model summaries')
     .action((files: string[], options: CheckOptions) => {
-      const result = checkFiles(files);
+      const result = checkFiles(files, readFromDisk);
       const failed = hasErrors(result.diagnostics);
       if (options.json) {
         io.out(JSON.stringify({ models: result.models, sweeps: result.sweeps, diagnostics: result.diagnostics }, null, 2));

@@ -1,26 +1,28 @@
 // `pstc compile MODEL.pst --emit wgsl --out DIR`: the kernels a forward pass runs, one WGSL file
 // each, with an index saying what every kernel fuses, which index maps it reads through, and
-// which kernels only copy data. `--emit ir` prints the folded graph IR instead.
+// which kernels only copy data. `--emit ir` prints the program instead, as the declared pipeline
+// (src/passes/pipeline.ts) leaves it: after its last pass by default, after any pass with --after.
 //
 // Kernels are planned without a device: tile sizes come from the WebGPU default limits (what
-// every adapter offers; the runtime's planModel fills what is not given), so the listing is the
+// every adapter offers; backends/webgpu/plan.ts fills what is not given), so the listing is the
 // same on every machine. `--adapter` sizes them for this machine's adapter instead, as `run` does.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { DeviceLimits } from '../../../backends/webgpu/device.js';
-import { planModel, type ModelInput, type ModelPlan } from '../../../backends/webgpu/runtime.js';
+import { planModel, type ModelInput, type ModelPlan } from '../../../backends/webgpu/plan.js';
+import { DiagnosticError } from '../../lang/diagnostics.js';
 import { loadModel } from '../../lang/elaborate.js';
-import { foldViews } from '../../ir/fold.js';
-import type { Graph, Node } from '../../ir/graph.js';
-import { mapToString } from '../../ir/indexmap.js';
-import { lowerModel } from '../../ir/lower.js';
+import { compileProgram, isPassName, PASSES, PASS_NAMES, type PassName } from '../../passes/pipeline.js';
+import { programToText } from '../../passes/print.js';
 import { writeFileAtomic } from '../../weights/index.js';
+import { withDevice } from '../device.js';
 import { UsageError } from '../errors.js';
-import type { CommandRegistrar } from '../main.js';
-import { inputFrom, withInputOptions } from '../options.js';
+import type { CommandRegistrar } from '../registrar.js';
+import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
+import { checkOutputPath } from '../output-path.js';
 import { formatBytes } from '../table.js';
-import { withDevice } from './run.js';
+import { readFromDisk } from '../../lang/read-disk.js';
 
 interface CompileOptions {
   model?: string;
@@ -30,42 +32,21 @@ interface CompileOptions {
   frames?: number;
   size?: number;
   adapter?: boolean;
+  after?: string;
 }
 
-/** One line per node: id, op (with its attributes), shape, label, inputs; a view shows its map. */
-export function irToText(graph: Graph): string {
-  const lines = [`// ${graph.model.name}: input [${graph.inputShape.join(', ')}] (N C T H W); activations channels-last`];
-  for (const node of graph.nodes) {
-    const inputs = node.inputs.length ? ` <- ${node.inputs.map((i) => `%${i}`).join(', ')}` : '';
-    lines.push(`%${node.id} = ${opText(node)} [${node.shape.join(', ')}] '${node.label}'${inputs}`);
-  }
-  return lines.join('\n');
-}
-
-function opText(node: Node): string {
-  const op = node.op;
-  switch (op.kind) {
-    case 'input':
-    case 'param':
-      return `${op.kind} ${op.name}`;
-    case 'view':
-      return `view ${op.what} {${mapToString(op.map)}}`;
-    case 'linear':
-      return `linear(bias=${op.bias})`;
-    case 'layernorm':
-      return `layernorm(eps=${op.eps})`;
-    case 'mean':
-      return `mean(axes=${op.axes.join(',')})`;
-    case 'output':
-      return `output ${op.name}`;
-    case 'window_attention':
-      return (
-        `window_attention(heads=${op.heads}, scale=${op.scale.toPrecision(6)}, biasGroups=${op.biasGroups}, ` +
-        `windowsPerGroup=${op.windowsPerGroup}, mask=${op.mask ? `${op.maskWindows} windows` : 'none'})`
-      );
-    default:
-      return op.kind;
-  }
+/** --after: a pass of the pipeline, else PST310 listing them. */
+export function passAfter(value: string | undefined): PassName | undefined {
+  if (value === undefined || isPassName(value)) return value;
+  throw new DiagnosticError([
+    {
+      code: 'PST310',
+      severity: 'error',
+      message: `\`${value}\` is not a pass of the pipeline`,
+      flag: '--after',
+      hint: `give one of: ${PASS_NAMES.join(', ')}`,
+    },
+  ]);
 }
 
 /** `07-layers.0.blocks.1.attn.wgsl`: the dispatch order, then the label made safe for a file name. */
@@ -100,32 +81,41 @@ export function kernelIndex(plan: ModelPlan, files: readonly string[], limitsFro
 }
 
 /** Write one .wgsl per kernel and index.md into `dir`; returns the file names in dispatch order. */
-export function writeKernels(plan: ModelPlan, dir: string, limitsFrom: string): string[] {
+export function writeKernels(plan: ModelPlan, dir: string, limitsFrom: string, inputs: Iterable<string> = []): string[] {
   mkdirSync(dir, { recursive: true });
   const files = plan.kernels.map((k, i) => kernelFileName(i, plan.kernels.length, k.label));
+  // A file already in the folder may be a symlink to an input (written through, it would be lost).
+  const inputList = [...inputs];
+  for (const f of [...files, 'index.md']) checkOutputPath({ flag: '--out', path: join(dir, f), kind: 'file', inputs: inputList });
   plan.kernels.forEach((k, i) => writeFileAtomic(join(dir, files[i]!), k.wgsl.endsWith('\n') ? k.wgsl : `${k.wgsl}\n`));
   writeFileAtomic(join(dir, 'index.md'), kernelIndex(plan, files, limitsFrom));
   return files;
 }
 
 export const registerCompile: CommandRegistrar = (program: Command, io) => {
-  withInputOptions(program.command('compile'))
-    .description('list the WebGPU kernels of a forward pass as WGSL files with an index (--emit wgsl), or print the folded IR (--emit ir)')
-    .argument('<model>', 'a .pst file')
-    .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)')
-    .option('--emit <what>', 'wgsl: one file per kernel plus index.md, into --out; ir: the folded graph IR as text')
+  const passes = PASSES.map((p) => `  ${p.name.padEnd(12)} ${p.does}`).join('\n');
+  withInputOptions(withModelArgument(program.command('compile')))
+    .description('list the WebGPU kernels of a forward pass as WGSL files with an index (--emit wgsl), or print the program after a pass of the pipeline (--emit ir)')
+    .option('--emit <what>', 'wgsl: one file per kernel plus index.md, into --out; ir: the program (graph, kernels, buffers) as text')
+    .option('--after <pass>', `with --emit ir: print the program after this pass (default: the last), one of ${PASS_NAMES.join(', ')}`)
     .option('--out <path>', 'wgsl: the directory to write; ir: a file (default: stdout)')
     .option('--adapter', "size the kernels from this machine's WebGPU adapter limits (default: WebGPU's default limits, the same everywhere)")
+    .addHelpText('after', `\nThe pipeline's passes, in order (--after):\n${passes}`)
     .action(async (file: string, opts: CompileOptions) => {
       if (opts.emit !== 'wgsl' && opts.emit !== 'ir') {
         throw new UsageError(`--emit: expected \`wgsl\` or \`ir\`, got ${opts.emit === undefined ? 'nothing' : `\`${opts.emit}\``}`);
       }
       if (opts.emit === 'wgsl' && opts.out === undefined) throw new UsageError('--out: missing; the directory for the WGSL files');
-      const { model } = loadModel(file, opts.model);
+      if (opts.emit !== 'ir' && opts.after !== undefined) throw new UsageError('--after: only with --emit ir (the WGSL is made from the whole pipeline)');
+      const until = passAfter(opts.after);
+      const { model, result } = loadModel(file, opts.model, readFromDisk);
+      if (opts.out !== undefined) {
+        checkOutputPath({ flag: '--out', path: opts.out, kind: opts.emit === 'wgsl' ? 'folder' : 'file', inputs: result.sources.keys() });
+      }
       const input: ModelInput = inputFrom(model, opts);
 
       if (opts.emit === 'ir') {
-        const text = irToText(foldViews(lowerModel(model, input)));
+        const text = programToText(compileProgram(model, input, until ? { until } : {}));
         if (opts.out === undefined) io.out(text);
         else {
           writeFileAtomic(opts.out, `${text}\n`);
@@ -143,7 +133,7 @@ export const registerCompile: CommandRegistrar = (program: Command, io) => {
         });
       }
       const plan = planModel(model, input, limits);
-      const files = writeKernels(plan, opts.out!, limitsFrom);
+      const files = writeKernels(plan, opts.out!, limitsFrom, result.sources.keys());
       const copies = plan.kernels.filter((k) => k.copyOnly).length;
       io.out(`wrote ${files.length} kernel(s) and index.md to ${opts.out} (${copies} copy-only)`);
     });

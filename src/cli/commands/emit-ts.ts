@@ -2,13 +2,15 @@
 // src/explore/emit-ts.ts), for programs that use the library: shape constants, the weight names
 // as a union type, and a class whose forward() checks its input.
 import type { Command } from 'commander';
-import { lowerModel } from '../../ir/lower.js';
 import { loadModel } from '../../lang/elaborate.js';
+import { compileProgram, need } from '../../passes/pipeline.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { weightSpecs, writeFileAtomic } from '../../weights/index.js';
 import { UsageError } from '../errors.js';
-import type { CommandRegistrar } from '../main.js';
-import { inputFrom, withInputOptions } from '../options.js';
+import type { CommandRegistrar } from '../registrar.js';
+import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
+import { checkOutputPath } from '../output-path.js';
+import { readFromDisk } from '../../lang/read-disk.js';
 
 interface EmitTsOptions {
   model?: string;
@@ -22,7 +24,7 @@ interface EmitTsOptions {
 export async function emitModelTs(model: ModelConfig, sourceFile: string, input: { batch: number; frames: number; size: number }): Promise<string> {
   // ts-morph carries the whole TypeScript compiler (most of a second to load): only this command needs it.
   const { emitTs, modelDocComments } = await import('../../explore/emit-ts.js');
-  const graph = lowerModel(model, input);
+  const graph = need(compileProgram(model, input, { until: 'lower' }), 'graph', 'emit-ts');
   const shapeOf = (id: number | undefined) => (id === undefined ? null : graph.nodes[id]!.shape);
   return emitTs({
     model,
@@ -36,14 +38,13 @@ export async function emitModelTs(model: ModelConfig, sourceFile: string, input:
 }
 
 export const registerEmitTs: CommandRegistrar = (program: Command, io) => {
-  withInputOptions(program.command('emit-ts'))
+  withInputOptions(withModelArgument(program.command('emit-ts')))
     .description('generate a typed TypeScript module for a model: shape constants, weight names as a type, a class that runs it')
-    .argument('<model>', 'a .pst file')
-    .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)')
     .option('--out <model.ts>', 'where to write the module')
     .action(async (file: string, opts: EmitTsOptions) => {
       if (opts.out === undefined) throw new UsageError('--out: missing; where to write the TypeScript module');
-      const { model } = loadModel(file, opts.model);
+      const { model, result } = loadModel(file, opts.model, readFromDisk);
+      checkOutputPath({ flag: '--out', path: opts.out, kind: 'file', inputs: result.sources.keys() });
       const input = inputFrom(model, opts);
       writeFileAtomic(opts.out, await emitModelTs(model, file, input));
       io.out(`wrote ${opts.out}`);

@@ -1,17 +1,18 @@
-// `pstc explain MODEL.pst`: what a model costs and what its shifts do, read off the lowered IR.
+// `pstc explain MODEL.pst`: what a model costs and what its shifts do, read off the lowered IR,
+// and the WebGPU plan of the same program. The report itself (data and text) is
+// ../explain-report.ts, which the browser playground also shows.
 import type { Command } from 'commander';
 import { loadModel } from '../../lang/elaborate.js';
-import type { ModelConfig, PatchShift } from '../../lang/model.js';
-import { lowerModel } from '../../ir/lower.js';
-import { costReport, principleNotes, receptiveField, stageMaps, type CostReport } from '../../ir/analysis.js';
-import { patternPicture, shiftedHeads, type PatternPicture } from '../../ir/pattern.js';
-import { effectiveWindow } from '../../ir/window.js';
-import { patternToPng, patternToSvg, patternToText } from '../../explore/pattern-picture.js';
+import { readFromDisk } from '../../lang/read-disk.js';
+import { patternToSvg } from '../../explore/pattern-picture.js';
+import { patternToPng } from '../../explore/pattern-png.js';
 import { writeFileAtomic } from '../../weights/atomic.js';
-import { planModel } from '../../../backends/webgpu/runtime.js';
-import type { CommandRegistrar } from '../main.js';
-import { inputFrom, withInputOptions } from '../options.js';
-import { formatBytes, formatCount, formatMacs, renderTable } from '../table.js';
+import type { CommandRegistrar } from '../registrar.js';
+import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
+import { checkOutputPath } from '../output-path.js';
+import { explainModel, renderReport, type PatternUse } from '../explain-report.js';
+
+export { explainModel, renderReport, type PatternUse } from '../explain-report.js';
 
 interface ExplainOptions {
   model?: string;
@@ -23,75 +24,20 @@ interface ExplainOptions {
   png?: string;
 }
 
-export interface PatternUse {
-  stage: number;
-  shift: PatchShift;
-  picture: PatternPicture;
-  shiftedHeads: number;
-  heads: number;
-}
-
-/** Everything `explain` reports, as data (the --json output). */
-export function explainModel(model: ModelConfig, input: { batch: number; frames: number; size: number }) {
-  const graph = lowerModel(model, input);
-  const cost = costReport(graph);
-  const maps = stageMaps(graph);
-  const patterns: PatternUse[] = [];
-  const seen = new Set<string>();
-  model.stages.forEach((stage, i) => {
-    for (const b of stage.blocks) {
-      if (b.shift?.kind !== 'patch' || seen.has(b.shift.name)) continue;
-      seen.add(b.shift.name);
-      const eff = effectiveWindow(stage, { shiftWindows: false }, maps[i]!);
-      patterns.push({
-        stage: stage.number,
-        shift: b.shift,
-        picture: patternPicture(b.shift, eff.window[1], eff.window[2]),
-        shiftedHeads: shiftedHeads(b.shift, stage.heads),
-        heads: stage.heads,
-      });
-    }
-  });
-  // The WebGPU plan under WebGPU's guaranteed limits: what a forward will allocate, known before
-  // anything runs (bench reports the same plan for the real adapter, and what it measured).
-  const plan = planModel(model, input);
-  return {
-    model: model.name,
-    input: { shape: graph.inputShape, ...input },
-    conventions: {
-      macs: 'multiply-accumulates of linear layers, patch embedding and attention (Q·Kᵀ, A·V); ≈ FLOPs/2; elementwise ops not counted',
-      memory: 'float32; views folded into consumers hold no memory; activations live from producer to last reader; weights apart',
-    },
-    cost,
-    devicePlan: {
-      plannedPeakBytes: plan.plannedPeakBytes,
-      kernels: plan.kernels.length,
-      dispatchesPerForward: plan.dispatchesPerForward,
-      microBatch: plan.microBatch,
-    },
-    receptiveField: receptiveField(graph),
-    principles: principleNotes(graph),
-    patterns,
-    shifts: model.stages.map((s) => ({
-      stage: s.number,
-      blocks: s.blocks.map((b) => (b.shift ? `${b.shift.kind === 'patch' ? 'tps' : 'tcs'}:${b.shift.name}` : 'none')),
-    })),
-  };
-}
-
 export const registerExplain: CommandRegistrar = (program: Command, io) => {
-  withInputOptions(program.command('explain'))
+  withInputOptions(withModelArgument(program.command('explain')))
     .description('parameters, multiply-adds and memory per stage, the shift pattern drawn, receptive field and design-principle checks')
-    .argument('<model>', 'a .pst file')
-    .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)')
     .option('--json', 'print the report as JSON')
     .option('--svg <file>', 'draw the shift pattern(s) as SVG')
     .option('--png <file>', 'draw the shift pattern(s) as PNG')
     .action((file: string, opts: ExplainOptions) => {
-      const { model } = loadModel(file, opts.model);
+      const { model, result } = loadModel(file, opts.model, readFromDisk);
+      for (const [flag, path] of [['--svg', opts.svg], ['--png', opts.png]] as const) {
+        if (path !== undefined) checkOutputPath({ flag, path, kind: 'file', inputs: result.sources.keys() });
+      }
       const input = inputFrom(model, opts);
       const report = explainModel(model, input);
-      if (opts.svg || opts.png) writePictures(report.patterns, opts, io.out);
+      if (opts.svg !== undefined || opts.png !== undefined) writePictures(report.patterns, opts, io.out, [...result.sources.keys()]);
       if (opts.json) {
         io.out(JSON.stringify(report, (_k, v) => (v instanceof Int32Array || v instanceof Float32Array ? undefined : v), 2));
         return;
@@ -100,7 +46,7 @@ export const registerExplain: CommandRegistrar = (program: Command, io) => {
     });
 };
 
-function writePictures(patterns: PatternUse[], opts: ExplainOptions, out: (s: string) => void): void {
+function writePictures(patterns: PatternUse[], opts: ExplainOptions, out: (s: string) => void, inputs: string[] = []): void {
   if (patterns.length === 0) {
     out('(no patch shift in this model: no pattern to draw)');
     return;
@@ -110,104 +56,16 @@ function writePictures(patterns: PatternUse[], opts: ExplainOptions, out: (s: st
     const title = `${p.shift.name}: frame each position of a ${p.picture.windowH}×${p.picture.windowW} window reads (stage ${p.stage})`;
     if (opts.svg) {
       const path = i === 0 && !suffix ? opts.svg : opts.svg.replace(/(\.svg)?$/i, `${suffix}.svg`);
+      if (path !== opts.svg) checkOutputPath({ flag: '--svg', path, kind: 'file', inputs });
       writeFileAtomic(path, patternToSvg(p.picture, title));
       out(`wrote ${path}`);
     }
     if (opts.png) {
       const path = i === 0 && !suffix ? opts.png : opts.png.replace(/(\.png)?$/i, `${suffix}.png`);
+      if (path !== opts.png) checkOutputPath({ flag: '--png', path, kind: 'file', inputs });
       writeFileAtomic(path, patternToPng(p.picture));
       out(`wrote ${path}`);
     }
   });
 }
 
-export function renderReport(report: ReturnType<typeof explainModel>, color = false): string {
-  const lines: string[] = [];
-  const [b, c, t, h, w] = report.input.shape;
-  lines.push(`${report.model}  input ${b}×${c}×${t}×${h}×${w} (N C T H W)`);
-  lines.push('');
-  lines.push(costTable(report.cost));
-  lines.push('');
-  const p = report.devicePlan;
-  lines.push(
-    `WebGPU plan (guaranteed limits): ${p.kernels} kernels, ${p.dispatchesPerForward} dispatches per forward, micro-batch ${p.microBatch}; ` +
-      `planned device memory ${formatBytes(p.plannedPeakBytes.total)} (activations ${formatBytes(p.plannedPeakBytes.activations)}, weights and tables ${formatBytes(p.plannedPeakBytes.weights)})`,
-  );
-  lines.push('');
-  lines.push(`MACs: ${report.conventions.macs}.`);
-  lines.push(`Memory: ${report.conventions.memory}.`);
-  lines.push('');
-  lines.push('Shifts per block:');
-  for (const s of report.shifts) lines.push(`  stage ${s.stage}: ${s.blocks.join(', ')}`);
-  for (const p of report.patterns) {
-    lines.push('');
-    const reach = p.picture.reach;
-    lines.push(
-      `Pattern ${p.shift.name} (${p.picture.gridSize}×${p.picture.gridSize} grid, reach ±${reach}, ${p.shift.boundary}, ` +
-        `${p.shiftedHeads} of ${p.heads} heads${p.shift.shiftBack ? ', shifted back after attention' : ''}): the frame each position of a window of frame d reads, stage ${p.stage}`,
-    );
-    lines.push(patternToText(p.picture, color));
-  }
-  lines.push('');
-  lines.push('Temporal receptive field (temporal tokens):');
-  lines.push(
-    renderTable(
-      ['stage', 'tokens', 'one block', 'accumulated', 'reachable'],
-      report.receptiveField.map((r) => [
-        String(r.stage),
-        String(r.frames),
-        range(r.blockRange),
-        range(r.accumulated),
-        `${r.reachableFrames}/${r.frames}`,
-      ]),
-      [true, true, false, false, true],
-    ),
-  );
-  lines.push('');
-  lines.push('Design principles:');
-  if (report.principles.length === 0) lines.push('  (no shifts: nothing to check)');
-  // The same finding in several stages is printed once, with the stages listed.
-  const grouped = new Map<string, { severity: string; stages: number[]; text: string }>();
-  for (const n of report.principles) {
-    const text = `${n.shift}: ${n.principle}: ${n.message}`;
-    const key = `${n.severity}|${text}`;
-    const g = grouped.get(key) ?? { severity: n.severity, stages: [], text };
-    g.stages.push(n.stage);
-    grouped.set(key, g);
-  }
-  for (const g of grouped.values()) {
-    const stages = g.stages.length > 1 ? `stages ${g.stages.join(', ')}` : `stage ${g.stages[0]}`;
-    lines.push(`  ${g.severity}: ${stages}: ${g.text}`);
-  }
-  return lines.join('\n');
-}
-
-function range([lo, hi]: [number, number]): string {
-  const f = (x: number) => (x > 0 ? `+${x}` : String(x));
-  return lo === hi ? f(lo) : `${f(lo)}…${f(hi)}`;
-}
-
-function costTable(cost: CostReport): string {
-  const rows = cost.parts.map((p) => [
-    p.part,
-    p.outputShape.join('×'),
-    formatCount(p.params),
-    formatMacs(p.macs),
-    formatBytes(p.activationBytes),
-    formatBytes(p.peakBytes),
-  ]);
-  rows.push([
-    'total',
-    '',
-    formatCount(cost.total.params),
-    formatMacs(cost.total.macs),
-    formatBytes(cost.total.activationBytes),
-    formatBytes(cost.total.peakBytes),
-  ]);
-  const table = renderTable(
-    ['part', 'output', 'params', 'MACs', 'activations', 'peak live'],
-    rows,
-    [false, false, true, true, true, true],
-  );
-  return `${table}\nbackbone parameters: ${formatCount(cost.total.backboneParams)}; weights ${formatBytes(cost.total.weightBytes)}`;
-}

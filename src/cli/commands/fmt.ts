@@ -1,13 +1,14 @@
 // `pstc fmt [--check] <files...>`: rewrite .pst files in the canonical layout (src/lang/format.ts).
 // A file is rewritten only when its text changes, through a temporary file in the same folder and
-// a rename, so an interrupted run never leaves a half-written file.
-import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import type { CommandRegistrar } from '../main.js';
+// a rename (src/weights/atomic.ts), so an interrupted run never leaves a half-written file; a
+// symlink is written through and a read-only file is left alone (and said so).
+import { existsSync } from 'node:fs';
+import type { CommandRegistrar } from '../registrar.js';
 import { UsageError } from '../errors.js';
 import { renderDiagnostics } from '../../lang/diagnostics.js';
 import { formatSource } from '../../lang/format.js';
+import { readFromDisk } from '../../lang/read-disk.js';
+import { ReadOnlyOutputError, writeFileAtomic } from '../../weights/atomic.js';
 
 export const registerFmt: CommandRegistrar = (program, io, setExit) => {
   program
@@ -16,7 +17,7 @@ export const registerFmt: CommandRegistrar = (program, io, setExit) => {
     .option('--check', 'write nothing; list files whose layout would change and exit 1 if any')
     .argument('<files...>', '.pst files to format')
     .action(async (files: string[], options: { check?: boolean }) => {
-      const sources = await Promise.all(files.map(async (file) => ({ file, text: await readSource(file) })));
+      const sources = files.map((file) => ({ file, text: readSource(file) }));
       let failed = false;
       for (const { file, text } of sources) {
         const { formatted, diagnostics } = formatSource(text, file);
@@ -30,7 +31,14 @@ export const registerFmt: CommandRegistrar = (program, io, setExit) => {
           io.out(file);
           failed = true;
         } else {
-          await writeAtomically(file, formatted);
+          try {
+            writeFileAtomic(file, formatted); // through a symlink to its target; keeps the file's mode
+          } catch (e) {
+            if (!(e instanceof ReadOnlyOutputError)) throw e;
+            io.err(`pstc fmt: ${file} is read-only; not rewritten (its layout would change)`);
+            failed = true;
+            continue;
+          }
           io.out(`formatted ${file}`);
         }
       }
@@ -38,24 +46,10 @@ export const registerFmt: CommandRegistrar = (program, io, setExit) => {
     });
 };
 
-async function readSource(file: string): Promise<string> {
-  try {
-    return await fs.readFile(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder' : (e as Error).message;
-    throw new UsageError(`cannot read ${file}: ${why}`);
-  }
-}
-
-async function writeAtomically(file: string, text: string): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const { mode } = await fs.stat(file);
-    await fs.writeFile(temp, text, { encoding: 'utf8', mode });
-    await fs.rename(temp, file);
-  } catch (e) {
-    await fs.rm(temp, { force: true });
-    throw e;
-  }
+/** The text of a file to format, read as the checker reads it (no devices, FIFOs or huge files). */
+function readSource(file: string): string {
+  const read = readFromDisk(file);
+  if (read === undefined) throw new UsageError(`cannot read ${file}: ${existsSync(file) ? 'permission denied' : 'no such file'}`);
+  if (typeof read !== 'string') throw new UsageError(`cannot format ${file}: ${read.refused}`);
+  return read;
 }

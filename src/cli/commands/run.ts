@@ -1,17 +1,20 @@
 // `pstc run MODEL.pst --weights CKPT --input clip.npy --out out.npy`: one forward pass on the
 // WebGPU device. The input's N, T and H = W come from the .npy file; the output is the logits
 // (N×classes) or, with --features, the backbone output (N×C×D×H×W), written atomically.
-// Also the helpers the other device commands share (bench): seeds, random clips, the device.
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { NoAdapterError, openDevice, type PstcDevice } from '../../../backends/webgpu/device.js';
 import { compileModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
+import { checkInputVolume } from '../../ir/input-limits.js';
 import { loadModel } from '../../lang/elaborate.js';
 import type { ModelConfig } from '../../lang/model.js';
-import { FormatError, initWeights, loadCheckpoint, makeRandom, readNpy, writeFileAtomic, writeNpy, type WeightMap } from '../../weights/index.js';
+import { FormatError, initWeights, loadCheckpoint, makeRandom, nonFiniteReport, readNpyFile, writeFileAtomic, writeNpy, type WeightMap } from '../../weights/index.js';
 import { UsageError } from '../errors.js';
-import { nonNegativeInt } from '../options.js';
-import type { CommandRegistrar } from '../main.js';
+import { randomClip } from '../clips.js';
+import { withDevice } from '../device.js';
+import { nonNegativeInt, withModelArgument } from '../options.js';
+import type { CommandRegistrar } from '../registrar.js';
+import { checkOutputPath } from '../output-path.js';
+import { readInputFile } from '../input-file.js';
+import { readFromDisk } from '../../lang/read-disk.js';
 
 interface RunOptions {
   model?: string;
@@ -23,52 +26,17 @@ interface RunOptions {
   features?: boolean;
 }
 
-/** A seed or a count that may be 0: a non-negative integer. */
-/** A clip of uniform values in [-1, 1), deterministic in the seed (a stand-in for a normalised clip). */
-export function randomClip(shape: readonly number[], seed: number): Float32Array {
-  const random = makeRandom(seed, 'clip');
-  const clip = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < clip.length; i++) clip[i] = 2 * random() - 1;
-  return clip;
-}
-
-/**
- * Open the device for a command and always release it. No adapter is the user's environment,
- * not a bug: it becomes a one-line message saying what to install.
- */
-export async function withDevice<T>(fn: (device: PstcDevice) => Promise<T>): Promise<T> {
-  let device: PstcDevice;
-  try {
-    device = await openDevice();
-  } catch (e) {
-    if (e instanceof NoAdapterError) throw new UsageError(e.message);
-    throw e;
-  }
-  try {
-    return await fn(device);
-  } finally {
-    device.destroy();
-  }
-}
-
 /** The clip of --input: rank 5, the model's channels, square frames. */
 export function readClip(path: string, model: ModelConfig): { clip: Float32Array; input: ModelInput } {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
-    throw new UsageError(`--input: cannot read \`${path}\`: ${reason}`);
-  }
   let npy: { shape: number[]; data: Float32Array };
   try {
-    npy = readNpy(bytes);
+    npy = readNpyFile(path);
   } catch (e) {
     if (e instanceof FormatError) throw new UsageError(`--input: \`${path}\`: ${e.message}`);
     throw e;
   }
   const { shape, data } = npy;
-  const shapeText = `${shape.join('×')}`;
+  const shapeText = shape.length ? shape.join('×') : '() (a scalar)';
   if (shape.length !== 5) {
     throw new UsageError(`--input: \`${path}\` has shape ${shapeText}; expected a clip N×C×T×H×W (5 dimensions)`);
   }
@@ -81,22 +49,11 @@ export function readClip(path: string, model: ModelConfig): { clip: Float32Array
     throw new UsageError(`--input: \`${path}\` has ${h}×${w} frames (shape ${shapeText}); pstc needs square frames, H = W`);
   }
   if (n < 1 || t < 1 || h < 1) throw new UsageError(`--input: \`${path}\` is empty (shape ${shapeText})`);
+  const nonFinite = nonFiniteReport(data);
+  if (nonFinite) throw new UsageError(`--input: \`${path}\` ${nonFinite}`);
   return { clip: data, input: { batch: n, frames: t, size: h } };
 }
 
-/** A directory that is not there or not writable is the user's to fix: say so, naming --out. */
-function writeOutput(path: string, bytes: Uint8Array): void {
-  try {
-    writeFileAtomic(path, bytes);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR') {
-      const reason = code === 'ENOENT' ? 'its directory does not exist' : (e as Error).message;
-      throw new UsageError(`--out: cannot write \`${path}\`: ${reason}`);
-    }
-    throw e;
-  }
-}
 
 /** Flag mistakes, found before the model is even read: exactly one source each of weights and clip. */
 function checkRunFlags(opts: RunOptions): void {
@@ -116,11 +73,8 @@ function checkRunFlags(opts: RunOptions): void {
 }
 
 export const registerRun: CommandRegistrar = (program: Command, io) => {
-  program
-    .command('run')
+  withModelArgument(program.command('run'))
     .description('run one forward pass on the WebGPU device: a clip .npy in, logits (or --features) .npy out')
-    .argument('<model>', 'a .pst file')
-    .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)')
     .option('--weights <file>', 'checkpoint: .safetensors or PyTorch .pth (official state-dict names load as they are)')
     .option('--random-weights <seed>', 'instead of --weights: freshly initialised weights (demos, tests)', nonNegativeInt('--random-weights'))
     .option('--input <clip.npy>', 'float32 (or float64) .npy of shape N×C×T×H×W with H = W')
@@ -129,10 +83,15 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
     .option('--features', 'write the backbone output N×C×D×H×W instead of the logits')
     .action(async (file: string, opts: RunOptions) => {
       checkRunFlags(opts);
-      const { model } = loadModel(file, opts.model);
+      const { model, result } = loadModel(file, opts.model, readFromDisk);
+      // Checked before the forward pass: --out must be writable and none of the inputs.
+      const inputs = [...result.sources.keys(), ...[opts.weights, opts.input].filter((p) => p !== undefined)];
+      checkOutputPath({ flag: '--out', path: opts.out!, kind: 'file', inputs });
       if (!opts.features && !model.head) {
         throw new UsageError(`--features: ${model.name} has no classification head (head = none); pass --features for the backbone output`);
       }
+      // A random clip is allocated before lowering checks the size: check it first (PST313).
+      if (opts.input === undefined) checkInputVolume(model, model.input);
       const { clip, input } =
         opts.input !== undefined
           ? readClip(opts.input, model)
@@ -150,7 +109,7 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
           const [data, shape, what] = opts.features
             ? [result.features, result.featuresShape, 'features']
             : [result.logits!, result.logitsShape!, 'logits'];
-          writeOutput(out, writeNpy(shape, data));
+          writeFileAtomic(out, writeNpy(shape, data));
           io.err(`wrote ${out}: ${what} ${shape.join('×')} (float32); forward ${ms.toFixed(1)} ms on ${device.describe()}`);
         } finally {
           compiled.destroy();

@@ -1,0 +1,193 @@
+// Planning a model for WebGPU, without a device: the front end's pipeline (src/passes/pipeline.ts)
+// to the end, then each fused kernel emitted as WGSL with its dispatch size and bindings, the
+// planned buffers, and the micro-batch split. Pure: `explain` and `compile` print a plan on a
+// machine without a GPU; the runtime (runtime.ts) hands the same plan to the executor.
+//   - Clips are independent at inference: when a tensor of the whole batch would exceed a storage
+//     binding, the forward runs in micro-batches of clips (the runtime copies each chunk's clips in
+//     and its outputs out around the same planned buffers). Every activation holds the batch as a
+//     factor, so the split is found from the full batch's plan, which is then made again for the
+//     micro-batch (a different program: index maps hold the batch).
+import { DiagnosticError } from '../../src/lang/diagnostics.js';
+import type { ModelConfig } from '../../src/lang/model.js';
+import { size, type Graph } from '../../src/ir/graph.js';
+import type { FusedGraph } from '../../src/passes/fuse.js';
+import { need, runPipeline, startProgram, type Program } from '../../src/passes/pipeline.js';
+import type { MemoryPlan } from '../../src/passes/plan-memory.js';
+import type { DeviceLimits } from './gpu-device.js';
+import type { KernelLimits } from './kernels/common.js';
+import { lowerKernels, type KernelListing, type LoweredKernel } from './lower-kernels.js';
+
+export interface ModelInput {
+  batch: number;
+  frames: number;
+  size: number;
+}
+
+export interface ModelPlan {
+  /** The graph the kernels compute: the pipeline's, for `microBatch` clips. */
+  graph: Graph;
+  kernels: KernelListing[];
+  /** Kernels × chunks. */
+  dispatchesPerForward: number;
+  plannedPeakBytes: { activations: number; weights: number; total: number };
+  /** Clips per chunk so every binding fits the limits. */
+  microBatch: number;
+  /** The whole batch, and how many chunks of microBatch clips a forward runs. */
+  batch: number;
+  chunks: number;
+  /** The fused kernels with their bindings and dispatch sizes, and the buffer plan (for the executor and tests). */
+  steps: LoweredKernel[];
+  fused: FusedGraph;
+  memory: MemoryPlan;
+}
+
+/** WebGPU's guaranteed limits: a plan made with these runs on every adapter. */
+export const DEFAULT_LIMITS: DeviceLimits = {
+  maxStorageBufferBindingSize: 134217728,
+  maxBufferSize: 268435456,
+  maxComputeWorkgroupStorageSize: 16384,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxComputeWorkgroupSizeY: 256,
+  maxComputeWorkgroupSizeZ: 64,
+  maxStorageBuffersPerShaderStage: 8,
+  maxComputeWorkgroupsPerDimension: 65535,
+};
+
+export const F32 = 4;
+
+function kernelLimitsOf(l: DeviceLimits): KernelLimits {
+  return {
+    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+  };
+}
+
+interface Planned {
+  graph: Graph;
+  fused: FusedGraph;
+  steps: LoweredKernel[];
+  memory: MemoryPlan;
+}
+
+/** The pipeline to its end from wherever `program` stands, then the kernels emitted. */
+function planned(program: Program, limits: KernelLimits): Planned {
+  const done = runPipeline(program);
+  const fused = need(done, 'fused', 'webgpu plan');
+  return { graph: fused.graph, fused, steps: lowerKernels(fused, limits), memory: need(done, 'memory', 'webgpu plan') };
+}
+
+/** The largest activation a kernel binds, and that kernel. */
+function largestBinding(l: Planned): { bytes: number; kernel: string; tensor: string } {
+  let best = { bytes: 0, kernel: '', tensor: '' };
+  for (const s of l.steps) {
+    for (const b of Object.values(s.binds)) {
+      if (b.kind !== 'tensor') continue;
+      const bytes = l.memory.bytes.get(b.node)!;
+      if (bytes > best.bytes) {
+        const n = l.graph.nodes[b.node]!;
+        best = { bytes, kernel: s.kernel.label, tensor: `${n.op.kind} '${n.label}' [${n.shape.join(', ')}]` };
+      }
+    }
+  }
+  return best;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** Uniform buffers of constant bindings: 16-byte multiples. */
+function uniformBytes(steps: LoweredKernel[]): number {
+  let total = 0;
+  for (const s of steps) for (const b of s.kernel.bindings) if (b.constant) total += Math.max(16, Math.ceil(b.constant.byteLength / 16) * 16);
+  return total;
+}
+
+export function planModel(model: ModelConfig, input: ModelInput, limits?: Partial<DeviceLimits>): ModelPlan {
+  return planProgram(startProgram(model, input), limits);
+}
+
+/**
+ * Plan a program the pipeline has begun (e.g. lowered, for `explain`, whose analyses read the
+ * lowered graph): the rest of the pipeline runs from where it stands.
+ */
+export function planProgram(program: Program, limits?: Partial<DeviceLimits>): ModelPlan {
+  const full: DeviceLimits = { ...DEFAULT_LIMITS, ...limits };
+  const kernelLimits = kernelLimitsOf(full);
+  const bindingLimit = Math.min(full.maxStorageBufferBindingSize, full.maxBufferSize);
+  const input = program.input;
+
+  let lowered = planned(program, kernelLimits);
+  let microBatch = input.batch;
+  const largest = largestBinding(lowered);
+  if (largest.bytes > bindingLimit) {
+    const perClip = largest.bytes / input.batch;
+    microBatch = Math.floor(bindingLimit / perClip);
+    if (microBatch < 1) {
+      throw new DiagnosticError([
+        {
+          code: 'PST307',
+          severity: 'error',
+          message:
+            `kernel ${largest.kernel} binds ${largest.tensor} of ${mib(perClip)} for one clip, ` +
+            `more than the device allows in one storage binding (${mib(bindingLimit)})`,
+          flag: '--size',
+          hint: 'use a smaller --size or --frames, or a device with a larger maxStorageBufferBindingSize',
+        },
+      ]);
+    }
+    lowered = planned(startProgram(program.model, { ...input, batch: microBatch }), kernelLimits);
+  }
+  for (const id of lowered.graph.params) {
+    const n = lowered.graph.nodes[id]!;
+    if (size(n.shape) * F32 > bindingLimit) {
+      throw new DiagnosticError([
+        { code: 'PST307', severity: 'error', message: `weight '${n.label}' [${n.shape.join(', ')}] exceeds the device's storage binding limit (${mib(bindingLimit)})` },
+      ]);
+    }
+  }
+
+  const chunks = Math.ceil(input.batch / microBatch);
+  const { graph, fused, steps, memory } = lowered;
+  if (chunks > 1) {
+    // The whole batch's clip is one copy source: it must fit one buffer.
+    const clipBytes = (memory.bytes.get(graph.inputs[0]!)! / microBatch) * input.batch;
+    if (clipBytes > full.maxBufferSize) {
+      throw new DiagnosticError([
+        {
+          code: 'PST307',
+          severity: 'error',
+          message: `a batch of ${input.batch} clips takes ${mib(clipBytes)}, more than the device allows in one buffer (${mib(full.maxBufferSize)})`,
+          flag: '--batch',
+          hint: 'run the clips in smaller batches',
+        },
+      ]);
+    }
+  }
+  // With chunks, the whole batch's clip and outputs live in buffers of their own.
+  const io = chunks > 1 ? ioBytes(lowered, input.batch, microBatch) : 0;
+  const activations = memory.activationBytes + io;
+  const weights = memory.weightBytes + uniformBytes(steps);
+  return {
+    graph,
+    kernels: steps.map((s) => s.listing),
+    dispatchesPerForward: steps.length * chunks,
+    plannedPeakBytes: { activations, weights, total: activations + weights },
+    microBatch,
+    batch: input.batch,
+    chunks,
+    steps,
+    fused,
+    memory,
+  };
+}
+
+function ioBytes(l: Planned, batch: number, microBatch: number): number {
+  let bytes = 0;
+  for (const id of [...l.graph.inputs, ...Object.values(l.fused.outputs)]) bytes += (l.memory.bytes.get(id)! / microBatch) * batch;
+  return bytes;
+}

@@ -1,0 +1,138 @@
+// The front end's pass pipeline, declared as data: a model and an input size become a graph
+// (lower), whose chains of views become single reads (fold), whose row-only views move in front of
+// the linear layers they follow (commute); the graph becomes kernels (fuse) and the kernels'
+// tensors get buffers (plan-memory). Every consumer — the WebGPU planner and runtime, `pstc
+// compile`, `explain`, the library and the tests — runs this one list, so what is printed is
+// what runs. After each pass the verifier (verify.ts) checks the program's invariants, so a pass
+// that breaks one is named at once rather than found as a wrong number three passes later.
+//
+// Adding a pass is one line in PASSES. Training: a program started with `training` options is
+// lowered in train mode (dropouts, labels, loss) and `autodiff` appends the backward graph; for
+// inference `autodiff` leaves the graph as it is. `runPipeline(…, { until: 'fold' })` stops after a pass; a program remembers the passes
+// that made it, so a later call continues where it stopped.
+import type { ModelConfig } from '../lang/model.js';
+import { foldViews } from '../ir/fold.js';
+import type { Graph } from '../ir/graph.js';
+import { lowerModel, type InputSize } from '../ir/lower.js';
+import type { TrainOptions } from '../ir/lower-train.js';
+import { differentiate } from './autodiff.js';
+import { commuteRowViews } from './commute.js';
+import { fuse, type FusedGraph } from './fuse.js';
+import { planMemory, type MemoryPlan } from './plan-memory.js';
+import { verifyProgram } from './verify.js';
+
+/** What the passes have made of a model so far; each pass fills in or rewrites one part. */
+export interface Program {
+  readonly model: ModelConfig;
+  readonly input: InputSize;
+  /** Present for a training program: lowered in train mode, differentiated by `autodiff`. */
+  readonly training?: TrainOptions;
+  /** The names of the passes that made this program, in order. */
+  readonly passes: readonly string[];
+  /** From `lower` on: the graph IR. */
+  readonly graph?: Graph;
+  /** From `fuse` on: the kernels computing `graph` (fused.graph === graph). */
+  readonly fused?: FusedGraph;
+  /** From `plan-memory` on: a buffer for every tensor the kernels write. */
+  readonly memory?: MemoryPlan;
+}
+
+export interface Pass {
+  readonly name: string;
+  /** One line for `pstc compile --help` and the docs. */
+  readonly does: string;
+  run(program: Program): Program;
+  /** Invariants this pass establishes beyond the program's own (checked after it, and after every later graph pass). */
+  readonly folded?: boolean;
+}
+
+/** The part of a program a pass needs; missing means the list is out of order (a bug). */
+export function need<K extends 'graph' | 'fused' | 'memory'>(program: Program, part: K, pass: string): NonNullable<Program[K]> {
+  const value = program[part];
+  if (value === undefined) throw new Error(`internal: pass '${pass}' needs the program's ${part}, which no earlier pass made`);
+  return value as NonNullable<Program[K]>;
+}
+
+/** A pass that rewrites the graph; what was derived from the old graph (kernels, memory) is dropped. */
+export function graphPass<N extends string>(name: N, does: string, rewrite: (graph: Graph) => Graph, options: { folded?: boolean } = {}): Pass & { name: N } {
+  return {
+    name,
+    does,
+    ...options,
+    run: (p) => ({ ...base(p), graph: rewrite(need(p, 'graph', name)) }),
+  };
+}
+
+/** What a pass keeps of a program when it replaces the graph. */
+function base(p: Program): Program {
+  return { model: p.model, input: p.input, passes: p.passes, ...(p.training ? { training: p.training } : {}) };
+}
+
+export const PASSES = [
+  {
+    name: 'lower',
+    does: 'the model at this input size → graph IR, one view per data movement (train mode: dropouts, labels, loss)',
+    run: (p: Program): Program => ({ ...base(p), graph: lowerModel(p.model, p.input, p.training ? { mode: 'train', ...p.training } : {}) }),
+  },
+  graphPass('autodiff', 'training graphs: append the reverse-mode backward graph and a gradient per param', (g) => (g.outputs.loss === undefined ? g : differentiate(g).graph)),
+  graphPass('fold', 'compose each chain of views into one index map, so no view reads a view', foldViews, { folded: true }),
+  graphPass('commute', 'move row-only views in front of the linear layer they follow (residual adds read one layout)', commuteRowViews, { folded: true }),
+  {
+    name: 'fuse',
+    does: 'the graph → kernels in graph order, views folded into their reads, epilogues fused',
+    run: (p: Program): Program => ({ ...p, fused: fuse(need(p, 'graph', 'fuse')), memory: undefined }),
+  },
+  {
+    name: 'plan-memory',
+    does: 'a buffer for every tensor a kernel writes, shared by liveness',
+    run: (p: Program): Program => ({ ...p, memory: planMemory(need(p, 'fused', 'plan-memory')) }),
+  },
+] as const satisfies readonly Pass[];
+
+export type PassName = (typeof PASSES)[number]['name'];
+export const PASS_NAMES: readonly PassName[] = PASSES.map((p) => p.name);
+
+export function isPassName(name: string): name is PassName {
+  return (PASS_NAMES as readonly string[]).includes(name);
+}
+
+/** A program no pass has touched yet. */
+export function startProgram(model: ModelConfig, input: InputSize, training?: TrainOptions): Program {
+  return { model, input, passes: [], ...(training ? { training } : {}) };
+}
+
+export interface RunOptions {
+  /** compileProgram: lower for training with these options (runPipeline takes them from the program). */
+  training?: TrainOptions;
+  /** Stop after this pass (default: run to the end). */
+  until?: PassName;
+  /** The pass list (default PASSES); tests give a shorter or longer one. */
+  passes?: readonly Pass[];
+}
+
+/**
+ * Run the passes `program` has not been through yet, in order, verifying after each, and stop
+ * after `until`. Asking to stop at a pass the program is already past is a bug in the caller.
+ */
+export function runPipeline(program: Program, options: RunOptions = {}): Program {
+  const passes: readonly Pass[] = options.passes ?? PASSES;
+  const done = program.passes.length;
+  passes.slice(0, done).forEach((pass, i) => {
+    if (program.passes[i] !== pass.name) throw new Error(`internal: program made by [${program.passes.join(', ')}] is not a prefix of the pipeline`);
+  });
+  const stop = options.until === undefined ? passes.length : passes.findIndex((p) => p.name === options.until) + 1;
+  if (stop === 0) throw new Error(`internal: no pass '${options.until}' in [${passes.map((p) => p.name).join(', ')}]`);
+  if (stop < done) throw new Error(`internal: the program is past '${options.until}' (made by [${program.passes.join(', ')}])`);
+  let current = program;
+  for (const pass of passes.slice(done, stop)) {
+    const next = pass.run(current);
+    current = { ...next, passes: [...current.passes, pass.name] };
+    verifyProgram(current, pass.name, { folded: passes.slice(0, current.passes.length).some((p) => p.folded) });
+  }
+  return current;
+}
+
+/** The whole pipeline for a model at an input size (or up to `until`). */
+export function compileProgram(model: ModelConfig, input: InputSize, options: RunOptions = {}): Program {
+  return runPipeline(startProgram(model, input, options.training), options);
+}
