@@ -3,14 +3,15 @@
 // in-memory file that imports the model's file — so they are parsed, resolved and checked by
 // exactly the rules of the language (paths as in sweeps: `stage.3.depth`, `head.classes`,
 // `patch_shift.ratio`), and an error points at the setting that caused it.
-import path from 'node:path';
 import type { Diagnostic } from './diagnostics.js';
 import { DiagnosticError } from './diagnostics.js';
 import { loadModel } from './elaborate.js';
-import { readFromDisk, type ReadFile } from './load.js';
+import type { ReadFile } from './load.js';
+import { basename, dirname, join, normalise } from './paths.js';
 import type { ModelConfig } from './model.js';
 
-/** The name of the in-memory file the settings live in; diagnostics show it as their file. */
+/** The name of the in-memory file the settings live in (beside the model's file, so that its
+ *  import is relative); diagnostics show it as their file. */
 export const SETTINGS_FILE = '--set';
 
 const PATH_RE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$/;
@@ -43,14 +44,14 @@ export function parseSettings(settings: readonly string[]): { path: string; valu
 export function loadModelWithSettings(
   file: string,
   modelName: string | undefined,
-  settings: readonly string[] = [],
-  readFile: ReadFile = readFromDisk,
+  settings: readonly string[],
+  readFile: ReadFile,
 ): { model: ModelConfig; diagnostics: Diagnostic[] } {
   const base = loadModel(file, modelName, readFile);
   if (settings.length === 0) return { model: base.model, diagnostics: base.result.diagnostics };
   const parsed = parseSettings(settings);
-  const absolute = path.resolve(file);
-  if (/["\n\r\\]/.test(absolute)) {
+  const target = basename(file);
+  if (/["\n\r\\]/.test(target)) {
     throw new DiagnosticError([
       { code: 'PST270', severity: 'error', message: `--set cannot be used with a model path holding a quote, backslash or newline: ${JSON.stringify(file)}`, flag: '--set', hint: 'rename or link the file' },
     ]);
@@ -58,8 +59,9 @@ export function loadModelWithSettings(
   const name = base.model.name;
   const variant = `${name}__set`;
   // One setting per line, from line 3: a diagnostic's line tells which --set it concerns.
-  const text = [`import "${absolute}"`, `model ${variant} extends ${name} {`, ...parsed.map((s) => `  ${s.path} = ${s.value}`), '}', ''].join('\n');
-  const overlayRead: ReadFile = (f) => (f === SETTINGS_FILE ? text : readFile(f));
-  const { model, result } = loadModel(SETTINGS_FILE, variant, overlayRead);
+  const overlay = normalise(join(dirname(file), SETTINGS_FILE));
+  const text = [`import "${target}"`, `model ${variant} extends ${name} {`, ...parsed.map((s) => `  ${s.path} = ${s.value}`), '}', ''].join('\n');
+  const overlayRead: ReadFile = (f) => (f === overlay ? text : readFile(f));
+  const { model, result } = loadModel(overlay, variant, overlayRead);
   return { model: { ...model, name }, diagnostics: result.diagnostics };
 }

@@ -39,3 +39,8 @@ export function dirname(p: string): string {
   if (slash === 0) return '/';
   return trimmed.slice(0, slash);
 }
+
+/** The last segment of a path: `models/tiny/pst-tiny.pst` → `pst-tiny.pst`. */
+export function basename(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}

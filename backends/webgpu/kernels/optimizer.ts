@@ -8,7 +8,7 @@
 // The arithmetic follows PyTorch's torch.optim.AdamW / SGD (single-tensor, non-foreach) exactly in
 // the order of its operations; src/train/optimizer.ts is the float32 host reference the tests use.
 import {
-  LINEAR_WORKGROUP_WGSL,
+  entryPrologue,
   MIN_LIMITS,
   headerComment,
   storageDecl,
@@ -53,16 +53,7 @@ const N: i32 = ${wgslInt(n)};
 
 ${bindings.map(storageDecl).join('\n')}
 
-${LINEAR_WORKGROUP_WGSL}
-
-@compute @workgroup_size(${THREADS})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = linear_workgroup(wid, groups) * ${THREADS} + i32(lid);
-  if (i >= N) {
-    return;
-  }
+${entryPrologue({ threads: THREADS, index: 'i', count: 'N', per: 'thread' })}
 ${body}
 }
 `;
