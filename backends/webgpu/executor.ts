@@ -57,6 +57,7 @@ export class Execution {
   private allocated = 0;
   private slots: GPUBuffer[] = [];
   private ready: ReadyKernel[] = [];
+  private params = new Map<NodeId, GPUBuffer>();
 
   private constructor(
     readonly device: PstcDevice,
@@ -77,12 +78,12 @@ export class Execution {
 
   private async prepare(): Promise<void> {
     const { device, plan } = this;
-    const params = await device.withErrorScopes('allocate and upload buffers', () => {
+    const params = (this.params = await device.withErrorScopes('allocate and upload buffers', () => {
       this.slots = plan.memory.buffers.map((bytes, i) => this.track(device.createEmptyBuffer(bytes / F32, `activations ${i}`)));
       const params = new Map<NodeId, GPUBuffer>();
       for (const [id, p] of plan.params) params.set(id, this.track(device.createBuffer(p.data, p.name)));
       return params;
-    });
+    }));
     for (const step of plan.kernels) {
       const label = step.kernel.label;
       const pipeline = await pipelineFor(device, step);
@@ -133,6 +134,13 @@ export class Execution {
     const slot = this.plan.memory.slot.get(node);
     if (slot === undefined) throw new Error(`internal: tensor %${node} has no planned buffer`);
     return this.slots[slot]!;
+  }
+
+  /** The device copy of a param node (training updates it in place; checkpoints read it). */
+  paramBuffer(node: NodeId): GPUBuffer {
+    const b = this.params.get(node);
+    if (!b) throw new Error(`internal: %${node} is not a param of this execution`);
+    return b;
   }
 
   /** Bytes of `node` as planned. */

@@ -8,9 +8,8 @@ import { interpret } from '../../backends/reference/interpreter.js';
 import { openDevice, type PstcDevice } from '../../backends/webgpu/device.js';
 import { compileGraph, planGraph } from '../../backends/webgpu/graph-executor.js';
 import { foldViews } from '../../src/ir/fold.js';
-import { lowerModel } from '../../src/ir/lower.js';
 import { stepKey } from '../../src/ir/rng.js';
-import { differentiate } from '../../src/passes/autodiff.js';
+import { compileProgram } from '../../src/passes/pipeline.js';
 import { randomClip, randomWeights, tinyModel } from '../passes/helpers.js';
 import { freshSeed, maxNormRelativeError as maxNormError } from './util.js';
 
@@ -31,7 +30,9 @@ describe('a whole training step on the device against the interpreter', () => {
       const seed = freshSeed();
       const model = tinyModel(family);
       const input = { batch: 2, frames: model.input.frames, size: model.input.size };
-      const { graph } = differentiate(lowerModel(model, input, { mode: 'train', labelSmoothing: 0.1 }));
+      // The declared pipeline up to autodiff; planGraph runs the rest of it (fold, commute, fuse, plan).
+      const differentiated = compileProgram(model, input, { training: { labelSmoothing: 0.1 }, until: 'autodiff' });
+      const graph = differentiated.graph!;
       const weights = randomWeights(model, seed);
       const clip = randomClip(graph, seed);
       const classes = model.head!.classes;
@@ -39,7 +40,7 @@ describe('a whole training step on the device against the interpreter', () => {
       const key = stepKey(seed, 3);
       const want = interpret(foldViews(graph), { clip, labels }, weights, { rngKey: key });
 
-      const program = planGraph(graph, { limits: device.kernelLimits() });
+      const program = planGraph(differentiated, { limits: device.kernelLimits() });
       const compiled = await compileGraph(device, program, weights);
       try {
         const inputs = { clip: Float32Array.from(clip), labels: Float32Array.from(labels) };
