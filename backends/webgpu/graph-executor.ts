@@ -64,7 +64,7 @@ export interface ExtraDispatch {
 }
 
 /** A buffer of the compiled graph, to bind in other kernels: a param, a param's gradient, an output. */
-export type GraphBufferRef = { param: string } | { grad: string } | { output: 'features' | 'logits' | 'loss' };
+export type GraphBufferRef = { param: string } | { grad: string } | { output: 'features' | 'logits' | 'loss' } | { input: string };
 
 export interface CompiledGraph {
   program: GraphProgram;
@@ -167,6 +167,11 @@ export async function compileGraph(
     },
     binding(ref) {
       if ('param' in ref) return { buffer: execution.paramBuffer(paramOf(ref.param)) };
+      if ('input' in ref) {
+        const id = inputs.get(ref.input);
+        if (id === undefined) throw new Error(`the graph has no input '${ref.input}'`);
+        return tensor(id);
+      }
       return tensor('grad' in ref ? gradNode(ref.grad) : outputNode(ref.output));
     },
     async run(values, key = [0, 0]) {

@@ -23,17 +23,20 @@ describe('metrics kernel', () => {
     logits[0 * classes + 2] = 5;
     labels[0] = 3;
     const start = Float32Array.of(1, 2, 3, 4, 5, 0);
-    const out = await runKernel(device, emitMetrics({ batch, classes, partners }), { logits, labels, loss: Float32Array.of(0.5), metrics: start }, 'metrics');
+    const out = await runKernel(device, emitMetrics({ batch, classes, partners }), { logits, labels, loss: Float32Array.of(0.5), metrics: start, step: Float32Array.of(3) }, 'metrics');
     const host = metricsOf(logits, labels, classes, partners);
     expect(METRICS.length).toBe(6);
     expect(Array.from(out)).toEqual([1.5, 2 + host.top1, 3 + host.top5, 4 + batch, 5 + host.pairHits, 0]);
     expect(host.top5).toBeGreaterThanOrEqual(host.top1);
   });
 
-  it('flags a non-finite loss', async () => {
+  it('records the first step whose loss is not finite', async () => {
     for (const loss of [NaN, Infinity]) {
-      const out = await runKernel(device, emitMetrics({ batch: 1, classes: 2 }), { logits: Float32Array.of(0, 1), labels: Float32Array.of(1), loss: Float32Array.of(loss), metrics: new Float32Array(6) }, 'metrics');
-      expect(out[5]).toBe(1);
+      const kernel = emitMetrics({ batch: 1, classes: 2 });
+      const inputs = { logits: Float32Array.of(0, 1), labels: Float32Array.of(1), loss: Float32Array.of(loss), step: Float32Array.of(41) };
+      expect((await runKernel(device, kernel, { ...inputs, metrics: new Float32Array(6) }, 'metrics'))[5]).toBe(42);
+      // An earlier step already recorded stays.
+      expect((await runKernel(device, kernel, { ...inputs, metrics: Float32Array.of(0, 0, 0, 0, 0, 7) }, 'metrics'))[5]).toBe(7);
     }
   });
 });

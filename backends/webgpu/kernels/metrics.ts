@@ -1,11 +1,11 @@
 // Training metrics on the device, so the host reads back a few numbers only every N steps:
 // metrics[0] += loss, metrics[1] += top-1 hits, metrics[2] += top-5 hits, metrics[3] += samples,
 // metrics[4] += order-pair hits (the true class scored above its partner; see src/data), and
-// metrics[5] = 1 once any loss was not finite (sticky until the host clears it).
+// metrics[5] = 1 + the first step whose loss was not finite (kept until the host clears it).
 // One thread per batch: a fixed order of additions, so the numbers replay exactly.
 import { headerComment, storageDecl, wgslInt, type Kernel, type KernelBinding } from './common.js';
 
-export const METRICS = ['loss', 'top1', 'top5', 'samples', 'pairHits', 'nonFinite'] as const;
+export const METRICS = ['loss', 'top1', 'top5', 'samples', 'pairHits', 'nonFiniteStep'] as const;
 
 export interface MetricsOptions {
   batch: number;
@@ -25,6 +25,7 @@ export function emitMetrics(o: MetricsOptions): Kernel {
     { binding: 1, name: 'labels', kind: 'read-only-storage', type: 'f32', elements: batch, description: `labels [${batch}] (class indices)` },
     { binding: 2, name: 'loss', kind: 'read-only-storage', type: 'f32', elements: 1, description: 'the batch mean loss' },
     { binding: 3, name: 'metrics', kind: 'storage', type: 'f32', elements: METRICS.length, description: `running sums: ${METRICS.join(', ')}` },
+    { binding: 4, name: 'step', kind: 'read-only-storage', type: 'f32', elements: 1, description: 'the optimizer step (0-based)' },
   ];
   const wgsl = `${headerComment([`${label}: loss, top-1/top-5 hits and order-pair hits of a batch, added to running sums`, 'one thread; a fixed order of additions'])}
 
@@ -63,8 +64,8 @@ fn main() {
   }
   let l = loss[0];
   // NaN fails every comparison; an infinity exceeds the largest float.
-  if (!(abs(l) <= 3.4e38)) {
-    metrics[5] = 1.0;
+  if (!(abs(l) <= 3.4e38) && metrics[5] == 0.0) {
+    metrics[5] = step[0] + 1.0;
   }
   metrics[0] += l;
   metrics[1] += top1;

@@ -104,12 +104,13 @@ export function emitSgd(o: ElementwiseOptions & { decay: boolean; momentum: bool
   const label = o.label ?? `sgd_${o.elements}`;
   checkElements(label, o.elements);
   const n = o.elements;
+  // Without momentum there is no buffer to keep (torch.optim.SGD keeps none either).
   const bindings = [
     binding(0, 'param', 'storage', n, `parameter [${n}], updated in place`),
     binding(1, 'grad', 'read-only-storage', n, `gradient [${n}]`),
-    binding(2, 'momentum_buffer', 'storage', n, `momentum buffer [${n}]`),
-    binding(3, 'hyper', 'read-only-storage', SGD_HYPER.length, `step hyper-parameters: ${SGD_HYPER.join(', ')}`),
-    binding(4, 'scale', 'read-only-storage', 2, 'gradient factor (accumulation × clip), global norm'),
+    binding(2, 'hyper', 'read-only-storage', SGD_HYPER.length, `step hyper-parameters: ${SGD_HYPER.join(', ')}`),
+    binding(3, 'scale', 'read-only-storage', 2, 'gradient factor (accumulation × clip), global norm'),
+    ...(o.momentum ? [binding(4, 'momentum_buffer', 'storage', n, `momentum buffer [${n}]`)] : []),
   ];
   const decay = o.decay ? '  d = d + hyper[3] * p;\n' : '';
   const momentum = o.momentum
