@@ -3,12 +3,15 @@ export interface CliIO {
   out(text: string): void;
   err(text: string): void;
   color: boolean;
+  /** Whether `err` is a terminal (progress draws a live line there, plain lines elsewhere). */
+  errIsTerminal?: boolean;
 }
 
 export const processIO: CliIO = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
   color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+  errIsTerminal: Boolean(process.stderr.isTTY),
 };
 
 /** Collects output in memory (tests). */

@@ -12,6 +12,8 @@ import { registerExplain } from './commands/explain.js';
 import { registerCompile } from './commands/compile.js';
 import { registerRun } from './commands/run.js';
 import { registerBench } from './commands/bench.js';
+import { registerTrain } from './commands/train.js';
+import { registerEval } from './commands/eval.js';
 import { registerEmitTs } from './commands/emit-ts.js';
 import type { CommandRegistrar } from './registrar.js';
 import { registerServe } from './commands/serve.js';
@@ -24,6 +26,8 @@ const registrars: CommandRegistrar[] = [
   registerCompile,
   registerRun,
   registerBench,
+  registerTrain,
+  registerEval,
   registerEmitTs,
   registerServe,
 ];

@@ -41,11 +41,23 @@ export function nonNegativeInt(flag: string, max = Number.MAX_SAFE_INTEGER): (va
   };
 }
 
-/** Adds the `<model>` file argument and `-m, --model NAME` (which model of the file) to a command. */
+/** Adds the `<model>` file argument, `-m, --model NAME` (which model of the file) and
+ *  `--set PATH=VALUE` (settings on top of it, checked like the file) to a command. */
 export function withModelArgument(command: Command): Command {
   return command
     .argument('<model>', 'a .pst file')
-    .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)');
+    .option('-m, --model <name>', 'which model or sweep variant of the file (default: the last model declared)')
+    .option('--set <PATH=VALUE>', 'change a property of the model without a new file, e.g. head.classes=400, stage.3.depth=4, drop_path=0 (repeatable)', collect, []);
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** The flags withModelArgument adds. */
+export interface ModelFlags {
+  model?: string;
+  set?: string[];
 }
 
 export interface InputFlags {

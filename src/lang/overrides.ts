@@ -3,9 +3,8 @@
 // in-memory file that imports the model's file — so they are parsed, resolved and checked by
 // exactly the rules of the language (paths as in sweeps: `stage.3.depth`, `head.classes`,
 // `patch_shift.ratio`), and an error points at the setting that caused it.
-import type { Diagnostic } from './diagnostics.js';
 import { DiagnosticError } from './diagnostics.js';
-import { loadModel } from './elaborate.js';
+import { loadModel, type CheckResult } from './elaborate.js';
 import type { ReadFile } from './load.js';
 import { basename, dirname, join, normalise } from './paths.js';
 import type { ModelConfig } from './model.js';
@@ -46,9 +45,9 @@ export function loadModelWithSettings(
   modelName: string | undefined,
   settings: readonly string[],
   readFile: ReadFile,
-): { model: ModelConfig; diagnostics: Diagnostic[] } {
+): { model: ModelConfig; result: CheckResult } {
   const base = loadModel(file, modelName, readFile);
-  if (settings.length === 0) return { model: base.model, diagnostics: base.result.diagnostics };
+  if (settings.length === 0) return base;
   const parsed = parseSettings(settings);
   const target = basename(file);
   if (/["\n\r\\]/.test(target)) {
@@ -63,5 +62,7 @@ export function loadModelWithSettings(
   const text = [`import "${target}"`, `model ${variant} extends ${name} {`, ...parsed.map((s) => `  ${s.path} = ${s.value}`), '}', ''].join('\n');
   const overlayRead: ReadFile = (f) => (f === overlay ? text : readFile(f));
   const { model, result } = loadModel(overlay, variant, overlayRead);
-  return { model: { ...model, name }, diagnostics: result.diagnostics };
+  // The overlay is no file on disk: what was read is the model's file and its imports.
+  result.sources.delete(overlay);
+  return { model: { ...model, name }, result };
 }

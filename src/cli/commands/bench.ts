@@ -7,7 +7,6 @@
 import type { Command } from 'commander';
 import type { PstcDevice } from '../../../backends/webgpu/device.js';
 import { compileModel, type CompiledModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
-import { loadModel } from '../../lang/elaborate.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { initWeights } from '../../weights/index.js';
 import { randomClip } from '../clips.js';
@@ -15,10 +14,11 @@ import { withDevice } from '../device.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { inputFrom, MAX_PASSES, nonNegativeInt, positiveInt, withInputOptions, withModelArgument } from '../options.js';
 import { formatBytes, renderTable } from '../table.js';
-import { readFromDisk } from '../../lang/read-disk.js';
+import { loadCommandModel } from '../model.js';
 
 interface BenchOptions {
   model?: string;
+  set?: string[];
   batch?: number;
   frames?: number;
   size?: number;
@@ -149,12 +149,12 @@ export const registerBench: CommandRegistrar = (program: Command, io) => {
     .option('--baseline-model <name>', 'which model of the --baseline file (default: its last model)')
     .option('--json', 'print the report as JSON')
     .action(async (file: string, opts: BenchOptions) => {
-      const subject = (path: string, name: string | undefined): Subject => {
-        const { model } = loadModel(path, name, readFromDisk);
+      const subject = (path: string, name: string | undefined, set: string[] = []): Subject => {
+        const { model } = loadCommandModel(path, { ...(name !== undefined ? { model: name } : {}), set });
         const input: ModelInput = inputFrom(model, opts);
         return { file: path, model, input };
       };
-      const subjects = [subject(file, opts.model)];
+      const subjects = [subject(file, opts.model, opts.set)];
       if (opts.baseline !== undefined) subjects.push(subject(opts.baseline, opts.baselineModel));
 
       const report = await withDevice((device) => benchModels(device, subjects, opts.warmup, opts.iters));

@@ -12,7 +12,6 @@ import type { Command } from 'commander';
 import type { DeviceLimits } from '../../../backends/webgpu/device.js';
 import { planModel, type ModelInput, type ModelPlan } from '../../../backends/webgpu/plan.js';
 import { DiagnosticError } from '../../lang/diagnostics.js';
-import { loadModel } from '../../lang/elaborate.js';
 import { compileProgram, isPassName, PASSES, PASS_NAMES, type PassName } from '../../passes/pipeline.js';
 import { programToText } from '../../passes/print.js';
 import { writeFileAtomic } from '../../weights/index.js';
@@ -20,9 +19,9 @@ import { withDevice } from '../device.js';
 import { UsageError } from '../errors.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
+import { loadCommandModel } from '../model.js';
 import { checkOutputPath } from '../output-path.js';
 import { formatBytes } from '../table.js';
-import { readFromDisk } from '../../lang/read-disk.js';
 
 interface CompileOptions {
   model?: string;
@@ -108,7 +107,7 @@ export const registerCompile: CommandRegistrar = (program: Command, io) => {
       if (opts.emit === 'wgsl' && opts.out === undefined) throw new UsageError('--out: missing; the directory for the WGSL files');
       if (opts.emit !== 'ir' && opts.after !== undefined) throw new UsageError('--after: only with --emit ir (the WGSL is made from the whole pipeline)');
       const until = passAfter(opts.after);
-      const { model, result } = loadModel(file, opts.model, readFromDisk);
+      const { model, result } = loadCommandModel(file, opts);
       if (opts.out !== undefined) {
         checkOutputPath({ flag: '--out', path: opts.out, kind: opts.emit === 'wgsl' ? 'folder' : 'file', inputs: result.sources.keys() });
       }

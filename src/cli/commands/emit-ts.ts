@@ -2,15 +2,14 @@
 // src/explore/emit-ts.ts), for programs that use the library: shape constants, the weight names
 // as a union type, and a class whose forward() checks its input.
 import type { Command } from 'commander';
-import { loadModel } from '../../lang/elaborate.js';
 import { compileProgram, need } from '../../passes/pipeline.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { weightSpecs, writeFileAtomic } from '../../weights/index.js';
 import { UsageError } from '../errors.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
+import { loadCommandModel } from '../model.js';
 import { checkOutputPath } from '../output-path.js';
-import { readFromDisk } from '../../lang/read-disk.js';
 
 interface EmitTsOptions {
   model?: string;
@@ -43,7 +42,7 @@ export const registerEmitTs: CommandRegistrar = (program: Command, io) => {
     .option('--out <model.ts>', 'where to write the module')
     .action(async (file: string, opts: EmitTsOptions) => {
       if (opts.out === undefined) throw new UsageError('--out: missing; where to write the TypeScript module');
-      const { model, result } = loadModel(file, opts.model, readFromDisk);
+      const { model, result } = loadCommandModel(file, opts);
       checkOutputPath({ flag: '--out', path: opts.out, kind: 'file', inputs: result.sources.keys() });
       const input = inputFrom(model, opts);
       writeFileAtomic(opts.out, await emitModelTs(model, file, input));

@@ -2,13 +2,12 @@
 // and the WebGPU plan of the same program. The report itself (data and text) is
 // ../explain-report.ts, which the browser playground also shows.
 import type { Command } from 'commander';
-import { loadModel } from '../../lang/elaborate.js';
-import { readFromDisk } from '../../lang/read-disk.js';
 import { patternToSvg } from '../../explore/pattern-picture.js';
 import { patternToPng } from '../../explore/pattern-png.js';
 import { writeFileAtomic } from '../../weights/atomic.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
+import { loadCommandModel } from '../model.js';
 import { checkOutputPath } from '../output-path.js';
 import { explainModel, renderReport, type PatternUse } from '../explain-report.js';
 
@@ -31,7 +30,7 @@ export const registerExplain: CommandRegistrar = (program: Command, io) => {
     .option('--svg <file>', 'draw the shift pattern(s) as SVG')
     .option('--png <file>', 'draw the shift pattern(s) as PNG')
     .action((file: string, opts: ExplainOptions) => {
-      const { model, result } = loadModel(file, opts.model, readFromDisk);
+      const { model, result } = loadCommandModel(file, opts);
       for (const [flag, path] of [['--svg', opts.svg], ['--png', opts.png]] as const) {
         if (path !== undefined) checkOutputPath({ flag, path, kind: 'file', inputs: result.sources.keys() });
       }

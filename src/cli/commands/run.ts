@@ -4,17 +4,16 @@
 import type { Command } from 'commander';
 import { compileModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
 import { checkInputVolume } from '../../ir/input-limits.js';
-import { loadModel } from '../../lang/elaborate.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { FormatError, initWeights, loadCheckpoint, makeRandom, nonFiniteReport, readNpyFile, writeFileAtomic, writeNpy, type WeightMap } from '../../weights/index.js';
 import { UsageError } from '../errors.js';
 import { randomClip } from '../clips.js';
 import { withDevice } from '../device.js';
 import { nonNegativeInt, withModelArgument } from '../options.js';
+import { loadCommandModel } from '../model.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { checkOutputPath } from '../output-path.js';
 import { readInputFile } from '../input-file.js';
-import { readFromDisk } from '../../lang/read-disk.js';
 
 interface RunOptions {
   model?: string;
@@ -83,7 +82,7 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
     .option('--features', 'write the backbone output N×C×D×H×W instead of the logits')
     .action(async (file: string, opts: RunOptions) => {
       checkRunFlags(opts);
-      const { model, result } = loadModel(file, opts.model, readFromDisk);
+      const { model, result } = loadCommandModel(file, opts);
       // Checked before the forward pass: --out must be writable and none of the inputs.
       const inputs = [...result.sources.keys(), ...[opts.weights, opts.input].filter((p) => p !== undefined)];
       checkOutputPath({ flag: '--out', path: opts.out!, kind: 'file', inputs });

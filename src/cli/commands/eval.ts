@@ -1,0 +1,54 @@
+// `pstc eval MODEL.pst --weights CKPT --data SPEC`: top-1/top-5 (and, on order-paired classes, the
+// order-pair accuracy) with the inference kernels; several views per sample (clips × crops of a
+// test pipeline) are averaged in softmax.
+import type { Command } from 'commander';
+import { withDevice } from '../device.js';
+import { closeData, dataInputOf, evaluationSet, labelsOfPairs, openData } from '../../data/index.js';
+import { evaluate } from '../../train/evaluate.js';
+import { loadCheckpoint } from '../../weights/index.js';
+import { UsageError } from '../errors.js';
+import { loadCommandModel } from '../model.js';
+import { positiveInt, withModelArgument, type ModelFlags } from '../options.js';
+import { createProgress } from '../progress.js';
+import type { CommandRegistrar } from '../registrar.js';
+
+interface EvalFlags extends ModelFlags {
+  weights?: string;
+  data?: string;
+  batch: number;
+  json?: boolean;
+}
+
+export const registerEval: CommandRegistrar = (program: Command, io) => {
+  withModelArgument(program.command('eval'))
+    .description('evaluate a checkpoint on a dataset: top-1, top-5, loss (multi-clip/crop views averaged)')
+    .option('--weights <file>', 'the checkpoint (.safetensors or .pth; a training run writes RUN/checkpoints/step-…/weights.safetensors)')
+    .option('--data <spec>', 'as for train; its validation split when it has one (synthetic:motion), else the set itself')
+    .option('--batch <B>', 'clips per forward', positiveInt('--batch', 65536), 16)
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, flags: EvalFlags) => {
+      if (!flags.weights) throw new UsageError('--weights: missing; the checkpoint to evaluate');
+      if (!flags.data) throw new UsageError('--data: missing; e.g. --data synthetic:motion');
+      const { model } = loadCommandModel(file, flags);
+      if (!model.head) throw new UsageError(`${model.name} has no classification head: nothing to evaluate`);
+      const weights = loadCheckpoint(flags.weights, model);
+      const data = await openData(flags.data, dataInputOf(model));
+      try {
+        const set = evaluationSet(data);
+        const partners = set.name.startsWith('synthetic:motion') ? Array.from(labelsOfPairs(set.classes)) : undefined;
+        const progress = createProgress(io);
+        const r = await withDevice((device) =>
+          evaluate(device, model, weights, set, { batch: flags.batch, ...(partners ? { partners } : {}), onBatch: (done, total) => progress.update(`${set.name}: ${done}/${total} clips`) }),
+        );
+        progress.done();
+        if (flags.json) {
+          io.out(JSON.stringify({ model: model.name, weights: flags.weights, data: set.name, ...r }, null, 2));
+          return;
+        }
+        const pairs = r.pairAccuracy !== undefined ? `  order pairs ${(100 * r.pairAccuracy).toFixed(2)} %` : '';
+        io.out(`${model.name} on ${set.name}: top-1 ${(100 * r.top1).toFixed(2)} %  top-5 ${(100 * r.top5).toFixed(2)} %  loss ${r.loss.toFixed(4)}${pairs}  (${r.samples} samples, ${r.clips} clips, ${r.seconds.toFixed(1)} s)`);
+      } finally {
+        await closeData(data);
+      }
+    });
+};

@@ -1,0 +1,79 @@
+// Evaluation: the inference runtime (the same kernels `pstc run` uses) over a dataset in batches,
+// top-1 and top-5 accuracy, the mean cross-entropy, and — for order-paired classes — the order-pair
+// accuracy. A dataset with several views per sample (clips × crops at test time: `views`
+// consecutive indices) is scored by the mean of its views' softmax scores, as mmaction's test.
+import { compileModel } from '../../backends/webgpu/runtime.js';
+import type { PstcDevice } from '../../backends/webgpu/gpu-device.js';
+import { metricsOf } from '../../backends/webgpu/kernels/metrics.js';
+import { clipLength, type Dataset } from '../data/index.js';
+import type { ModelConfig } from '../lang/model.js';
+import type { WeightMap } from '../weights/tensor.js';
+
+export interface Evaluation {
+  /** Samples scored (a sample's views count once). */
+  samples: number;
+  /** Clips run (samples × views). */
+  clips: number;
+  top1: number;
+  top5: number;
+  /** Mean cross-entropy of the (view-averaged) softmax scores. */
+  loss: number;
+  /** The true class scored above its order-reversed partner (synthetic:motion). */
+  pairAccuracy?: number;
+  seconds: number;
+}
+
+export interface EvaluateOptions {
+  batch: number;
+  partners?: readonly number[];
+  /** Called after each batch with clips done and total. */
+  onBatch?: (done: number, total: number) => void;
+}
+
+export async function evaluate(device: PstcDevice, model: ModelConfig, weights: WeightMap, dataset: Dataset, options: EvaluateOptions): Promise<Evaluation> {
+  const start = performance.now();
+  const classes = model.head!.classes;
+  const views = (dataset as Dataset & { views?: number }).views ?? 1;
+  const batch = Math.max(1, Math.min(options.batch, dataset.size));
+  const clipSize = clipLength(dataset.clipShape);
+  const [, frames, size] = dataset.clipShape;
+  const compiled = await compileModel(device, model, { batch, frames, size }, weights);
+  // Softmax scores summed over a sample's views; labels by sample.
+  const samples = Math.floor(dataset.size / views);
+  const scores = new Float64Array(samples * classes);
+  const labels = new Int32Array(samples);
+  try {
+    for (let first = 0; first < samples * views; first += batch) {
+      const count = Math.min(batch, samples * views - first);
+      // The last batch is padded with zeros; the padding's outputs are ignored (clips are independent).
+      const clips = new Float32Array(batch * clipSize);
+      const read = await Promise.all(Array.from({ length: count }, (_, i) => dataset.read(first + i)));
+      read.forEach((r, i) => clips.set(r.clip, i * clipSize));
+      const { logits } = await compiled.forward(clips);
+      for (let i = 0; i < count; i++) {
+        const sample = Math.floor((first + i) / views);
+        labels[sample] = read[i]!.label;
+        const row = logits!.subarray(i * classes, (i + 1) * classes);
+        const max = row.reduce((a, b) => Math.max(a, b), -Infinity);
+        let total = 0;
+        for (const v of row) total += Math.exp(v - max);
+        for (let k = 0; k < classes; k++) scores[sample * classes + k]! += Math.exp(row[k]! - max) / total / views;
+      }
+      options.onBatch?.(first + count, samples * views);
+    }
+  } finally {
+    compiled.destroy();
+  }
+  const hits = metricsOf(scores, labels, classes, options.partners);
+  let loss = 0;
+  for (let n = 0; n < samples; n++) loss -= Math.log(Math.max(scores[n * classes + labels[n]!]!, 1e-30));
+  return {
+    samples,
+    clips: samples * views,
+    top1: hits.top1 / samples,
+    top5: hits.top5 / samples,
+    loss: loss / samples,
+    ...(options.partners ? { pairAccuracy: hits.pairHits / samples } : {}),
+    seconds: (performance.now() - start) / 1000,
+  };
+}

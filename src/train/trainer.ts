@@ -1,0 +1,299 @@
+// The training loop: data → steps on the device → logs, checkpoints and evaluation, in a run
+// directory. Everything a step depends on is a function of (settings, seed, step): the batch
+// order (the loader's (seed, epoch) shuffle and position), dropout masks (the counter RNG keyed by
+// (seed, step)), the learning rate (the schedule at step), so a run stopped at any checkpoint and
+// resumed ends with the same weights, bit for bit, as one that never stopped.
+//   RUN/settings.json        the resolved settings (a resume must match them)
+//   RUN/log.jsonl            one JSON record per logged step and per evaluation
+//   RUN/checkpoints/…        see checkpoint.ts; RUN/latest.json points to the newest
+//   RUN/summary.json         the final metrics, written atomically at the end
+import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PstcDevice } from '../../backends/webgpu/gpu-device.js';
+import { closeData, dataInputOf, labelsOfPairs, Loader, openData, type Batch, type DataSource, type Dataset } from '../data/index.js';
+import { DiagnosticError } from '../lang/diagnostics.js';
+import type { ModelConfig } from '../lang/model.js';
+import { writeFileAtomic } from '../weights/atomic.js';
+import type { WeightMap } from '../weights/tensor.js';
+import { loadLatestCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
+import { evaluate, type Evaluation } from './evaluate.js';
+import { learningRate, type OptimizerConfig } from './optimizer.js';
+import { TrainingStep, type StepMetrics } from './step.js';
+
+export interface TrainSettings {
+  /** The data spec (`--data`), e.g. `synthetic:motion` or `npy:clips.npy,labels.npy`. */
+  data: string;
+  /** Optimizer steps, or epochs of the training set (one of them). */
+  steps?: number;
+  epochs?: number;
+  /** Clips per optimizer step, and micro-batches they are split into (gradient accumulation). */
+  batch: number;
+  accumulate: number;
+  optimizer: OptimizerConfig;
+  warmupSteps: number;
+  minLr: number;
+  labelSmoothing: number;
+  seed: number;
+  shuffle: boolean;
+  logEvery: number;
+  checkpointEvery: number;
+  /** Evaluate on the validation set every N steps (0: only at the end). */
+  evalEvery: number;
+  /** Clips read at once by the loader. */
+  workers: number;
+}
+
+/** One line of progress, for a live line on a terminal or a plain log line. */
+export interface TrainProgress {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  pairAccuracy?: number;
+  lr: number;
+  gradNorm: number;
+  clipsPerSecond: number;
+  elapsedSeconds: number;
+  etaSeconds: number;
+}
+
+export interface TrainRun {
+  model: ModelConfig;
+  /** Where the starting weights come from (when not resuming): a map, already checked against the model. */
+  initialWeights: WeightMap;
+  /** A description of the initial weights, for settings.json (a path, or `random seed N`). */
+  initialWeightsFrom: string;
+  settings: TrainSettings;
+  out: string;
+  /** Continue the run in `out` from its latest checkpoint (refused if the settings differ). */
+  resume: boolean;
+  device: PstcDevice;
+  onProgress?: (p: TrainProgress) => void;
+  onMessage?: (line: string) => void;
+  /** Aborting stops after the current step, writes a checkpoint, and returns. */
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  steps: number;
+  stopped: 'done' | 'interrupted';
+  lastCheckpoint: string | null;
+  final?: Evaluation;
+  seconds: number;
+  clipsPerSecond: number;
+  dispatchesPerStep: number;
+  plannedBytes: number;
+}
+
+function trainError(code: string, message: string, hint: string, flag = '--data'): DiagnosticError {
+  return new DiagnosticError([{ code, severity: 'error', message, flag, hint }]);
+}
+
+/** What must match for a resume: everything but the step counts' bookkeeping. */
+function settingsRecord(run: TrainRun, totalSteps: number): Record<string, unknown> {
+  return { model: run.model.name, weights: run.initialWeightsFrom, totalSteps, ...run.settings, evalEvery: undefined, logEvery: undefined, workers: undefined, checkpointEvery: undefined };
+}
+
+export async function train(run: TrainRun): Promise<TrainResult> {
+  const { model, settings: s, device } = run;
+  const say = run.onMessage ?? (() => undefined);
+  if (!model.head) throw trainError('PST701', `${model.name} has no classification head, so it has no loss to train`, 'give it `head { classes = N }` or --set head.classes=N', '--model');
+  if (s.batch % s.accumulate !== 0) {
+    throw trainError('PST702', `--batch ${s.batch} does not split into ${s.accumulate} micro-batches`, 'make --batch a multiple of --accumulate', '--accumulate');
+  }
+  const microBatch = s.batch / s.accumulate;
+  const input = dataInputOf(model);
+  const data: DataSource = await openData(s.data, input, {});
+  try {
+    const loader = new Loader(data.train, { batchSize: microBatch, shuffle: s.shuffle, seed: s.seed, dropLast: true, concurrency: s.workers });
+    const stepsPerEpoch = Math.floor(loader.batchesPerEpoch / s.accumulate);
+    if (stepsPerEpoch < 1) {
+      throw trainError('PST703', `${data.train.name} has ${data.train.size} clips, fewer than one batch of ${s.batch}`, 'use a smaller --batch or more data');
+    }
+    const totalSteps = s.steps ?? (s.epochs ?? 1) * stepsPerEpoch;
+    const settings = settingsRecord(run, totalSteps);
+    mkdirSync(run.out, { recursive: true });
+
+    // Where to start: a fresh run, or the latest checkpoint of this one.
+    let weights = run.initialWeights;
+    let optimizerState: WeightMap | undefined;
+    let state: TrainState = { step: 0, epoch: 0, batchInEpoch: 0, seed: s.seed, settings };
+    const existing = loadLatestCheckpoint(run.out);
+    if (existing && !run.resume) {
+      throw trainError('PST704', `${run.out} already holds a run (checkpoint at step ${existing.state.step})`, 'add --resume to continue it, or give another --out', '--out');
+    }
+    if (existing) {
+      const mismatch = Object.keys({ ...settings, ...existing.state.settings }).filter(
+        (k) => JSON.stringify(settings[k]) !== JSON.stringify(existing.state.settings[k]),
+      );
+      if (mismatch.length) {
+        throw trainError('PST705', `--resume: the run in ${run.out} was started with other settings (${mismatch.join(', ')})`, 'resume with the same model, data and flags, or start a new --out', '--resume');
+      }
+      ({ state } = existing);
+      weights = existing.weights;
+      optimizerState = existing.optimizer;
+      say(`resuming ${run.out} at step ${state.step} of ${totalSteps}`);
+    } else if (run.resume) {
+      say(`--resume: ${run.out} has no checkpoint yet; starting at step 0`);
+    }
+    writeFileAtomic(join(run.out, 'settings.json'), `${JSON.stringify(settings, null, 2)}\n`);
+    const logPath = join(run.out, 'log.jsonl');
+    trimLog(logPath, state.step);
+
+    const partners = data.train.classes % 2 === 0 && data.train.name.startsWith('synthetic:motion') ? Array.from(labelsOfPairs(data.train.classes)) : undefined;
+    const step = await TrainingStep.create(
+      device,
+      { model, microBatch, accumulate: s.accumulate, frames: input.frames, size: input.size, optimizer: s.optimizer, labelSmoothing: s.labelSmoothing, seed: s.seed, ...(partners ? { partners } : {}) },
+      weights,
+      optimizerState,
+    );
+    try {
+      return await loop(run, step, loader, data, state, totalSteps, logPath, partners);
+    } finally {
+      step.destroy();
+    }
+  } finally {
+    await closeData(data);
+  }
+}
+
+async function loop(
+  run: TrainRun,
+  step: TrainingStep,
+  loader: Loader,
+  data: DataSource,
+  start: TrainState,
+  totalSteps: number,
+  logPath: string,
+  partners: number[] | undefined,
+): Promise<TrainResult> {
+  const s = run.settings;
+  const say = run.onMessage ?? (() => undefined);
+  const schedule = { totalSteps, warmupSteps: s.warmupSteps, minLr: s.minLr };
+  const startTime = performance.now();
+  let windowStart = startTime;
+  let windowClips = 0;
+  let clipsDone = 0;
+  let position = { epoch: start.epoch, batch: start.batchInEpoch };
+  let lastCheckpoint: string | null = null;
+  let current = start.step;
+  const batches = loader.from(position);
+
+  const checkpoint = async (): Promise<void> => {
+    const state: TrainState = { step: current, epoch: position.epoch, batchInEpoch: position.batch, seed: s.seed, settings: start.settings };
+    lastCheckpoint = saveCheckpoint(run.out, state, await step.weights(), await step.optimizerState());
+  };
+  const log = (record: Record<string, unknown>) => appendFileSync(logPath, `${JSON.stringify(record)}\n`);
+  const evaluation = async (): Promise<Evaluation | undefined> => {
+    const set: Dataset | undefined = data.val;
+    if (!set) return undefined;
+    const result = await evaluate(run.device, run.model, await step.weights(), set, { batch: s.batch, partners });
+    log({ kind: 'eval', step: current, ...result });
+    say(`step ${current}: validation top-1 ${pct(result.top1)}, top-5 ${pct(result.top5)}${result.pairAccuracy !== undefined ? `, order pairs ${pct(result.pairAccuracy)}` : ''} (${result.clips} clips)`);
+    return result;
+  };
+
+  step.resetMetrics();
+  try {
+    while (current < totalSteps) {
+      if (run.signal?.aborted) break;
+      const micro: Batch[] = [];
+      for (let i = 0; i < s.accumulate; i++) {
+        const next = await batches.next();
+        micro.push(next.value as Batch);
+        position = loader.next({ epoch: (next.value as Batch).epoch, batch: (next.value as Batch).batch });
+      }
+      const lr = learningRate(current, s.optimizer.lr, schedule);
+      step.submit(current, micro, lr);
+      current++;
+      windowClips += s.batch;
+      clipsDone += s.batch;
+
+      const logNow = current % s.logEvery === 0 || current === totalSteps;
+      if (logNow) {
+        const m = await step.readMetrics();
+        if (m.nonFiniteStep > 0) {
+          const bad = m.nonFiniteStep - 1;
+          throw trainError(
+            'PST706',
+            `the loss became NaN or infinite at step ${bad + 1} (of ${totalSteps}); training stopped${lastCheckpoint ?? start.step > 0 ? `, the last good checkpoint is kept` : ''}`,
+            'lower --lr, add --clip-grad, or check the data for extreme values',
+            '--lr',
+          );
+        }
+        const now = performance.now();
+        const at = { step: current, total: totalSteps, epoch: position.epoch, lr, microBatch: s.batch / s.accumulate, pairs: partners !== undefined };
+        const record = progressOf(m, at, windowClips / ((now - windowStart) / 1000), (now - startTime) / 1000, current - start.step);
+        step.resetMetrics();
+        windowStart = now;
+        windowClips = 0;
+        log({ kind: 'train', ...record });
+        run.onProgress?.(record);
+      }
+      if (current % s.checkpointEvery === 0 && current < totalSteps) await checkpoint();
+      if (s.evalEvery > 0 && current % s.evalEvery === 0 && current < totalSteps) await evaluation();
+    }
+  } finally {
+    await batches.return(undefined);
+  }
+  const stopped = current < totalSteps ? 'interrupted' : 'done';
+  await checkpoint();
+  const final = stopped === 'done' ? await evaluation() : undefined;
+  const seconds = (performance.now() - startTime) / 1000;
+  const result: TrainResult = {
+    steps: current,
+    stopped,
+    lastCheckpoint,
+    ...(final ? { final } : {}),
+    seconds,
+    clipsPerSecond: clipsDone / seconds,
+    dispatchesPerStep: step.dispatchesPerStep,
+    plannedBytes: step.plannedBytes(),
+  };
+  if (stopped === 'done') writeFileAtomic(join(run.out, 'summary.json'), `${JSON.stringify(result, null, 2)}\n`);
+  return result;
+}
+
+function progressOf(
+  m: StepMetrics,
+  at: { step: number; total: number; epoch: number; lr: number; microBatch: number; pairs: boolean },
+  clipsPerSecond: number,
+  elapsed: number,
+  stepsThisSession: number,
+): TrainProgress {
+  const clips = Math.max(1, m.samples);
+  // The metrics kernel adds one batch-mean loss per micro-batch.
+  const microBatches = Math.max(1, m.samples / at.microBatch);
+  return {
+    step: at.step,
+    totalSteps: at.total,
+    epoch: at.epoch,
+    loss: m.loss / microBatches,
+    accuracy: m.top1 / clips,
+    ...(at.pairs ? { pairAccuracy: m.pairHits / clips } : {}),
+    lr: at.lr,
+    gradNorm: m.gradNorm,
+    clipsPerSecond,
+    elapsedSeconds: elapsed,
+    etaSeconds: ((at.total - at.step) * elapsed) / Math.max(1, stepsThisSession),
+  };
+}
+
+/** On resume, drop log records past the checkpoint's step (they will be written again). */
+function trimLog(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => {
+      if (!line.trim()) return false;
+      try {
+        return (JSON.parse(line) as { step?: number }).step! <= step;
+      } catch {
+        return false;
+      }
+    });
+  writeFileSync(path, kept.length ? `${kept.join('\n')}\n` : '');
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
