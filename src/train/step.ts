@@ -40,7 +40,7 @@ export interface StepMetrics {
   top5: number;
   samples: number;
   pairHits: number;
-  /** 0, or 1 + the first optimizer step whose loss was NaN or infinite. */
+  /** 0, or 1 + the first optimizer step whose loss or gradient norm was NaN or infinite. */
   nonFiniteStep: number;
   /** ‖g‖ of the last optimizer step (after averaging over micro-batches, before clipping). */
   gradNorm: number;
@@ -159,6 +159,8 @@ export class TrainingStep {
     const scale = await this.dispatch(emitGradScale({ slots: this.params.length, maxNorm: o.clipGrad, accumScale: 1 / setup.accumulate }), {
       norms: { buffer: norms },
       scale: { buffer: this.scale },
+      metrics: { buffer: this.metrics },
+      step: { buffer: this.stepInfo },
     });
     const updates = await Promise.all(
       this.params.map((p) => {

@@ -141,7 +141,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     const logPath = join(run.out, 'log.jsonl');
     trimLog(logPath, state.step);
 
-    const partners = data.train.classes % 2 === 0 && data.train.name.startsWith('synthetic:motion') ? Array.from(labelsOfPairs(data.train.classes)) : undefined;
+    const partners = orderPartners(data.train, model.head.classes);
     const step = await TrainingStep.create(
       device,
       { model, microBatch, accumulate: s.accumulate, frames: input.frames, size: input.size, optimizer: s.optimizer, labelSmoothing: s.labelSmoothing, seed: s.seed, ...(partners ? { partners } : {}) },
@@ -217,7 +217,7 @@ async function loop(
           const bad = m.nonFiniteStep - 1;
           throw trainError(
             'PST706',
-            `the loss became NaN or infinite at step ${bad + 1} (of ${totalSteps}); training stopped${lastCheckpoint ?? start.step > 0 ? `, the last good checkpoint is kept` : ''}`,
+            `the loss or the gradient became NaN or infinite at step ${bad + 1} (of ${totalSteps}); training stopped${lastCheckpoint ?? start.step > 0 ? `, the last good checkpoint is kept` : ''}`,
             'lower --lr, add --clip-grad, or check the data for extreme values',
             '--lr',
           );
@@ -294,6 +294,16 @@ function trimLog(path: string, step: number): void {
       }
     });
   writeFileSync(path, kept.length ? `${kept.join('\n')}\n` : '');
+}
+
+/**
+ * For the order-pair metric: each of the head's classes' reversed partner when the data is the
+ * order-only motion set (its classes pair 2k ↔ 2k+1), −1 for classes beyond the data's; else none.
+ */
+export function orderPartners(dataset: Dataset, classes: number): number[] | undefined {
+  if (!dataset.name.startsWith('synthetic:motion')) return undefined;
+  const pairs = labelsOfPairs(dataset.classes);
+  return Array.from({ length: classes }, (_, k) => (k < pairs.length ? pairs[k]! : -1));
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;

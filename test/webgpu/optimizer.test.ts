@@ -86,12 +86,17 @@ describe('optimizer kernels', () => {
     const total = grads.flat().reduce((s, g) => s + Array.from(g).reduce((a, x) => a + x * x, 0), 0);
     const norm = Math.sqrt(total);
     for (const [maxNorm, accum] of [[0, 1], [1, 1], [1e6, 0.25], [2, 0.5]] as const) {
-      const scale = await runKernel(device, emitGradScale({ slots: grads.length, maxNorm, accumScale: accum }), { norms }, 'scale');
+      const scale = await runKernel(device, emitGradScale({ slots: grads.length, maxNorm, accumScale: accum }), { norms, step: Float32Array.of(0) }, 'scale');
       const expectedNorm = norm * accum;
       const clip = maxNorm > 0 ? Math.min(1, maxNorm / (expectedNorm + 1e-6)) : 1;
       expect(Math.abs(scale[1]! - expectedNorm) / expectedNorm, `seed ${seed}`).toBeLessThan(1e-5);
       expect(Math.abs(scale[0]! - accum * clip) / (accum * clip), `seed ${seed}`).toBeLessThan(1e-5);
     }
+  });
+
+  it('a non-finite gradient norm records its step', async () => {
+    const metrics = await runKernel(device, emitGradScale({ slots: 2, maxNorm: 0, accumScale: 1 }), { norms: Float32Array.of(1, Infinity), step: Float32Array.of(6) }, 'metrics');
+    expect(metrics[5]).toBe(7);
   });
 
   it('accumulate: first copies, later adds', async () => {

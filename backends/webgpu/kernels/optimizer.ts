@@ -187,11 +187,17 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 
 /**
  * scale[0] = accumScale · min(1, maxNorm/(‖g‖ + 1e-6)) (no clipping when maxNorm = 0), scale[1] =
- * ‖g‖ = √Σ norms, summed in slot order by one thread (as torch.nn.utils.clip_grad_norm_).
+ * ‖g‖ = √Σ norms, summed in slot order by one thread (as torch.nn.utils.clip_grad_norm_); a
+ * non-finite ‖g‖ is recorded in metrics[5] as the step + 1, as the metrics kernel records a loss.
  */
 export function emitGradScale(o: { slots: number; maxNorm: number; accumScale: number; label?: string }): Kernel {
   const label = o.label ?? 'grad_scale';
-  const bindings = [binding(0, 'norms', 'read-only-storage', o.slots, `Σg² per tensor [${o.slots}]`), binding(1, 'scale', 'storage', 2, 'gradient factor, global norm')];
+  const bindings = [
+    binding(0, 'norms', 'read-only-storage', o.slots, `Σg² per tensor [${o.slots}]`),
+    binding(1, 'scale', 'storage', 2, 'gradient factor, global norm'),
+    binding(2, 'metrics', 'storage', 6, 'the training metrics: [5] records the first step with a non-finite gradient'),
+    binding(3, 'step', 'read-only-storage', 1, 'the optimizer step (0-based)'),
+  ];
   const clip = o.maxNorm > 0 ? `min(1.0, ${wgslFloat(Math.fround(o.maxNorm))} / (norm + 1e-6))` : '1.0';
   const wgsl = `${headerComment([`${label}: the global gradient norm over ${o.slots} tensors and the factor every update applies`, o.maxNorm > 0 ? `clip to norm ${o.maxNorm}` : 'no clipping'])}
 
@@ -209,6 +215,10 @@ fn main() {
   let norm = sqrt(total) * ${wgslFloat(Math.fround(o.accumScale))};
   scale[0] = ${wgslFloat(Math.fround(o.accumScale))} * ${clip};
   scale[1] = norm;
+  // A NaN or infinite gradient would poison every parameter: record the step, the host stops.
+  if (!(norm <= 3.4e38) && metrics[5] == 0.0) {
+    metrics[5] = step[0] + 1.0;
+  }
 }
 `;
   return { label, wgsl, entryPoint: 'main', workgroupSize: [1, 1, 1], dispatch: [1, 1, 1], bindings };

@@ -3,7 +3,8 @@
 // test pipeline) are averaged in softmax.
 import type { Command } from 'commander';
 import { withDevice } from '../device.js';
-import { closeData, dataInputOf, evaluationSet, labelsOfPairs, openData } from '../../data/index.js';
+import { closeData, dataInputOf, evaluationSet, openData } from '../../data/index.js';
+import { orderPartners } from '../../train/trainer.js';
 import { evaluate } from '../../train/evaluate.js';
 import { loadCheckpoint } from '../../weights/index.js';
 import { UsageError } from '../errors.js';
@@ -35,7 +36,7 @@ export const registerEval: CommandRegistrar = (program: Command, io) => {
       const data = await openData(flags.data, dataInputOf(model));
       try {
         const set = evaluationSet(data);
-        const partners = set.name.startsWith('synthetic:motion') ? Array.from(labelsOfPairs(set.classes)) : undefined;
+        const partners = orderPartners(set, model.head.classes);
         const progress = createProgress(io);
         const r = await withDevice((device) =>
           evaluate(device, model, weights, set, { batch: flags.batch, ...(partners ? { partners } : {}), onBatch: (done, total) => progress.update(`${set.name}: ${done}/${total} clips`) }),
