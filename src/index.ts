@@ -67,3 +67,12 @@ export {
   type LoaderOptions,
   type LoaderPosition,
 } from './data/index.js';
+
+// Training: the loop (`pstc train`), evaluation (`pstc eval`), one step for custom loops, the
+// optimizer's settings and schedule, checkpoints.
+export { train, orderPartners, type TrainRun, type TrainSettings, type TrainResult, type TrainProgress } from './train/trainer.js';
+export { evaluate, type Evaluation, type EvaluateOptions } from './train/evaluate.js';
+export { TrainingStep, type StepSetup, type StepMetrics } from './train/step.js';
+export { DEFAULT_OPTIMIZER, decays, learningRate, hyperParameters, type OptimizerConfig, type OptimizerKind, type Schedule } from './train/optimizer.js';
+export { saveCheckpoint, loadCheckpoint as loadTrainingCheckpoint, loadLatestCheckpoint, type Checkpoint, type TrainState } from './train/checkpoint.js';
+export { loadModelWithSettings, parseSettings } from './lang/overrides.js';
