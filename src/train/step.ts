@@ -98,6 +98,11 @@ export class TrainingStep {
     return this.program.dispatches * a + this.first.length + this.middle.length * (a - 2) + this.last.length;
   }
 
+  /** Bytes of device buffers allocated: the graph's and the optimizer's. */
+  allocatedBytes(): number {
+    return this.graph.allocatedBytes() + this.owned.reduce((s, b) => s + b.size, 0);
+  }
+
   /** Planned device bytes: the graph's activations and params, optimizer state, accumulators. */
   plannedBytes(): number {
     const m = this.program.memory;

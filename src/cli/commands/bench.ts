@@ -6,9 +6,12 @@
 // (model over baseline: 1.03 means the model takes 3% longer).
 import type { Command } from 'commander';
 import type { PstcDevice } from '../../../backends/webgpu/device.js';
-import { compileModel, type CompiledModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
+import { compileModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { initWeights } from '../../weights/index.js';
+import { DEFAULT_OPTIMIZER } from '../../train/optimizer.js';
+import { TrainingStep } from '../../train/step.js';
+import { UsageError } from '../errors.js';
 import { randomClip } from '../clips.js';
 import { withDevice } from '../device.js';
 import type { CommandRegistrar } from '../registrar.js';
@@ -27,6 +30,7 @@ interface BenchOptions {
   json?: boolean;
   baseline?: string;
   baselineModel?: string;
+  train?: boolean;
 }
 
 export interface Spread {
@@ -51,6 +55,8 @@ export interface BenchResult {
 
 export interface BenchReport {
   adapter: { vendor: string; architecture: string; device: string; description: string };
+  /** forward: one inference pass; train: one training step (forward, backward, AdamW). */
+  mode: BenchMode;
   warmup: number;
   iters: number;
   results: BenchResult[];
@@ -71,17 +77,72 @@ interface Subject {
   input: ModelInput;
 }
 
+/** What bench times: one forward, or one training step (forward, backward, optimizer). */
+export type BenchMode = 'forward' | 'train';
+
+/** A compiled subject that can be timed pass by pass. */
+interface Timed {
+  time(): Promise<number>;
+  dispatches: number;
+  kernels: number;
+  microBatch: number;
+  planned: { activations: number; weights: number; total: number };
+  measured(): number;
+  destroy(): void;
+}
+
+async function timedForward(device: PstcDevice, s: Subject, clip: Float32Array): Promise<Timed> {
+  const c = await compileModel(device, s.model, s.input, initWeights(s.model, 1));
+  return {
+    time: () => c.timeForward(clip),
+    dispatches: c.dispatchesPerForward,
+    kernels: c.kernels.length,
+    microBatch: c.microBatch,
+    planned: { ...c.plannedPeakBytes },
+    measured: () => c.measuredPeakBytes(),
+    destroy: () => c.destroy(),
+  };
+}
+
+/** One AdamW training step on random labels, timed from submission to the device's completion. */
+async function timedTrainStep(device: PstcDevice, s: Subject, clip: Float32Array): Promise<Timed> {
+  if (!s.model.head) throw new UsageError(`--train: ${s.model.name} has no classification head, so it has no loss to train`);
+  const classes = s.model.head.classes;
+  const step = await TrainingStep.create(
+    device,
+    { model: s.model, microBatch: s.input.batch, accumulate: 1, frames: s.input.frames, size: s.input.size, optimizer: DEFAULT_OPTIMIZER.adamw, labelSmoothing: 0.1, seed: 1 },
+    initWeights(s.model, 1),
+  );
+  const labels = Int32Array.from({ length: s.input.batch }, (_, i) => i % classes);
+  let n = 0;
+  const m = step.program.memory;
+  return {
+    async time() {
+      const start = performance.now();
+      step.submit(n++, [{ clips: clip, labels }], DEFAULT_OPTIMIZER.adamw.lr);
+      await device.device.queue.onSubmittedWorkDone();
+      return performance.now() - start;
+    },
+    dispatches: step.dispatchesPerStep,
+    kernels: step.dispatchesPerStep,
+    microBatch: s.input.batch,
+    planned: { activations: m.activationBytes, weights: step.plannedBytes() - m.activationBytes, total: step.plannedBytes() },
+    measured: () => step.allocatedBytes(),
+    destroy: () => step.destroy(),
+  };
+}
+
 /** Time every subject on one device, interleaving their passes; destroys what it compiled. */
-export async function benchModels(device: PstcDevice, subjects: readonly Subject[], warmup: number, iters: number): Promise<BenchReport> {
-  const compiled: CompiledModel[] = [];
+export async function benchModels(device: PstcDevice, subjects: readonly Subject[], warmup: number, iters: number, mode: BenchMode = 'forward'): Promise<BenchReport> {
+  const compiled: Timed[] = [];
   try {
-    for (const s of subjects) compiled.push(await compileModel(device, s.model, s.input, initWeights(s.model, 1)));
     const clips = subjects.map((s, i) =>
       randomClip([s.input.batch, s.model.embed.inChannels, s.input.frames, s.input.size, s.input.size], i + 1),
     );
-    for (let i = 0; i < warmup; i++) for (const [k, c] of compiled.entries()) await c.timeForward(clips[k]!);
+    for (const [k, s] of subjects.entries()) compiled.push(await (mode === 'train' ? timedTrainStep : timedForward)(device, s, clips[k]!));
+    for (let i = 0; i < warmup; i++) for (const c of compiled) await c.time();
     const samples: number[][] = subjects.map(() => []);
-    for (let i = 0; i < iters; i++) for (const [k, c] of compiled.entries()) samples[k]!.push(await c.timeForward(clips[k]!));
+    for (let i = 0; i < iters; i++) for (const [k, c] of compiled.entries()) samples[k]!.push(await c.time());
 
     const results = subjects.map((s, k): BenchResult => {
       const c = compiled[k]!;
@@ -92,15 +153,15 @@ export async function benchModels(device: PstcDevice, subjects: readonly Subject
         input: { ...s.input, shape: [s.input.batch, s.model.embed.inChannels, s.input.frames, s.input.size, s.input.size] },
         latencyMs: { ...latency, samples: samples[k]! },
         clipsPerSecond: s.input.batch / (latency.median / 1000),
-        dispatchesPerForward: c.dispatchesPerForward,
-        kernels: c.kernels.length,
+        dispatchesPerForward: c.dispatches,
+        kernels: c.kernels,
         microBatch: c.microBatch,
-        plannedPeakBytes: { ...c.plannedPeakBytes },
-        measuredPeakBytes: c.measuredPeakBytes(),
+        plannedPeakBytes: c.planned,
+        measuredPeakBytes: c.measured(),
       };
     });
     const ratio = results.length > 1 ? results[0]!.latencyMs.median / results[1]!.latencyMs.median : undefined;
-    return { adapter: { ...device.info }, warmup, iters, results, ...(ratio !== undefined ? { ratio } : {}) };
+    return { adapter: { ...device.info }, mode, warmup, iters, results, ...(ratio !== undefined ? { ratio } : {}) };
   } finally {
     for (const c of compiled) c.destroy();
   }
@@ -111,11 +172,11 @@ export function renderBench(report: BenchReport): string {
   const ms = (x: number) => x.toFixed(x < 10 ? 2 : 1);
   const rows: [string, (r: BenchResult) => string][] = [
     ['input (N C T H W)', (r) => r.input.shape.join('×')],
-    ['latency median', (r) => `${ms(r.latencyMs.median)} ms`],
+    [report.mode === 'train' ? 'step median' : 'latency median', (r) => `${ms(r.latencyMs.median)} ms`],
     ['latency min … max', (r) => `${ms(r.latencyMs.min)} … ${ms(r.latencyMs.max)} ms`],
     ['clips/s', (r) => r.clipsPerSecond.toFixed(r.clipsPerSecond < 10 ? 2 : 1)],
-    ['dispatches per forward', (r) => String(r.dispatchesPerForward)],
-    ['kernels', (r) => String(r.kernels)],
+    [report.mode === 'train' ? 'dispatches per step' : 'dispatches per forward', (r) => String(r.dispatchesPerForward)],
+    ...(report.mode === 'train' ? [] : ([['kernels', (r: BenchResult) => String(r.kernels)]] as [string, (r: BenchResult) => string][])),
     ['micro-batch', (r) => String(r.microBatch)],
     ['planned peak: activations', (r) => formatBytes(r.plannedPeakBytes.activations)],
     ['planned peak: weights', (r) => formatBytes(r.plannedPeakBytes.weights)],
@@ -132,7 +193,7 @@ export function renderBench(report: BenchReport): string {
     table,
     '',
     `adapter: ${[vendor, architecture, description].filter(Boolean).join(' / ')}`,
-    `${report.warmup} warm-up pass(es), then ${report.iters} timed; random weights and clip${results.length > 1 ? '; passes alternate between the models' : ''}`,
+    `${report.mode === 'train' ? 'training steps (forward, backward, AdamW; one submission each)' : 'forward passes'}: ${report.warmup} warm-up, then ${report.iters} timed; random weights and clip${results.length > 1 ? '; passes alternate between the models' : ''}`,
   ];
   if (report.ratio !== undefined) {
     lines.push(`ratio of medians ${results[0]!.model} / ${results[1]!.model}: ${report.ratio.toFixed(3)}`);
@@ -148,6 +209,7 @@ export const registerBench: CommandRegistrar = (program: Command, io) => {
     .option('--baseline <other.pst>', 'also time this model, alternating passes with the first, and print the ratio of medians')
     .option('--baseline-model <name>', 'which model of the --baseline file (default: its last model)')
     .option('--json', 'print the report as JSON')
+    .option('--train', 'time training steps (forward, backward, AdamW) instead of forward passes')
     .action(async (file: string, opts: BenchOptions) => {
       const subject = (path: string, name: string | undefined, set: string[] = []): Subject => {
         const { model } = loadCommandModel(path, { ...(name !== undefined ? { model: name } : {}), set });
@@ -157,7 +219,7 @@ export const registerBench: CommandRegistrar = (program: Command, io) => {
       const subjects = [subject(file, opts.model, opts.set)];
       if (opts.baseline !== undefined) subjects.push(subject(opts.baseline, opts.baselineModel));
 
-      const report = await withDevice((device) => benchModels(device, subjects, opts.warmup, opts.iters));
+      const report = await withDevice((device) => benchModels(device, subjects, opts.warmup, opts.iters, opts.train ? 'train' : 'forward'));
       io.out(opts.json ? JSON.stringify(report, null, 2) : renderBench(report));
     });
 };
