@@ -59,4 +59,16 @@ describe('pstc bench', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--iters');
   });
+
+  it('--train times training steps: more dispatches than a forward, the same plan explain --train prints', async () => {
+    const r = await run(['bench', MODEL, '--train', '--batch', '2', '--warmup', '0', '--iters', '2', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.mode).toBe('train');
+    const forward = JSON.parse((await run(['bench', MODEL, '--batch', '2', '--warmup', '0', '--iters', '1', '--json'])).stdout);
+    expect(report.results[0].dispatchesPerForward).toBeGreaterThan(2 * forward.results[0].dispatchesPerForward);
+    const explained = JSON.parse((await run(['explain', MODEL, '--train', '--batch', '2', '--json'])).stdout);
+    expect(explained.training.dispatchesPerStep).toBe(report.results[0].dispatchesPerForward);
+    expect(explained.training.totalBytes).toBe(report.results[0].plannedPeakBytes.total);
+  }, 300_000);
 });

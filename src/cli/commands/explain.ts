@@ -9,6 +9,10 @@ import type { CommandRegistrar } from '../registrar.js';
 import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
 import { loadCommandModel } from '../model.js';
 import { checkOutputPath } from '../output-path.js';
+import type { ModelConfig } from '../../lang/model.js';
+import { planTraining, type TrainingPlan } from '../../train/plan.js';
+import { UsageError } from '../errors.js';
+import { formatBytes } from '../table.js';
 import { explainModel, renderReport, type PatternUse } from '../explain-report.js';
 
 export { explainModel, renderReport, type PatternUse } from '../explain-report.js';
@@ -21,6 +25,23 @@ interface ExplainOptions {
   json?: boolean;
   svg?: string;
   png?: string;
+  train?: boolean;
+}
+
+function trainingPlanOf(model: ModelConfig, input: { batch: number; frames: number; size: number }): TrainingPlan {
+  if (!model.head) throw new UsageError(`--train: ${model.name} has no classification head, so it has no loss to train`);
+  return planTraining(model, input);
+}
+
+/** The training step's plan as text, after explain's report. */
+export function renderTrainingPlan(p: TrainingPlan): string {
+  return [
+    '',
+    `Training step (batch ${p.batch}, AdamW; WebGPU plan at the guaranteed limits):`,
+    `  kernels: ${p.graphKernels} for forward + backward (${p.backwardKernels} of them backward), ${p.optimizerDispatches} for metrics, gradient norm and the optimizer`,
+    `  dispatches per step: ${p.dispatchesPerStep}, one queue submission`,
+    `  memory: activations ${formatBytes(p.activationBytes)} (live peak ${formatBytes(p.livePeakBytes)}), weights and tables ${formatBytes(p.weightBytes)}, optimizer state ${formatBytes(p.optimizerStateBytes)} for ${p.parameters.toLocaleString('en-US')} parameters in ${p.parameterTensors} tensors; total ${formatBytes(p.totalBytes)}`,
+  ].join('\n');
 }
 
 export const registerExplain: CommandRegistrar = (program: Command, io) => {
@@ -29,6 +50,7 @@ export const registerExplain: CommandRegistrar = (program: Command, io) => {
     .option('--json', 'print the report as JSON')
     .option('--svg <file>', 'draw the shift pattern(s) as SVG')
     .option('--png <file>', 'draw the shift pattern(s) as PNG')
+    .option('--train', 'also plan a training step (forward, backward, AdamW): kernels, dispatches, memory')
     .action((file: string, opts: ExplainOptions) => {
       const { model, result } = loadCommandModel(file, opts);
       for (const [flag, path] of [['--svg', opts.svg], ['--png', opts.png]] as const) {
@@ -37,11 +59,13 @@ export const registerExplain: CommandRegistrar = (program: Command, io) => {
       const input = inputFrom(model, opts);
       const report = explainModel(model, input);
       if (opts.svg !== undefined || opts.png !== undefined) writePictures(report.patterns, opts, io.out, [...result.sources.keys()]);
+      const training = opts.train ? trainingPlanOf(model, input) : undefined;
       if (opts.json) {
-        io.out(JSON.stringify(report, (_k, v) => (v instanceof Int32Array || v instanceof Float32Array ? undefined : v), 2));
+        io.out(JSON.stringify({ ...report, ...(training ? { training } : {}) }, (_k, v) => (v instanceof Int32Array || v instanceof Float32Array ? undefined : v), 2));
         return;
       }
       io.out(renderReport(report, io.color));
+      if (training) io.out(renderTrainingPlan(training));
     });
 };
 
