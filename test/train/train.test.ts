@@ -117,6 +117,32 @@ describe('pstc train', () => {
     expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   }, 600_000);
 
+  it('Ctrl-C (SIGINT) finishes the step, writes a checkpoint and exits; --resume continues from it', async () => {
+    const out = join(dir, 'sigint');
+    const args = [join(root, 'bin/pstc.js'), 'train', MODEL, '--data', 'synthetic:motion,train=64,val=8', '--steps', '200', '--batch', '4', '--log-every', '1', '--checkpoint-every', '1000', '--out', out];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += String(d)));
+    const code = await new Promise<number | null>((resolve) => {
+      const poll = setInterval(() => {
+        if (existsSync(join(out, 'log.jsonl')) && readFileSync(join(out, 'log.jsonl'), 'utf8').includes('"step":2')) {
+          clearInterval(poll);
+          child.kill('SIGINT');
+        }
+      }, 20);
+      child.on('exit', (c) => {
+        clearInterval(poll);
+        resolve(c);
+      });
+    });
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/interrupted: writing a checkpoint/);
+    expect(stderr).toMatch(/stopped: \d+ steps/);
+    const step = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')).step;
+    expect(step).toBeGreaterThanOrEqual(2);
+    expect(step).toBeLessThan(200);
+  }, 300_000);
+
   it('mistakes are diagnostics naming the flag, and nothing already written is lost', async () => {
     const out = join(dir, 'mistakes');
     expect((await run(['train', MODEL, '--steps', '1', '--out', out])).stderr).toMatch(/--data: missing/);
