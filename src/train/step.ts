@@ -63,6 +63,9 @@ export class TrainingStep {
   private scale!: GPUBuffer;
   private metrics!: GPUBuffer;
   private stepInfo!: GPUBuffer;
+  /** The labels of the micro-batch for the metrics kernel: the graph's own labels buffer is
+   *  free for reuse once the loss's gradient has read it, long before the metrics run. */
+  private labels!: GPUBuffer;
   /** Dispatches after the graph: per micro-batch (not last), and for the last one of a step. */
   private middle: ExtraDispatch[] = [];
   private first: ExtraDispatch[] = [];
@@ -135,13 +138,14 @@ export class TrainingStep {
     this.scale = this.buffer(2, 'gradient scale, norm');
     this.metrics = this.buffer(METRICS.length, 'metrics');
     this.stepInfo = this.buffer(1, 'step');
+    this.labels = this.buffer(setup.microBatch, 'labels for the metrics');
     const norms = this.buffer(this.params.length, 'Σg² per tensor');
 
     const limits = device.kernelLimits();
     const classes = setup.model.head!.classes;
     const metrics = await this.dispatch(emitMetrics({ batch: setup.microBatch, classes, ...(setup.partners ? { partners: setup.partners } : {}) }), {
       logits: graph.binding({ output: 'logits' }),
-      labels: graph.binding({ input: 'labels' }),
+      labels: { buffer: this.labels },
       loss: graph.binding({ output: 'loss' }),
       metrics: { buffer: this.metrics },
       step: { buffer: this.stepInfo },
@@ -225,7 +229,9 @@ export class TrainingStep {
       const extra = i === a - 1 ? this.last : i === 0 ? this.first : this.middle;
       // Each micro-batch its own dropout masks: the key of (seed, step), the stream offset by i.
       const microKey: [number, number] = i === 0 ? key : [key[0], (key[1] ^ Math.imul(i, 0x9e3779b9)) >>> 0];
-      this.graph.submit({ clip: m.clips, labels: Float32Array.from(m.labels) }, microKey, extra);
+      const labels = Float32Array.from(m.labels);
+      this.device.writeBuffer(this.labels, labels);
+      this.graph.submit({ clip: m.clips, labels }, microKey, extra);
     });
   }
 
