@@ -98,7 +98,7 @@ function settingsRecord(run: TrainRun, totalSteps: number): Record<string, unkno
 export async function train(run: TrainRun): Promise<TrainResult> {
   const { model, settings: s, device } = run;
   const say = run.onMessage ?? (() => undefined);
-  if (!model.head) throw trainError('PST701', `${model.name} has no classification head, so it has no loss to train`, 'give it `head { classes = N }` or --set head.classes=N', '--model');
+  if (!model.head) throw trainError('PST707', `${model.name} has no classification head, so it has no loss to train`, 'give it `head { classes = N }` or --set head.classes=N', '--model');
   if (s.batch % s.accumulate !== 0) {
     throw trainError('PST702', `--batch ${s.batch} does not split into ${s.accumulate} micro-batches`, 'make --batch a multiple of --accumulate', '--accumulate');
   }
