@@ -61,6 +61,9 @@ def parse_args(argv):
                         'bf16: bfloat16 autocast over a float32 model')
     p.add_argument('--warmup', type=int, default=3, help='untimed forwards first (default 3)')
     p.add_argument('--iters', type=int, default=10, help='timed forwards (default 10)')
+    p.add_argument('--train', action='store_true',
+                   help='time training steps instead: forward, cross-entropy on random labels, backward, '
+                        'AdamW (lr 1e-3, wd 0.05), as pstc bench --train')
     p.add_argument('--threads', type=int, help='CPU threads for torch (default: every core this process may use)')
     p.add_argument('--weights', help='safetensors file by the spec\'s state-dict names (default: random, seeded)')
     p.add_argument('--seed', type=int, default=0, help='seed for random weights and input (default 0)')
@@ -294,11 +297,27 @@ def run_bench(args, torch, pt):
         if args.device == 'cuda':
             torch.cuda.synchronize()
 
+    if args.train:
+        classes = config['head']['classes'] if config.get('head') else None
+        if classes is None:
+            raise UserError('BENCH016', '--train needs a model with a classification head')
+        model.train()
+        labels = torch.randint(0, classes, (batch,), generator=generator).to(args.device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
+
+        def forward():  # noqa: F811 — one training step
+            optimizer.zero_grad(set_to_none=True)
+            _, logits = model(clip)
+            torch.nn.functional.cross_entropy(logits.float(), labels, label_smoothing=0.1).backward()
+            optimizer.step()
+            if args.device == 'cuda':
+                torch.cuda.synchronize()
+
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else (lambda msg: print(msg, flush=True))
     log(f'{config.get("name", "model")}: {batch}x{clip.shape[1]}x{frames}x{size}x{size}, {args.dtype} on '
         f'{args.device}, {torch.get_num_threads()} thread(s), warmup {args.warmup}, iters {args.iters}')
     times, cpu_times = [], []
-    with torch.inference_mode():
+    with (torch.enable_grad() if args.train else torch.inference_mode()):
         for _ in range(args.warmup):
             forward()
         if args.device == 'cuda':
@@ -325,6 +344,7 @@ def run_bench(args, torch, pt):
         'device': args.device,
         'deviceName': device_name(torch, args.device),
         'dtype': args.dtype,
+        'mode': 'train' if args.train else 'forward',
         'threads': torch.get_num_threads(),
         'torch': torch.__version__,
         'python': platform.python_version(),

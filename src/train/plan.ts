@@ -49,7 +49,8 @@ export function planTraining(model: ModelConfig, input: InputSize, optimizer: Op
     livePeakBytes: m.livePeakBytes,
     weightBytes: m.weightBytes,
     optimizerStateBytes,
-    // …and the step's small buffers: hyper-parameters (8), scale and norm (2), metrics (6), step (1), Σg² per tensor.
-    totalBytes: m.activationBytes + m.weightBytes + optimizerStateBytes + (8 + 2 + 6 + 1 + tensors) * 4,
+    // …and the step's small buffers: hyper-parameters (8), scale and norm (2), metrics (6), step (1),
+    // Σg² per tensor, the metrics' copy of the labels.
+    totalBytes: m.activationBytes + m.weightBytes + optimizerStateBytes + (8 + 2 + 6 + 1 + tensors + input.batch) * 4,
   };
 }
