@@ -87,8 +87,9 @@ function shiftKind(s: Shift | null): string {
   return s === null ? 'none' : s.kind === 'patch' ? 'tps' : 'tcs';
 }
 
-/** A shift by name with what it does: `pattern_c (3×3 reach 4, ratio 1, cyclic, shift back)`. */
-export function describeShift(s: Shift): string {
+/** A shift by name with what it does: `pattern_c (3×3 [-4 +1 +2 / …], reach 4, ratio 1, cyclic, shift back)`;
+ *  without the grid's values when `grid` is false. */
+export function describeShift(s: Shift, grid = true): string {
   if (s.kind === 'channel') return `${s.name} (fold ${round(s.fold)}, ${s.boundary})`;
   const n = s.grid.length;
   const reach = Math.max(0, ...s.grid.flat().map(Math.abs));
