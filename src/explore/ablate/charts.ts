@@ -118,6 +118,8 @@ function lineChart(values: object[], field: string, title: string, order: string
 }
 
 function scatter(values: object[], x: string, xTitle: string, y: string, yTitle: string, yFormat?: string): TopLevelSpec {
+  // MACs run to billions: SI prefixes (4.82M), not 4,817,472.000000.
+  const xAxis = x === 'macs' ? { axis: { format: '.3s' } } : {};
   return {
     width: WIDTH,
     height: 280,
@@ -126,7 +128,7 @@ function scatter(values: object[], x: string, xTitle: string, y: string, yTitle:
       {
         mark: { type: 'point', filled: true, size: 80 },
         encoding: {
-          x: { field: x, type: 'quantitative', title: xTitle, scale: { zero: false } },
+          x: { field: x, type: 'quantitative', title: xTitle, scale: { zero: false }, ...xAxis },
           y: { field: y, type: 'quantitative', title: yTitle, scale: { zero: false }, ...(yFormat ? { axis: { format: yFormat } } : {}) },
           color: { field: 'variant', type: 'nominal', legend: null },
         },
