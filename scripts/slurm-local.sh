@@ -43,6 +43,7 @@ start() {
   install_if_missing
   stop 2>/dev/null || true
   mkdir -p "$dir"/{state,spool,munge-run,munge-key}
+  chmod 0755 "$dir"  # the munge user must reach its files in it (a mktemp -d folder is 0700)
   host=$(hostname -s)
   cpus=$(nproc)
 
