@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { checkFiles, type CheckResult } from '../../lang/elaborate.js';
 import { DiagnosticError, renderDiagnostics, type Diagnostic } from '../../lang/diagnostics.js';
 import { parseProgram } from '../../lang/parse.js';
+import { readFromDisk } from '../../lang/read-disk.js';
 import type { Span } from '../../lang/span.js';
 import { didYouMean } from '../../lang/values.js';
 import { canonicalConfig, configChanges } from '../config-diff.js';
@@ -19,7 +20,7 @@ export interface PlanOptions {
 }
 
 export function planSweep(file: string, options: PlanOptions): SweepPlan {
-  const result = checkFiles([file]);
+  const result = checkFiles([file], readFromDisk);
   const blame = blameVariants(result);
   if (blame.unattributed.length) throw new DiagnosticError(result.diagnostics);
   const all = result.sweeps;

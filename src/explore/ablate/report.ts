@@ -2,13 +2,10 @@
 // (every record whole, with the plan's summary), results.csv, results.md and report.html (the
 // table, the plots, and each variant's shift pattern drawn). All written whole.
 import { join } from 'node:path';
-import { stageMaps } from '../../ir/analysis.js';
-import { lowerModel } from '../../ir/lower.js';
-import { patternPicture } from '../../ir/pattern.js';
-import { effectiveWindow } from '../../ir/window.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { writeFileAtomic } from '../../weights/atomic.js';
 import { describeShift } from '../config-diff.js';
+import { modelPatterns } from '../model-patterns.js';
 import { patternToSvg } from '../pattern-picture.js';
 import { sweepCharts, type Chart } from './charts.js';
 import type { AblationDir } from './layout.js';
@@ -58,22 +55,11 @@ export async function writeReport(dir: AblationDir, plan: SweepPlan): Promise<Re
 
 /** Each distinct patch shift of a model, drawn over the window it tiles (as `explain --svg` draws it). */
 export function patternSvgs(config: ModelConfig): { stage: number; title: string; svg: string }[] {
-  const maps = stageMaps(lowerModel(config, { ...config.input, batch: 1 }));
-  const out: { stage: number; title: string; svg: string }[] = [];
-  const seen = new Set<string>();
-  config.stages.forEach((stage, i) => {
-    for (const b of stage.blocks) {
-      if (b.shift?.kind !== 'patch') continue;
-      const key = JSON.stringify([b.shift.grid, stage.window]);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const eff = effectiveWindow(stage, { shiftWindows: false }, maps[i]!);
-      const picture = patternPicture(b.shift, eff.window[1], eff.window[2]);
-      const title = `${b.shift.name}, stage ${stage.number}`;
-      out.push({ stage: stage.number, title: describeShift(b.shift), svg: patternToSvg(picture, title) });
-    }
-  });
-  return out;
+  return modelPatterns(config).map((p) => ({
+    stage: p.stage,
+    title: describeShift(p.shift),
+    svg: patternToSvg(p.picture, `${p.shift.name}, stage ${p.stage}`),
+  }));
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
