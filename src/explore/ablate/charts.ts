@@ -35,32 +35,14 @@ export async function sweepCharts(rows: readonly VariantRow[], records: readonly
     charts.push({
       name: 'accuracy',
       title: 'Top-1 accuracy per variant: mean over seeds (bar), each seed (dot), min–max (rule)',
-      spec: {
-        width: WIDTH,
-        height: { step: 22 },
-        data: { values: points },
-        layer: [
-          { mark: 'bar', encoding: { y: { field: 'variant', type: 'nominal', sort: order, title: null }, x: { aggregate: 'mean', field: 'top1', type: 'quantitative', title: 'top-1', axis: { format: '%' }, scale: { domain: [0, 1] } }, color: { value: '#9ecae1' } } },
-          { mark: { type: 'rule', color: '#333' }, encoding: { y: { field: 'variant', type: 'nominal', sort: order }, x: { aggregate: 'min', field: 'top1' }, x2: { aggregate: 'max', field: 'top1' } } },
-          { mark: { type: 'point', filled: true, color: '#08519c' }, encoding: { y: { field: 'variant', type: 'nominal', sort: order }, x: { field: 'top1', type: 'quantitative' }, tooltip: [{ field: 'seed' }, { field: 'top1', format: '.3f' }] } },
-        ],
-      } as TopLevelSpec,
+      spec: seedBars(points, 'top1', 'top-1', order, '#9ecae1', '#08519c'),
     });
     const orderPoints = points.filter((p) => p.order !== undefined);
     if (orderPoints.length) {
       charts.push({
         name: 'order-accuracy',
-        title: 'Order-only accuracy (which of a motion and its reversal): chance is 50%',
-        spec: {
-          width: WIDTH,
-          height: { step: 22 },
-          data: { values: orderPoints },
-          layer: [
-            { mark: 'bar', encoding: { y: { field: 'variant', type: 'nominal', sort: order, title: null }, x: { aggregate: 'mean', field: 'order', type: 'quantitative', title: 'order accuracy', axis: { format: '%' }, scale: { domain: [0, 1] } }, color: { value: '#fdae6b' } } },
-            { mark: { type: 'rule', color: '#c00', strokeDash: [4, 3] }, encoding: { x: { datum: 0.5 } } },
-            { mark: { type: 'point', filled: true, color: '#a63603' }, encoding: { y: { field: 'variant', type: 'nominal', sort: order }, x: { field: 'order', type: 'quantitative' } } },
-          ],
-        } as TopLevelSpec,
+        title: 'Order-only accuracy (which of a motion and its reversal): chance is 50% (dashed)',
+        spec: seedBars(orderPoints, 'order', 'order accuracy', order, '#fdae6b', '#a63603', 0.5),
       });
     }
     const curve = trained.flatMap((r) => (r.curves ?? []).map((p) => ({ ...p, variant: r.variant, run: `${r.variant} s${r.seed}` })));
@@ -100,6 +82,22 @@ export async function sweepCharts(rows: readonly VariantRow[], records: readonly
   const out: Chart[] = [];
   for (const c of charts) out.push({ name: c.name, title: c.title, svg: await renderChart(c.spec) });
   return out;
+}
+
+/** A fraction per variant: the mean over seeds as a bar, each seed a dot, min–max a rule; `chance` dashed. */
+function seedBars(values: object[], field: string, title: string, order: string[], bar: string, dot: string, chance?: number): TopLevelSpec {
+  const y = { field: 'variant', type: 'nominal', sort: order, title: null };
+  return {
+    width: WIDTH,
+    height: { step: 22 },
+    data: { values },
+    layer: [
+      { mark: 'bar', encoding: { y, x: { aggregate: 'mean', field, type: 'quantitative', title, axis: { format: '%' }, scale: { domain: [0, 1] } }, color: { value: bar } } },
+      { mark: { type: 'rule', color: '#333' }, encoding: { y, x: { aggregate: 'min', field }, x2: { aggregate: 'max', field } } },
+      { mark: { type: 'point', filled: true, color: dot }, encoding: { y, x: { field, type: 'quantitative' }, tooltip: [{ field: 'seed' }, { field, format: '.3f' }] } },
+      ...(chance !== undefined ? [{ mark: { type: 'rule', color: '#c00', strokeDash: [4, 3] }, encoding: { x: { datum: chance } } }] : []),
+    ],
+  } as TopLevelSpec;
 }
 
 function lineChart(values: object[], field: string, title: string, order: string[], format?: string): TopLevelSpec {

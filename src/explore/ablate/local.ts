@@ -5,12 +5,11 @@
 // last lines it printed, so that one variant's crash is reported and the others still run.
 import { spawn } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AblationDir } from './layout.js';
 import type { SweepProgress } from './progress.js';
 import type { PlannedRun, RunOne, RunRecord, SweepPlan } from './record.js';
-import { runTask } from './task.js';
+import { recordBase, runTask } from './task.js';
 
 export interface LocalOptions {
   /** Processes at once; 1 = in this process. */
@@ -68,23 +67,11 @@ function runChild(dir: AblationDir, plan: SweepPlan, run: PlannedRun, options: L
         const tail = readTail(log);
         const how = error ? `could not start: ${error.message}` : signal ? `killed by ${signal}` : `exited with status ${code}`;
         const failed: RunRecord = {
-          format: 'pstc-ablate-run/1',
-          id: run.id,
-          index: run.index,
-          key: run.key,
-          sweep: run.sweep,
-          variant: run.variant,
-          sameAs: run.sameAs,
-          seed: run.seed,
-          base: run.base,
-          changes: run.changes,
-          config: run.config,
+          ...recordBase(run, started, undefined),
           status: 'failed',
           diagnostic: `the run's process ${how} without a result${tail ? `; its last output:\n${tail}` : ''}`,
           seconds: (Date.now() - started.getTime()) / 1000,
-          startedAt: started.toISOString(),
           finishedAt: new Date().toISOString(),
-          host: hostname(),
         };
         dir.writeRecord(failed);
         dir.removeMarker(run.id);

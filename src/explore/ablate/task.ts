@@ -47,7 +47,8 @@ export async function runTask(dir: AblationDir, plan: SweepPlan, index: number, 
   return record;
 }
 
-function recordBase(run: PlannedRun, startedAt: Date, slurm: RunRecord['slurm']): Omit<RunRecord, 'status' | 'seconds' | 'finishedAt'> {
+/** Everything a record says about its run before the outcome. */
+export function recordBase(run: PlannedRun, startedAt: Date, slurm: RunRecord['slurm']): Omit<RunRecord, 'status' | 'seconds' | 'finishedAt'> {
   return {
     format: 'pstc-ablate-run/1',
     id: run.id,
