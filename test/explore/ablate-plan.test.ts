@@ -101,3 +101,30 @@ describe('configChanges', () => {
     expect(changes.find((c) => c.path === 'bias_frames')).toEqual({ path: 'bias_frames', base: '16', variant: '1' });
   });
 });
+
+describe('pstc ablate refuses before any work', () => {
+  async function run(args: string[]) {
+    const { main } = await import('../../src/cli/main.js');
+    const { memoryIO } = await import('../../src/cli/io.js');
+    const io = memoryIO();
+    const code = await main(args, io);
+    return { code, ...io };
+  }
+
+  it('an --out that is a file, or a folder of other files; a directory without a plan for --status/--report', async () => {
+    const file = sweepFile('sweep s from pst_t_tiny { variant c { } }');
+    const notDir = await run(['ablate', file, '--measure-only', '--out', file]);
+    expect(notDir.code).toBe(2);
+    expect(notDir.stderr).toContain('--out: cannot write');
+    const full = await run(['ablate', file, '--measure-only', '--out', 'models']);
+    expect(full.code).toBe(2);
+    expect(full.stderr).toContain('is a folder with other files and no ablation plan');
+    const status = await run(['ablate', '--status', 'models']);
+    expect(status.code).toBe(1);
+    expect(status.stderr).toContain('PST803');
+    const report = await run(['ablate', '--report', tmpdir()]);
+    expect(report.stderr).toContain('PST803');
+    const noFile = await run(['ablate', '--measure-only']);
+    expect(noFile.code).toBe(2);
+  });
+});

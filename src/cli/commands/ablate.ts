@@ -2,7 +2,7 @@
 // budget, locally or as one Slurm job array, into a directory of whole-file records, and a
 // report (results.json/.csv/.md, report.html) rebuilt from whatever finished. The work lives in
 // src/explore/ablate/; this file reads flags and prints.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -24,7 +24,8 @@ import {
 import { UsageError } from '../errors.js';
 import type { CliIO } from '../io.js';
 import type { CommandRegistrar } from '../registrar.js';
-import { nonNegativeInt, positiveInt } from '../options.js';
+import { MAX_BATCH, nonNegativeInt, positiveInt } from '../options.js';
+import { checkOutputPath } from '../output-path.js';
 
 interface AblateOptions {
   out?: string;
@@ -63,7 +64,7 @@ export const registerAblate: CommandRegistrar = (program: Command, io, setExit) 
     .option('--steps <N>', `optimizer steps per run (default ${DEFAULT_STEPS})`, positiveInt('--steps'), DEFAULT_STEPS)
     .option('--measure-only', 'cost only: compile, params, MACs, forward throughput, planned memory; no training, no accuracy')
     .option('--seeds <K>', 'seeds 0 … K-1 per variant', positiveInt('--seeds'), 1)
-    .option('--batch <B>', 'clips per training step and per timed forward', positiveInt('--batch'), 4)
+    .option('--batch <B>', 'clips per training step and per timed forward', positiveInt('--batch', MAX_BATCH), 4)
     .option('--lr <X>', 'learning rate (default: the trainer\'s)', positiveNumber('--lr'))
     .option('--iters <N>', 'timed forward passes per run', positiveInt('--iters'), 5)
     .option('--resume', 'continue the sweep in --out (the sweep file may be left out): finished runs are skipped, failed ones retried')
@@ -119,6 +120,7 @@ async function sweep(file: string | undefined, opts: AblateOptions, io: CliIO): 
     throw new UsageError('give the sweep file (or --resume with --out DIR)');
   }
   const runOne = runOneFor(plan.budget); // refuses a trained sweep before anything is written
+  checkAblationDir(dir);
   dir.writePlan(plan);
   io.out(planSummary(plan, dir));
 
@@ -191,6 +193,15 @@ function showStatus(dir: AblationDir, io: CliIO, json?: boolean): void {
     return;
   }
   io.out(renderStatus(status));
+}
+
+/** --out is a folder we may write, and either new, empty, or an ablation directory already:
+ *  the report's results.* never replace files of another folder. */
+function checkAblationDir(dir: AblationDir): void {
+  checkOutputPath({ flag: '--out', path: dir.root, kind: 'folder' });
+  if (existsSync(dir.root) && !dir.hasPlan() && readdirSync(dir.root).length > 0) {
+    throw new UsageError(`--out: \`${dir.root}\` is a folder with other files and no ablation plan; give a new or empty folder (or an ablation directory to continue)`);
+  }
 }
 
 function planSummary(plan: SweepPlan, dir: AblationDir): string {
