@@ -9,6 +9,7 @@ import { planSweep, type Budget } from '../../src/explore/ablate/index.js';
 import { configChanges, describeChanges, sameNetwork } from '../../src/explore/config-diff.js';
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import { loadModel } from '../../src/lang/elaborate.js';
+import { readFromDisk } from '../../src/lang/read-disk.js';
 import { planModel } from '../../backends/webgpu/runtime.js';
 
 const tiny = resolve('models/tiny/pst-tiny.pst');
@@ -93,8 +94,8 @@ sweep s from pst_t_tiny {
 
 describe('configChanges', () => {
   it('names settings as written, merging a change made alike in every stage', () => {
-    const base = loadModel(tiny).model;
-    const swin = loadModel('models/tiny/swin2d-tiny.pst').model;
+    const base = loadModel(tiny, undefined, readFromDisk).model;
+    const swin = loadModel('models/tiny/swin2d-tiny.pst', undefined, readFromDisk).model;
     expect(sameNetwork(base, { ...base, name: 'other', span: undefined })).toBe(true);
     const changes = configChanges(base, swin);
     expect(changes.find((c) => c.path === 'shifts')).toEqual({ path: 'shifts', base: 'tcs tps', variant: 'none none' });
