@@ -11,4 +11,5 @@ export { SweepProgress, type ProgressOut } from './progress.js';
 export { writeReport, patternSvgs, type ReportFiles } from './report.js';
 export { variantRows, resultsCsv, resultsMarkdown, stat, type VariantRow } from './summary.js';
 export { measureOnly, measureForward, modelCost } from './measure.js';
-export { runOneFor, trainingAvailable } from './run-one.js';
+export { runOneFor } from './run-one.js';
+export { trainAndMeasure, trainSettings } from './train-run.js';

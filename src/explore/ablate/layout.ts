@@ -4,6 +4,7 @@
 //   DIR/plan.json           the sweep expanded into runs (written before any run starts)
 //   DIR/runs/<id>.json      one finished run (done or failed), its RunRecord
 //   DIR/runs/<id>.running   who is running it now (host, pid, Slurm ids, start); removed at the end
+//   DIR/train/<id>/         the run's training folder: checkpoints (a rerun resumes from them), log.jsonl
 //   DIR/logs/               Slurm's output of each array task
 //   DIR/slurm/              the batch script and every submission (job id, tasks)
 //   DIR/results.json, results.csv, results.md, report.html   the report
@@ -38,6 +39,10 @@ export class AblationDir {
   }
   recordPath(id: string): string {
     return join(this.runsDir, `${id}.json`);
+  }
+  /** The run's own work folder (training's checkpoints and log.jsonl). */
+  workDir(id: string): string {
+    return join(this.root, 'train', id);
   }
   markerPath(id: string): string {
     return join(this.runsDir, `${id}.running`);

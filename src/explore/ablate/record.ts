@@ -127,5 +127,7 @@ export type RunProgress = (what: string, fraction?: number) => void;
 /**
  * The work of one run: compile, train, evaluate, measure. Throws on failure — a diagnostic
  * (DiagnosticError), a device error, non-finite numbers — and the task runner records it.
+ * `workDir` is the run's own folder (training's checkpoints and log), kept across an
+ * interruption so that a rerun continues the training where it stopped.
  */
-export type RunOne = (run: PlannedRun, budget: Budget, progress: RunProgress) => Promise<RunMeasurements>;
+export type RunOne = (run: PlannedRun, budget: Budget, progress: RunProgress, workDir: string) => Promise<RunMeasurements>;

@@ -2,6 +2,7 @@
 // A failure of the work — a diagnostic, a device error (out of memory), non-finite numbers — is the
 // run's result, recorded with its diagnostic; it never stops the sweep. What kills the process
 // (a signal, the node) leaves only the `.running` marker: `--status` shows it, a rerun redoes it.
+import { rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DiagnosticError, renderDiagnostics } from '../../lang/diagnostics.js';
 import type { AblationDir } from './layout.js';
@@ -37,7 +38,8 @@ export async function runTask(dir: AblationDir, plan: SweepPlan, index: number, 
   const base = recordBase(run, startedAt, slurm);
   let record: RunRecord;
   try {
-    const measured = await runOne(run, plan.budget, options.progress ?? (() => {}));
+    if (options.force) rmSync(dir.workDir(run.id), { recursive: true, force: true }); // redo from scratch
+    const measured = await runOne(run, plan.budget, options.progress ?? (() => {}), dir.workDir(run.id));
     record = { ...base, ...measured, status: 'done', seconds: secondsSince(startedAt), finishedAt: new Date().toISOString() };
   } catch (e) {
     record = { ...base, status: 'failed', diagnostic: describeFailure(e), seconds: secondsSince(startedAt), finishedAt: new Date().toISOString() };
