@@ -1,7 +1,8 @@
 // A cost-only sweep run for real on the WebGPU device (lavapipe here): the records it writes,
 // a rerun that skips finished runs, an interrupted run found and redone, a failing variant that
 // leaves the others alone, a crashed child process recorded as failed, `--parallel` through the
-// CLI, and the report — checked in headless Chromium as a person would see it.
+// CLI, a few real training steps per variant, and the report — checked in headless Chromium as a
+// person would see it.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -158,7 +159,7 @@ describe('pstc ablate, cost only, on the device', () => {
 });
 
 describe('pstc ablate on the command line', () => {
-  it('runs a sweep with --parallel 2, prints the table and the report path; --status and --report read the directory', () => {
+  it('runs a sweep with --parallel 2, prints the table and the report path; --status reads the directory; a trained sweep records accuracy and curves', () => {
     const file = sweepFile();
     const out = join(mkdtempSync(join(tmpdir(), 'pstc-ablate-cli-')), 'out');
     const pstc = (...args: string[]) => spawnSync(process.execPath, ['bin/pstc.js', 'ablate', ...args], { encoding: 'utf8' });
@@ -172,11 +173,24 @@ describe('pstc ablate on the command line', () => {
     // A plain rerun skips them all.
     const again = pstc(file, '--measure-only', '--batch', '1', '--iters', '1', '--out', out);
     expect(again.stderr).toContain('3 run(s) already finished in this directory: skipped');
-    // Training is not in this build yet: a trained sweep is refused before anything runs.
-    const trained = pstc(file, '--steps', '10', '--out', join(out, 'trained'));
-    if (trained.status !== 0) {
-      expect(trained.stderr).toContain('PST806');
-      expect(existsSync(join(out, 'trained', 'plan.json'))).toBe(false);
+    // A trained sweep: a few steps on a tiny synthetic set, the accuracy and curves recorded,
+    // and the accuracy plots in the report.
+    const trainedOut = join(out, 'trained');
+    const trained = pstc(file, '--sweep', 'mini', '--data', 'synthetic:motion,train=16,val=8', '--steps', '4', '--batch', '4', '--iters', '1', '--out', trainedOut);
+    expect(trained.status, trained.stderr).toBe(0);
+    const results = JSON.parse(readFileSync(join(trainedOut, 'results.json'), 'utf8'));
+    for (const r of results.runs) {
+      expect(r.trained).toBe(true);
+      expect(r.metrics.top1).toBeGreaterThanOrEqual(0);
+      expect(r.metrics.top1).toBeLessThanOrEqual(1);
+      expect(r.metrics.orderAccuracy).toBeGreaterThanOrEqual(0);
+      expect(r.throughput.trainClipsPerSecond).toBeGreaterThan(0);
+      expect(r.memory.plannedTrainBytes).toBeGreaterThan(r.memory.plannedForwardBytes);
+      expect(r.curves.filter((p: { split: string }) => p.split === 'train').length).toBeGreaterThan(0);
+      expect(r.curves.some((p: { split: string }) => p.split === 'val')).toBe(true);
+      expect(existsSync(join(trainedOut, 'train', r.id, 'log.jsonl'))).toBe(true);
     }
+    const html = readFileSync(join(trainedOut, 'report.html'), 'utf8');
+    for (const chart of ['accuracy', 'order-accuracy', 'loss-curves', 'accuracy-curves', 'accuracy-vs-macs', 'accuracy-vs-latency']) expect(html).toContain(`data-chart="${chart}"`);
   }, 400_000);
 });
