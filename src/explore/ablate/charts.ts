@@ -56,11 +56,11 @@ export async function sweepCharts(rows: readonly VariantRow[], records: readonly
     }
     const acc = curve.filter((p) => p.split === 'val' && p.top1 !== undefined);
     if (acc.length) {
-      charts.push({ name: 'accuracy-curves', title: 'Validation top-1 per step', spec: lineChart(acc, 'top1', 'validation top-1', order, '%') });
+      charts.push({ name: 'accuracy-curves', title: 'Validation top-1 per step', spec: lineChart(acc, 'top1', 'validation top-1', order, '.0%') });
     }
     const cost = rows.filter((v) => v.top1 && v.macs !== undefined).map((v) => ({ variant: v.variant, macs: v.macs, latency: v.forwardLatencyMs?.mean, top1: v.top1!.mean }));
-    charts.push({ name: 'accuracy-vs-macs', title: 'Accuracy against cost: MACs per clip', spec: scatter(cost, 'macs', 'MACs per clip', 'top1', 'top-1 (mean over seeds)', '%') });
-    charts.push({ name: 'accuracy-vs-latency', title: 'Accuracy against cost: forward latency', spec: scatter(cost, 'latency', 'forward latency (ms, median)', 'top1', 'top-1 (mean over seeds)', '%') });
+    charts.push({ name: 'accuracy-vs-macs', title: 'Accuracy against cost: MACs per clip', spec: scatter(cost, 'macs', 'MACs per clip', 'top1', 'top-1 (mean over seeds)', '.0%') });
+    charts.push({ name: 'accuracy-vs-latency', title: 'Accuracy against cost: forward latency', spec: scatter(cost, 'latency', 'forward latency (ms, median)', 'top1', 'top-1 (mean over seeds)', '.0%') });
   }
   const costRows = rows.filter((v) => v.forwardClipsPerSecond).map((v) => ({ variant: v.variant, clips: v.forwardClipsPerSecond!.mean, latency: v.forwardLatencyMs?.mean, macs: v.macs }));
   if (costRows.length) {
@@ -92,7 +92,7 @@ function seedBars(values: object[], field: string, title: string, order: string[
     height: { step: 22 },
     data: { values },
     layer: [
-      { mark: 'bar', encoding: { y, x: { aggregate: 'mean', field, type: 'quantitative', title, axis: { format: '%' }, scale: { domain: [0, 1] } }, color: { value: bar } } },
+      { mark: 'bar', encoding: { y, x: { aggregate: 'mean', field, type: 'quantitative', title, axis: { format: '.0%' }, scale: { domain: [0, 1] } }, color: { value: bar } } },
       { mark: { type: 'rule', color: '#333' }, encoding: { y, x: { aggregate: 'min', field }, x2: { aggregate: 'max', field } } },
       { mark: { type: 'point', filled: true, color: dot }, encoding: { y, x: { field, type: 'quantitative' }, tooltip: [{ field: 'seed' }, { field, format: '.3f' }] } },
       ...(chance !== undefined ? [{ mark: { type: 'rule', color: '#c00', strokeDash: [4, 3] }, encoding: { x: { datum: chance } } }] : []),
