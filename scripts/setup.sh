@@ -20,7 +20,8 @@ fi
 # 2. Build dist/ (incremental: about a second when nothing changed).
 npx tsc -p tsconfig.json
 
-# 3. Headless Chromium for the playground's browser tests (test/web/playground.test.ts): Debian's
+# 3. Headless Chromium for the browser tests (test/web/playground.test.ts, the ablation report in
+#    test/explore/ablate-run.test.ts): Debian's
 #    `chromium` package (puppeteer-core drives /usr/bin/chromium; no browser download). Installed
 #    only when missing, as root on Debian; elsewhere we say how and go on (those tests then skip,
 #    saying why). PSTC_NO_CHROMIUM=1 skips this step.

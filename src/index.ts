@@ -76,3 +76,23 @@ export { TrainingStep, type StepSetup, type StepMetrics } from './train/step.js'
 export { DEFAULT_OPTIMIZER, decays, learningRate, hyperParameters, type OptimizerConfig, type OptimizerKind, type Schedule } from './train/optimizer.js';
 export { saveCheckpoint, loadCheckpoint as loadTrainingCheckpoint, loadLatestCheckpoint, type Checkpoint, type TrainState } from './train/checkpoint.js';
 export { loadModelWithSettings, parseSettings } from './lang/overrides.js';
+
+// Ablations: a sweep → runs → records in a directory → a report; two models side by side.
+export {
+  planSweep,
+  AblationDir,
+  runLocal,
+  runTask,
+  runOneFor,
+  measureOnly,
+  writeReport,
+  sweepStatus,
+  submitArray,
+  SweepProgress,
+  type SweepPlan,
+  type PlannedRun,
+  type RunRecord,
+  type RunOne,
+  type Budget,
+} from './explore/ablate/index.js';
+export { compareModels, renderComparison, type Comparison } from './explore/compare.js';

@@ -17,6 +17,7 @@ import { registerEval } from './commands/eval.js';
 import { registerEmitTs } from './commands/emit-ts.js';
 import type { CommandRegistrar } from './registrar.js';
 import { registerServe } from './commands/serve.js';
+import { registerAblate } from './commands/ablate.js';
 
 // One line per command module; keep the order of `pstc --help`.
 const registrars: CommandRegistrar[] = [
@@ -30,6 +31,7 @@ const registrars: CommandRegistrar[] = [
   registerEval,
   registerEmitTs,
   registerServe,
+  registerAblate,
 ];
 
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {

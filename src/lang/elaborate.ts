@@ -19,7 +19,8 @@ import { didYouMean } from './values.js';
 export interface CheckResult {
   /** Every model declared in the given files, then (in source order) every sweep variant. */
   models: ModelConfig[];
-  sweeps: { name: string; base: string; variants: string[] }[];
+  /** baseConfig: the sweep's base model elaborated (it may live in an imported file). */
+  sweeps: { name: string; base: string; variants: string[]; baseConfig?: ModelConfig }[];
   /** Every error and warning of every file, imports included, sorted by file and position. */
   diagnostics: Diagnostic[];
   /** File name → text, for rendering diagnostics. */
@@ -45,7 +46,7 @@ export function checkFiles(files: string[], readFile: ReadFile): CheckResult {
 
   // Every declaration of every file is checked once; results are kept per declaration.
   const configs = new Map<ModelDecl, ModelConfig>();
-  const sweeps = new Map<SweepDecl, { base: string; variants: { name: string; config?: ModelConfig }[] }>();
+  const sweeps = new Map<SweepDecl, { base: string; baseDecl?: ModelDecl; variants: { name: string; config?: ModelConfig }[] }>();
   for (const file of loaded.files.values()) {
     for (const decl of file.program.decls) {
       const ref = { decl, file: file.file };
@@ -65,7 +66,7 @@ export function checkFiles(files: string[], readFile: ReadFile): CheckResult {
               text,
               elaborate: (name, span, variant) => elaborate(name, span, variant, body),
             }) : [];
-        sweeps.set(decl, { base: decl.base.name, variants });
+        sweeps.set(decl, { base: decl.base.name, baseDecl: base?.decl, variants });
       }
     }
   }
@@ -78,7 +79,8 @@ export function checkFiles(files: string[], readFile: ReadFile): CheckResult {
         if (config) result.models.push(config);
       } else if (decl.kind === 'sweep') {
         const sweep = sweeps.get(decl)!;
-        result.sweeps.push({ name: decl.name.name, base: sweep.base, variants: sweep.variants.map((v) => v.name) });
+        const baseConfig = sweep.baseDecl && configs.get(sweep.baseDecl);
+        result.sweeps.push({ name: decl.name.name, base: sweep.base, variants: sweep.variants.map((v) => v.name), ...(baseConfig ? { baseConfig } : {}) });
         for (const v of sweep.variants) if (v.config) result.models.push(v.config);
       }
     }

@@ -24,7 +24,8 @@ export const registerCheck: CommandRegistrar = (program: Command, io, setExit) =
       const result = checkFiles(files, readFromDisk);
       const failed = hasErrors(result.diagnostics);
       if (options.json) {
-        io.out(JSON.stringify({ models: result.models, sweeps: result.sweeps, diagnostics: result.diagnostics }, null, 2));
+        const sweeps = result.sweeps.map(({ baseConfig: _base, ...s }) => s); // the base is among `models` or its own file
+        io.out(JSON.stringify({ models: result.models, sweeps, diagnostics: result.diagnostics }, null, 2));
       } else {
         if (result.diagnostics.length) io.err(renderDiagnostics(result.diagnostics, { color: io.color, sources: result.sources }));
         if (!options.quiet) {

@@ -4,6 +4,9 @@
 import type { Command } from 'commander';
 import { patternToSvg } from '../../explore/pattern-picture.js';
 import { patternToPng } from '../../explore/pattern-png.js';
+import { existsSync, statSync } from 'node:fs';
+import pc from 'picocolors';
+import { compareModels, renderComparison } from '../../explore/compare.js';
 import { writeFileAtomic } from '../../weights/atomic.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
@@ -26,6 +29,8 @@ interface ExplainOptions {
   svg?: string;
   png?: string;
   train?: boolean;
+  compare?: string;
+  compareModel?: string;
 }
 
 function trainingPlanOf(model: ModelConfig, input: { batch: number; frames: number; size: number }): TrainingPlan {
@@ -51,12 +56,22 @@ export const registerExplain: CommandRegistrar = (program: Command, io) => {
     .option('--svg <file>', 'draw the shift pattern(s) as SVG')
     .option('--png <file>', 'draw the shift pattern(s) as PNG')
     .option('--train', 'also plan a training step (forward, backward, AdamW): kernels, dispatches, memory')
+    .option('--compare <other>', 'side by side with another model: a .pst file, or another model or variant of this file')
+    .option('--compare-model <name>', 'which model or variant of the --compare file (default: its last model)')
     .action((file: string, opts: ExplainOptions) => {
       const { model, result } = loadCommandModel(file, opts);
       for (const [flag, path] of [['--svg', opts.svg], ['--png', opts.png]] as const) {
         if (path !== undefined) checkOutputPath({ flag, path, kind: 'file', inputs: result.sources.keys() });
       }
       const input = inputFrom(model, opts);
+      if (opts.compare !== undefined) {
+        const isFile = existsSync(opts.compare) && statSync(opts.compare).isFile();
+        // --set applies to both sides: a comparison of what the flags make of each.
+        const other = loadCommandModel(isFile ? opts.compare : file, { ...opts, model: isFile ? opts.compareModel : opts.compare }).model;
+        const c = compareModels(model, other, input, inputFrom(other, opts));
+        io.out(opts.json ? JSON.stringify(c, null, 2) : renderComparison(c, io.color ? pc.yellow : undefined));
+        return;
+      }
       const report = explainModel(model, input);
       if (opts.svg !== undefined || opts.png !== undefined) writePictures(report.patterns, opts, io.out, [...result.sources.keys()]);
       const training = opts.train ? trainingPlanOf(model, input) : undefined;

@@ -1,0 +1,88 @@
+// A trained run: train the variant under the sweep's budget with src/train (from fresh weights of
+// the run's seed, in the run's own folder, so an interrupted sweep resumes the training from its
+// last checkpoint), take the validation metrics and the logged curves, then measure the forward
+// like a cost-only run on the same device.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDevice } from '../../../backends/webgpu/device.js';
+import { DEFAULT_OPTIMIZER } from '../../train/optimizer.js';
+import { train, type TrainSettings } from '../../train/trainer.js';
+import { initWeights } from '../../weights/index.js';
+import { adapterName, measureForward, modelCost } from './measure.js';
+import type { Budget, CurvePoint, RunOne } from './record.js';
+
+/** The trainer's settings for a budget: AdamW as `pstc train`, a short warm-up, a few evaluations for the curve. */
+export function trainSettings(budget: Budget, seed: number): TrainSettings {
+  const steps = budget.steps;
+  return {
+    data: budget.data ?? 'synthetic:motion',
+    steps,
+    batch: budget.batch,
+    accumulate: 1,
+    optimizer: { ...DEFAULT_OPTIMIZER.adamw, ...(budget.lr !== undefined ? { lr: budget.lr } : {}) },
+    warmupSteps: Math.floor(steps / 10),
+    minLr: 0,
+    labelSmoothing: 0,
+    seed,
+    shuffle: true,
+    logEvery: Math.max(1, Math.floor(steps / 20)),
+    checkpointEvery: Math.max(1, Math.floor(steps / 4)),
+    // The validation curve: three evaluations on the way and the final one.
+    evalEvery: steps >= 8 ? Math.floor(steps / 4) : 0,
+    workers: 4,
+  };
+}
+
+export const trainAndMeasure: RunOne = async (run, budget, progress, workDir) => {
+  const { params, macs } = modelCost(run.config);
+  const device = await openDevice();
+  try {
+    progress('compiling the training step');
+    const result = await train({
+      model: run.config,
+      initialWeights: initWeights(run.config, run.seed),
+      initialWeightsFrom: `random seed ${run.seed}`,
+      settings: trainSettings(budget, run.seed),
+      out: workDir,
+      resume: true, // continues an interrupted run of this sweep; a fresh folder starts at step 0
+      device,
+      onProgress: (p) => progress(`step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(3)} acc ${(p.accuracy * 100).toFixed(0)}%`, p.step / p.totalSteps),
+      onMessage: (line) => progress(line),
+    });
+    const final = result.final;
+    const f = await measureForward(device, run, budget, progress);
+    return {
+      trained: true,
+      metrics: {
+        ...(final ? { top1: final.top1, top5: final.top5, finalLoss: final.loss } : {}),
+        ...(final?.pairAccuracy !== undefined ? { orderAccuracy: final.pairAccuracy } : {}),
+      },
+      curves: readCurves(workDir),
+      params,
+      macs,
+      throughput: { forwardClipsPerSecond: f.forwardClipsPerSecond, forwardLatencyMs: f.forwardLatencyMs, trainClipsPerSecond: result.clipsPerSecond },
+      memory: { plannedForwardBytes: f.plannedForwardBytes, plannedTrainBytes: result.plannedBytes, measuredForwardBytes: f.measuredForwardBytes },
+      adapter: adapterName(device),
+    };
+  } finally {
+    device.destroy();
+  }
+};
+
+/** The training log's points: training loss per logged step, validation top-1 per evaluation. */
+function readCurves(workDir: string): CurvePoint[] {
+  let text: string;
+  try {
+    text = readFileSync(join(workDir, 'log.jsonl'), 'utf8');
+  } catch {
+    return [];
+  }
+  const points: CurvePoint[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const r = JSON.parse(line) as { kind: string; step: number; loss?: number; accuracy?: number; top1?: number };
+    if (r.kind === 'train') points.push({ step: r.step, split: 'train', ...(r.loss !== undefined ? { loss: r.loss } : {}), ...(r.accuracy !== undefined ? { top1: r.accuracy } : {}) });
+    if (r.kind === 'eval') points.push({ step: r.step, split: 'val', ...(r.loss !== undefined ? { loss: r.loss } : {}), ...(r.top1 !== undefined ? { top1: r.top1 } : {}) });
+  }
+  return points;
+}
