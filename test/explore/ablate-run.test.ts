@@ -51,9 +51,9 @@ describe('pstc ablate, cost only, on the device', () => {
   it('runs every variant, isolates a failing one, and records what it measured', async () => {
     dir.writePlan(plan);
     // The tsm variant's work fails (as an out-of-memory or a bad pattern would): recorded, the others run.
-    const failing: RunOne = async (run, b, p) => {
+    const failing: RunOne = async (run, b, p, w) => {
       if (run.variant === 'mini.tsm') throw new DiagnosticError([{ code: 'PST804', severity: 'error', message: 'mini.tsm: stand-in failure', flag: 'mini.tsm' }]);
-      return measureOnly(run, b, p);
+      return measureOnly(run, b, p, w);
     };
     await runLocal(dir, plan, failing, quiet(), { parallel: 1, taskCommand });
     const [pst, swin, tsm] = plan.runs.map((r) => dir.record(r)!);
