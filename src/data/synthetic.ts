@@ -42,7 +42,9 @@ export interface MotionOptions {
   channels: number;
 }
 
-export const MOTION_DEFAULTS = { noise: 0.15, train: 2000, val: 500, seed: 0 } as const;
+export const MOTION_DEFAULTS = { noise: 0.05, train: 2000, val: 500, seed: 0 } as const;
+/** How far (0…1 intensity) each channel of an object's colours lies from the background. */
+const CONTRAST = [0.25, 0.45] as const;
 /** Intensities (0…1) are normalised as (v − MEAN) / STD: roughly zero mean and unit variance. */
 export const MOTION_MEAN = 0.5;
 export const MOTION_STD = 0.25;
@@ -151,7 +153,16 @@ export function renderMotion(options: MotionOptions, split: Split, index: number
   const pair = label >> 1;
   const states = frames / hold;
 
-  const colour = () => Array.from({ length: channels }, () => random());
+  // Background: a colour, a gentle linear gradient, and noise drawn anew for every state.
+  const background = Array.from({ length: channels }, () => uniform(0.25, 0.75));
+  // Objects stand out from the background: each channel of each colour differs from it by
+  // CONTRAST (up or down, whichever fits in 0…1), so a shape is never lost in the noise.
+  const colour = () =>
+    background.map((b) => {
+      const delta = uniform(CONTRAST[0], CONTRAST[1]);
+      const up = b + delta <= 1 && (b - delta < 0 || random() < 0.5);
+      return up ? b + delta : b - delta;
+    });
   const look = (): Look => ({
     shape: pick(['disc', 'square', 'triangle', 'cross', 'bar'] as const),
     texture: pick(['stripes', 'checker', 'halves'] as const),
@@ -160,8 +171,6 @@ export function renderMotion(options: MotionOptions, split: Split, index: number
     frequency: uniform(0.8, 2),
     textureAngle: uniform(0, 2 * Math.PI),
   });
-  // Background: a colour, a gentle linear gradient, and noise drawn anew for every state.
-  const background = Array.from({ length: channels }, () => uniform(0.25, 0.75));
   const gradientAngle = uniform(0, 2 * Math.PI);
   const gradient = uniform(0, 0.2);
   // A static distractor half of the time: it looks the same in every frame, so it carries no order.
@@ -205,8 +214,8 @@ function forwardPoses(pair: number, states: number, size: number, uniform: (lo: 
     case 0: // move right (reversed: left)
     case 1: {
       // move down (reversed: up)
-      const radius = size * uniform(0.14, 0.22);
-      const step = size * uniform(0.07, 0.13);
+      const radius = size * uniform(0.1, 0.16);
+      const step = size * uniform(0.12, 0.18);
       const travel = step * last;
       const along0 = uniform(radius * 0.5, Math.max(radius * 0.5, size - radius * 0.5 - travel));
       const across = uniform(radius, size - radius);
@@ -219,8 +228,8 @@ function forwardPoses(pair: number, states: number, size: number, uniform: (lo: 
     case 2: {
       // rotate clockwise on screen (x right, y down: a growing angle turns clockwise); a step
       // below 45° keeps the direction unambiguous for shapes with up to 4-fold symmetry.
-      const radius = size * uniform(0.2, 0.3);
-      const step = (uniform(15, 35) * Math.PI) / 180;
+      const radius = size * uniform(0.25, 0.35);
+      const step = (uniform(25, 40) * Math.PI) / 180;
       const x = uniform(radius, size - radius);
       const y = uniform(radius, size - radius);
       for (let s = 0; s < states; s++) poses.push({ x, y, radius, angle: angle0 + step * s, alpha: 1 });
@@ -228,8 +237,8 @@ function forwardPoses(pair: number, states: number, size: number, uniform: (lo: 
     }
     case 3: {
       // approach: grow by a constant factor per state (reversed: recede)
-      const grow = Math.pow(uniform(1.7, 2.4), 1 / last);
-      const radius0 = size * uniform(0.1, 0.15);
+      const grow = Math.pow(uniform(2, 3), 1 / last);
+      const radius0 = size * uniform(0.08, 0.12);
       const far = radius0 * Math.pow(grow, last);
       const x = uniform(Math.min(far, size / 2), Math.max(size - far, size / 2));
       const y = uniform(Math.min(far, size / 2), Math.max(size - far, size / 2));
@@ -239,7 +248,7 @@ function forwardPoses(pair: number, states: number, size: number, uniform: (lo: 
     default: {
       // appear: fade in from nearly transparent (reversed: disappear)
       const radius = size * uniform(0.15, 0.25);
-      const alpha0 = uniform(0, 0.2);
+      const alpha0 = uniform(0, 0.1);
       const x = uniform(radius, size - radius);
       const y = uniform(radius, size - radius);
       for (let s = 0; s < states; s++) poses.push({ x, y, radius, angle: angle0, alpha: alpha0 + ((1 - alpha0) * s) / last });
