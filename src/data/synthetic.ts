@@ -42,7 +42,7 @@ export interface MotionOptions {
   channels: number;
 }
 
-export const MOTION_DEFAULTS = { noise: 0.05, train: 2000, val: 500, seed: 0 } as const;
+export const MOTION_DEFAULTS = { noise: 0.05, train: 6000, val: 500, seed: 0 } as const;
 /** How far (0…1 intensity) each channel of an object's colours lies from the background. */
 const CONTRAST = [0.25, 0.45] as const;
 /** Intensities (0…1) are normalised as (v − MEAN) / STD: roughly zero mean and unit variance. */
@@ -111,6 +111,10 @@ export function motionLabel(options: Pick<MotionOptions, 'classes'>, index: numb
 }
 
 type ShapeKind = 'disc' | 'square' | 'triangle' | 'cross' | 'bar';
+const SHAPES: readonly ShapeKind[] = ['disc', 'square', 'triangle', 'cross', 'bar'];
+/** The moving object's shape for each pair: a cue to the pair that carries no order. The rotating
+ *  one is the triangle, whose turn shows (no 4-fold symmetry). */
+const PAIR_SHAPES: readonly ShapeKind[] = ['disc', 'square', 'triangle', 'cross', 'bar'];
 type Texture = 'stripes' | 'checker' | 'halves';
 
 /** One object's appearance: everything but where it is, how turned, how large and how opaque. */
@@ -163,8 +167,8 @@ export function renderMotion(options: MotionOptions, split: Split, index: number
       const up = b + delta <= 1 && (b - delta < 0 || random() < 0.5);
       return up ? b + delta : b - delta;
     });
-  const look = (): Look => ({
-    shape: pick(['disc', 'square', 'triangle', 'cross', 'bar'] as const),
+  const look = (shape: ShapeKind = pick(SHAPES)): Look => ({
+    shape,
     texture: pick(['stripes', 'checker', 'halves'] as const),
     colourA: colour(),
     colourB: colour(),
@@ -175,7 +179,9 @@ export function renderMotion(options: MotionOptions, split: Split, index: number
   const gradient = uniform(0, 0.2);
   // A static distractor half of the time: it looks the same in every frame, so it carries no order.
   const distractor = random() < 0.5 ? { look: look(), pose: { x: uniform(0, size), y: uniform(0, size), radius: size * uniform(0.06, 0.12), angle: uniform(0, 2 * Math.PI), alpha: 1 } } : undefined;
-  const mover = look();
+  // The mover's shape names its pair (PAIR_SHAPES): what a motion is, is visible in any frame,
+  // so every model finds the object fast; which way it goes is only in the order of the frames.
+  const mover = look(PAIR_SHAPES[pair]);
   const poses = forwardPoses(pair, states, size, uniform);
 
   const clip = new Float32Array(clipLength([channels, frames, size, size]));
@@ -214,10 +220,10 @@ function forwardPoses(pair: number, states: number, size: number, uniform: (lo: 
     case 0: // move right (reversed: left)
     case 1: {
       // move down (reversed: up)
-      const radius = size * uniform(0.1, 0.16);
-      const step = size * uniform(0.12, 0.18);
+      const radius = size * uniform(0.15, 0.2);
+      const step = size * uniform(0.12, 0.16);
       const travel = step * last;
-      const along0 = uniform(radius * 0.5, Math.max(radius * 0.5, size - radius * 0.5 - travel));
+      const along0 = uniform(radius * 0.7, Math.max(radius * 0.7, size - radius * 0.7 - travel));
       const across = uniform(radius, size - radius);
       for (let s = 0; s < states; s++) {
         const along = along0 + step * s;
@@ -226,19 +232,28 @@ function forwardPoses(pair: number, states: number, size: number, uniform: (lo: 
       break;
     }
     case 2: {
-      // rotate clockwise on screen (x right, y down: a growing angle turns clockwise); a step
-      // below 45° keeps the direction unambiguous for shapes with up to 4-fold symmetry.
-      const radius = size * uniform(0.25, 0.35);
-      const step = (uniform(25, 40) * Math.PI) / 180;
-      const x = uniform(radius, size - radius);
-      const y = uniform(radius, size - radius);
-      for (let s = 0; s < states; s++) poses.push({ x, y, radius, angle: angle0 + step * s, alpha: 1 });
+      // rotate clockwise on screen (x right, y down: a growing angle turns clockwise) about a
+      // pivot off the object's centre, as a rigid body: the object circles the pivot and turns
+      // with it. The circling moves it across patches, which a spin in place at this size would
+      // not (a tiny model learns a spin's direction barely above chance); a step below 45° keeps
+      // the spin unambiguous for shapes with up to 4-fold symmetry.
+      const radius = size * uniform(0.14, 0.2);
+      const orbit = size * uniform(0.15, 0.22);
+      const step = (uniform(30, 44) * Math.PI) / 180;
+      const margin = orbit + radius * 0.7;
+      const cx = uniform(Math.min(margin, size / 2), Math.max(size - margin, size / 2));
+      const cy = uniform(Math.min(margin, size / 2), Math.max(size - margin, size / 2));
+      const phase = uniform(0, 2 * Math.PI);
+      for (let s = 0; s < states; s++) {
+        const turn = step * s;
+        poses.push({ x: cx + orbit * Math.cos(phase + turn), y: cy + orbit * Math.sin(phase + turn), radius, angle: angle0 + turn, alpha: 1 });
+      }
       break;
     }
     case 3: {
       // approach: grow by a constant factor per state (reversed: recede)
       const grow = Math.pow(uniform(2, 3), 1 / last);
-      const radius0 = size * uniform(0.08, 0.12);
+      const radius0 = size * uniform(0.1, 0.14);
       const far = radius0 * Math.pow(grow, last);
       const x = uniform(Math.min(far, size / 2), Math.max(size - far, size / 2));
       const y = uniform(Math.min(far, size / 2), Math.max(size - far, size / 2));
@@ -247,7 +262,7 @@ function forwardPoses(pair: number, states: number, size: number, uniform: (lo: 
     }
     default: {
       // appear: fade in from nearly transparent (reversed: disappear)
-      const radius = size * uniform(0.15, 0.25);
+      const radius = size * uniform(0.2, 0.3);
       const alpha0 = uniform(0, 0.1);
       const x = uniform(radius, size - radius);
       const y = uniform(radius, size - radius);

@@ -172,7 +172,9 @@ def main():
         pair = (logits.gather(1, VY[:, None]) > logits.gather(1, partner[:, None])).double().mean().item()
         # pair identity: the argmax lands in the true pair (what an order-blind model can learn)
         which = ((logits.argmax(1) >> 1) == (VY >> 1)).double().mean().item()
-        return acc, pair, which
+        right = logits.gather(1, VY[:, None]) > logits.gather(1, partner[:, None])
+        per_pair = [round(right[(VY >> 1) == k].double().mean().item(), 3) for k in range(classes // 2)]
+        return acc, pair, which, per_pair
 
     log = open(a.log, 'w') if a.log else None
     header = dict(model=name, data=a.data, steps=a.steps, batch=a.batch, lr=a.lr, wd=a.wd, warmup=a.warmup,
@@ -181,7 +183,7 @@ def main():
     g = torch.Generator().manual_seed(a.seed)
     t0 = time.time()
     step, losses = 0, []
-    acc, pair, which = evaluate()
+    acc, pair, which, _ = evaluate()
     print(f'{name} step 0 val acc {acc:.3f} pair {pair:.3f} pairid {which:.3f}', flush=True)
     model.train()
     while step < a.steps:
@@ -200,13 +202,13 @@ def main():
             step += 1
             losses.append(loss.item())
             if step % a.eval_every == 0 or step == a.steps:
-                acc, pair, which = evaluate()
+                acc, pair, which, per_pair = evaluate()
                 mean_loss = sum(losses) / len(losses)
                 losses = []
                 row = dict(step=step, loss=round(mean_loss, 4), acc=round(acc, 4), pair=round(pair, 4),
-                           pair_id=round(which, 4), seconds=round(time.time() - t0, 1))
+                           pair_id=round(which, 4), pair_by_pair=per_pair, seconds=round(time.time() - t0, 1))
                 print(f'{name} step {step} loss {mean_loss:.3f} val acc {acc:.3f} pair {pair:.3f} '
-                      f'pairid {which:.3f} t {time.time() - t0:.0f}s', flush=True)
+                      f'pairid {which:.3f} by pair {per_pair} t {time.time() - t0:.0f}s', flush=True)
                 if log:
                     log.write(json.dumps(row) + '\n')
                     log.flush()
