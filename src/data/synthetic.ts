@@ -158,7 +158,7 @@ export function renderMotion(options: MotionOptions, split: Split, index: number
   const states = frames / hold;
 
   // Background: a colour, a gentle linear gradient, and noise drawn anew for every state.
-  const background = Array.from({ length: channels }, () => uniform(0.25, 0.75));
+  const background = Array.from({ length: channels }, () => uniform(0.4, 0.6));
   // Objects stand out from the background: each channel of each colour differs from it by
   // CONTRAST (up or down, whichever fits in 0…1), so a shape is never lost in the noise.
   const colour = () =>

@@ -49,7 +49,7 @@ describe('synthetic:motion', () => {
     const source = await openData('synthetic:motion', dataInputOf(model));
     expect(source.train.clipShape).toEqual([3, 8, 32, 32]);
     expect(source.train.classes).toBe(10);
-    expect(source.train.size).toBe(2000);
+    expect(source.train.size).toBe(6000);
     expect(source.val!.size).toBe(500);
     expect(evaluationSet(source)).toBe(source.val);
     expect(source.train.classNames).toContain('rotate anticlockwise');
