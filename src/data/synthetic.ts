@@ -47,7 +47,7 @@ export const MOTION_DEFAULTS = { noise: 0.05, train: 6000, val: 500, seed: 0 } a
 const CONTRAST = [0.25, 0.45] as const;
 /** Intensities (0…1) are normalised as (v − MEAN) / STD: roughly zero mean and unit variance. */
 export const MOTION_MEAN = 0.5;
-export const MOTION_STD = 0.25;
+export const MOTION_STD = 0.125;
 
 /** The options a spec leaves out, from the model's input; checks that frames, hold and classes fit. */
 export function resolveMotionOptions(spec: MotionSpecOptions, input: DataInput): MotionOptions {
