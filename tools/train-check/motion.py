@@ -53,6 +53,8 @@ def parse():
     p.add_argument('--head-dropout', type=float, default=None, help="head dropout (default: the model's)")
     p.add_argument('--clip-grad', type=float, default=0.0, help='clip by global norm (0: off)')
     p.add_argument('--init', choices=['pstc', 'timm'], default='pstc')
+    p.add_argument('--scale-linear', type=float, default=1.0,
+                   help="multiply the blocks' and merges' Linear weights by K after init (an experiment on the init's scale)")
     p.add_argument('--overfit', type=int, default=0, help='train and evaluate on the first N train clips')
     p.add_argument('--eval-every', type=int, default=50)
     p.add_argument('--threads', type=int, default=1)
@@ -133,6 +135,11 @@ def main():
                     nn.init.zeros_(p)
                 elif 'norm' in n:
                     nn.init.ones_(p)
+        if a.scale_linear != 1.0:
+            with torch.no_grad():
+                for n, p in model.named_parameters():
+                    if n.startswith('layers.') and n.endswith('weight') and p.dim() == 2:
+                        p.mul_(a.scale_linear)
         info['drop_path'], info['head_dropout'] = add_training_ops(model, config, a.drop_path, a.head_dropout)
         name = config['name']
     else:
@@ -178,7 +185,7 @@ def main():
 
     log = open(a.log, 'w') if a.log else None
     header = dict(model=name, data=a.data, steps=a.steps, batch=a.batch, lr=a.lr, wd=a.wd, warmup=a.warmup,
-                  smoothing=a.smoothing, init=a.init, overfit=a.overfit, threads=a.threads, **info)
+                  smoothing=a.smoothing, init=a.init, scale_linear=a.scale_linear, overfit=a.overfit, threads=a.threads, **info)
     print(json.dumps(header), flush=True)
     g = torch.Generator().manual_seed(a.seed)
     t0 = time.time()
