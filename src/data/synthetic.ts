@@ -45,6 +45,8 @@ export interface MotionOptions {
 export const MOTION_DEFAULTS = { noise: 0.05, train: 6000, val: 500, seed: 0 } as const;
 /** How far (0…1 intensity) each channel of an object's colours lies from the background. */
 const CONTRAST = [0.25, 0.45] as const;
+/** The background's intensity in every channel. */
+const BACKGROUND = 0.5;
 /** Intensities (0…1) are normalised as (v − MEAN) / STD: roughly zero mean and unit variance. */
 export const MOTION_MEAN = 0.5;
 export const MOTION_STD = 0.125;
@@ -157,8 +159,12 @@ export function renderMotion(options: MotionOptions, split: Split, index: number
   const pair = label >> 1;
   const states = frames / hold;
 
-  // Background: a colour, a gentle linear gradient, and noise drawn anew for every state.
-  const background = Array.from({ length: channels }, () => uniform(0.4, 0.6));
+  // Background: mid grey with noise drawn anew for every state. Grey in every clip, not a random
+  // colour: after a patch embedding's LayerNorm a token keeps its colour's direction, not its
+  // contrast with its neighbours, so an object on a background of random colour is told from it
+  // only by relations a freshly initialised model does not have (a 3-D CNN with a LayerNorm after
+  // its patch convolution stays at chance on such clips and learns these; tools/train-check).
+  const background = Array.from({ length: channels }, () => BACKGROUND);
   // Objects stand out from the background: each channel of each colour differs from it by
   // CONTRAST (up or down, whichever fits in 0…1), so a shape is never lost in the noise.
   const colour = () =>
@@ -175,8 +181,6 @@ export function renderMotion(options: MotionOptions, split: Split, index: number
     frequency: uniform(0.8, 2),
     textureAngle: uniform(0, 2 * Math.PI),
   });
-  const gradientAngle = uniform(0, 2 * Math.PI);
-  const gradient = uniform(0, 0.2);
   // A static distractor half of the time: it looks the same in every frame, so it carries no order.
   const distractor = random() < 0.5 ? { look: look(), pose: { x: uniform(0, size), y: uniform(0, size), radius: size * uniform(0.06, 0.12), angle: uniform(0, 2 * Math.PI), alpha: 1 } } : undefined;
   // The mover's shape names its pair (PAIR_SHAPES): what a motion is, is visible in any frame,
@@ -191,8 +195,7 @@ export function renderMotion(options: MotionOptions, split: Split, index: number
     // Background with noise, then the distractor, then the moving object over it.
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
-        const ramp = gradient * (((x + 0.5) / size - 0.5) * Math.cos(gradientAngle) + ((y + 0.5) / size - 0.5) * Math.sin(gradientAngle));
-        for (let c = 0; c < channels; c++) state[c * plane + y * size + x] = background[c]! + ramp + options.noise * gaussian(random);
+        for (let c = 0; c < channels; c++) state[c * plane + y * size + x] = background[c]! + options.noise * gaussian(random);
       }
     }
     if (distractor) paint(state, size, channels, distractor.look, distractor.pose);
