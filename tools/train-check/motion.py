@@ -55,6 +55,8 @@ def parse():
     p.add_argument('--init', choices=['pstc', 'timm'], default='pstc')
     p.add_argument('--scale-linear', type=float, default=1.0,
                    help="multiply the blocks' and merges' Linear weights by K after init (an experiment on the init's scale)")
+    p.add_argument('--no-final-norm', action='store_true',
+                   help='leave out the LayerNorm before the mean pool (an experiment on the architecture)')
     p.add_argument('--overfit', type=int, default=0, help='train and evaluate on the first N train clips')
     p.add_argument('--eval-every', type=int, default=50)
     p.add_argument('--threads', type=int, default=1)
@@ -121,11 +123,15 @@ def main():
     pt.compute_mask = lambda *args: compute_mask(*args).to(dtype)
     config = json.load(open(os.path.join(a.data, 'config.json')))
     classes = config['head']['classes']
+    if a.no_final_norm:
+        config['finalNorm'] = False
     info = {}
     if a.model == 'pst':
         model = pt.SwinTransformer3D(config)
         if a.init == 'pstc':
             weights = read_safetensors(os.path.join(a.data, 'init.safetensors'))
+            if a.no_final_norm:
+                weights = {k: v for k, v in weights.items() if not k.startswith('norm.')}
             model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in weights.items()}, strict=True)
         else:
             for n, p in model.named_parameters():
@@ -185,7 +191,7 @@ def main():
 
     log = open(a.log, 'w') if a.log else None
     header = dict(model=name, data=a.data, steps=a.steps, batch=a.batch, lr=a.lr, wd=a.wd, warmup=a.warmup,
-                  smoothing=a.smoothing, init=a.init, scale_linear=a.scale_linear, overfit=a.overfit, threads=a.threads, **info)
+                  smoothing=a.smoothing, init=a.init, scale_linear=a.scale_linear, final_norm=not a.no_final_norm, overfit=a.overfit, threads=a.threads, **info)
     print(json.dumps(header), flush=True)
     g = torch.Generator().manual_seed(a.seed)
     t0 = time.time()
