@@ -37,12 +37,14 @@ export interface MotionOptions {
   train: number;
   val: number;
   seed: number;
+  /** 1: copies of the mover on a lattice over the whole frame, all moving alike; 0: one mover. */
+  tile: number;
   frames: number;
   size: number;
   channels: number;
 }
 
-export const MOTION_DEFAULTS = { noise: 0.05, train: 6000, val: 500, seed: 0 } as const;
+export const MOTION_DEFAULTS = { noise: 0.05, train: 6000, val: 500, seed: 0, tile: 0 } as const;
 /** How far (0…1 intensity) each channel of an object's colours lies from the background. */
 const CONTRAST = [0.25, 0.45] as const;
 /** The background's intensity in every channel. */
@@ -77,6 +79,7 @@ export function resolveMotionOptions(spec: MotionSpecOptions, input: DataInput):
     train: spec.train ?? MOTION_DEFAULTS.train,
     val: spec.val ?? MOTION_DEFAULTS.val,
     seed: spec.seed ?? MOTION_DEFAULTS.seed,
+    tile: spec.tile ?? MOTION_DEFAULTS.tile,
     frames: input.frames,
     size: input.size,
     channels: input.channels,
@@ -187,6 +190,7 @@ export function renderMotion(options: MotionOptions, split: Split, index: number
   // so every model finds the object fast; which way it goes is only in the order of the frames.
   const mover = look(PAIR_SHAPES[pair]);
   const poses = forwardPoses(pair, states, size, uniform);
+  const offsets = options.tile ? latticeOffsets(poses, size) : [[0, 0] as const];
 
   const clip = new Float32Array(clipLength([channels, frames, size, size]));
   const plane = size * size;
@@ -199,7 +203,7 @@ export function renderMotion(options: MotionOptions, split: Split, index: number
       }
     }
     if (distractor) paint(state, size, channels, distractor.look, distractor.pose);
-    paint(state, size, channels, mover, poses[s]!);
+    for (const [ox, oy] of offsets) paint(state, size, channels, mover, { ...poses[s]!, x: poses[s]!.x + ox, y: poses[s]!.y + oy });
     // Forward for class 2k, reversed for 2k+1: the same states, only their order differs.
     const position = label % 2 === 0 ? s : states - 1 - s;
     for (let c = 0; c < channels; c++) {
@@ -274,6 +278,16 @@ function forwardPoses(pair: number, states: number, size: number, uniform: (lo: 
     }
   }
   return poses;
+}
+
+/** Offsets of the mover's copies: a square lattice, spaced a little over the largest diameter,
+ *  reaching a spacing past every edge of the frame so the copies cover it in every state. */
+function latticeOffsets(poses: readonly Pose[], size: number): (readonly [number, number])[] {
+  const spacing = 2.2 * Math.max(...poses.map((p) => p.radius));
+  const reach = Math.ceil((size + spacing) / spacing);
+  const offsets: (readonly [number, number])[] = [];
+  for (let j = -reach; j <= reach; j++) for (let i = -reach; i <= reach; i++) offsets.push([i * spacing, j * spacing]);
+  return offsets;
 }
 
 /** Signed distance (negative inside) of a point in the object's frame, radius 1. */
