@@ -19,6 +19,7 @@ export interface MotionSpecOptions {
   train?: number;
   val?: number;
   seed?: number;
+  tile?: number;
 }
 
 /** `synthetic:motion[,key=value…]` — the built-in order-only motion set (synthetic.ts). */
@@ -117,6 +118,7 @@ const MOTION_KEYS: Record<keyof MotionSpecOptions, NumberKind> = {
   train: 'positive',
   val: 'positive',
   seed: 'int',
+  tile: 'nonnegative-int',
 };
 
 export function parseDataSpec(spec: string): DataSpec {

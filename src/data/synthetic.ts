@@ -37,15 +37,21 @@ export interface MotionOptions {
   train: number;
   val: number;
   seed: number;
+  /** 1: copies of the mover on a lattice over the whole frame, all moving alike; 0: one mover. */
+  tile: number;
   frames: number;
   size: number;
   channels: number;
 }
 
-export const MOTION_DEFAULTS = { noise: 0.15, train: 2000, val: 500, seed: 0 } as const;
+export const MOTION_DEFAULTS = { noise: 0.05, train: 6000, val: 500, seed: 0, tile: 0 } as const;
+/** How far (0…1 intensity) each channel of an object's colours lies from the background. */
+const CONTRAST = [0.25, 0.45] as const;
+/** The background's intensity in every channel. */
+const BACKGROUND = 0.5;
 /** Intensities (0…1) are normalised as (v − MEAN) / STD: roughly zero mean and unit variance. */
 export const MOTION_MEAN = 0.5;
-export const MOTION_STD = 0.25;
+export const MOTION_STD = 0.125;
 
 /** The options a spec leaves out, from the model's input; checks that frames, hold and classes fit. */
 export function resolveMotionOptions(spec: MotionSpecOptions, input: DataInput): MotionOptions {
@@ -73,6 +79,7 @@ export function resolveMotionOptions(spec: MotionSpecOptions, input: DataInput):
     train: spec.train ?? MOTION_DEFAULTS.train,
     val: spec.val ?? MOTION_DEFAULTS.val,
     seed: spec.seed ?? MOTION_DEFAULTS.seed,
+    tile: spec.tile ?? MOTION_DEFAULTS.tile,
     frames: input.frames,
     size: input.size,
     channels: input.channels,
@@ -109,6 +116,10 @@ export function motionLabel(options: Pick<MotionOptions, 'classes'>, index: numb
 }
 
 type ShapeKind = 'disc' | 'square' | 'triangle' | 'cross' | 'bar';
+const SHAPES: readonly ShapeKind[] = ['disc', 'square', 'triangle', 'cross', 'bar'];
+/** The moving object's shape for each pair: a cue to the pair that carries no order. The rotating
+ *  one is the triangle, whose turn shows (no 4-fold symmetry). */
+const PAIR_SHAPES: readonly ShapeKind[] = ['disc', 'square', 'triangle', 'cross', 'bar'];
 type Texture = 'stripes' | 'checker' | 'halves';
 
 /** One object's appearance: everything but where it is, how turned, how large and how opaque. */
@@ -151,23 +162,35 @@ export function renderMotion(options: MotionOptions, split: Split, index: number
   const pair = label >> 1;
   const states = frames / hold;
 
-  const colour = () => Array.from({ length: channels }, () => random());
-  const look = (): Look => ({
-    shape: pick(['disc', 'square', 'triangle', 'cross', 'bar'] as const),
+  // Background: mid grey with noise drawn anew for every state. Grey in every clip, not a random
+  // colour: after a patch embedding's LayerNorm a token keeps its colour's direction, not its
+  // contrast with its neighbours, so an object on a background of random colour is told from it
+  // only by relations a freshly initialised model does not have (a 3-D CNN with a LayerNorm after
+  // its patch convolution stays at chance on such clips and learns these; tools/train-check).
+  const background = Array.from({ length: channels }, () => BACKGROUND);
+  // Objects stand out from the background: each channel of each colour differs from it by
+  // CONTRAST (up or down, whichever fits in 0…1), so a shape is never lost in the noise.
+  const colour = () =>
+    background.map((b) => {
+      const delta = uniform(CONTRAST[0], CONTRAST[1]);
+      const up = b + delta <= 1 && (b - delta < 0 || random() < 0.5);
+      return up ? b + delta : b - delta;
+    });
+  const look = (shape: ShapeKind = pick(SHAPES)): Look => ({
+    shape,
     texture: pick(['stripes', 'checker', 'halves'] as const),
     colourA: colour(),
     colourB: colour(),
     frequency: uniform(0.8, 2),
     textureAngle: uniform(0, 2 * Math.PI),
   });
-  // Background: a colour, a gentle linear gradient, and noise drawn anew for every state.
-  const background = Array.from({ length: channels }, () => uniform(0.25, 0.75));
-  const gradientAngle = uniform(0, 2 * Math.PI);
-  const gradient = uniform(0, 0.2);
   // A static distractor half of the time: it looks the same in every frame, so it carries no order.
   const distractor = random() < 0.5 ? { look: look(), pose: { x: uniform(0, size), y: uniform(0, size), radius: size * uniform(0.06, 0.12), angle: uniform(0, 2 * Math.PI), alpha: 1 } } : undefined;
-  const mover = look();
+  // The mover's shape names its pair (PAIR_SHAPES): what a motion is, is visible in any frame,
+  // so every model finds the object fast; which way it goes is only in the order of the frames.
+  const mover = look(PAIR_SHAPES[pair]);
   const poses = forwardPoses(pair, states, size, uniform);
+  const offsets = options.tile ? latticeOffsets(poses, size) : [[0, 0] as const];
 
   const clip = new Float32Array(clipLength([channels, frames, size, size]));
   const plane = size * size;
@@ -176,12 +199,11 @@ export function renderMotion(options: MotionOptions, split: Split, index: number
     // Background with noise, then the distractor, then the moving object over it.
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
-        const ramp = gradient * (((x + 0.5) / size - 0.5) * Math.cos(gradientAngle) + ((y + 0.5) / size - 0.5) * Math.sin(gradientAngle));
-        for (let c = 0; c < channels; c++) state[c * plane + y * size + x] = background[c]! + ramp + options.noise * gaussian(random);
+        for (let c = 0; c < channels; c++) state[c * plane + y * size + x] = background[c]! + options.noise * gaussian(random);
       }
     }
     if (distractor) paint(state, size, channels, distractor.look, distractor.pose);
-    paint(state, size, channels, mover, poses[s]!);
+    for (const [ox, oy] of offsets) paint(state, size, channels, mover, { ...poses[s]!, x: poses[s]!.x + ox, y: poses[s]!.y + oy });
     // Forward for class 2k, reversed for 2k+1: the same states, only their order differs.
     const position = label % 2 === 0 ? s : states - 1 - s;
     for (let c = 0; c < channels; c++) {
@@ -205,10 +227,10 @@ function forwardPoses(pair: number, states: number, size: number, uniform: (lo: 
     case 0: // move right (reversed: left)
     case 1: {
       // move down (reversed: up)
-      const radius = size * uniform(0.14, 0.22);
-      const step = size * uniform(0.07, 0.13);
+      const radius = size * uniform(0.15, 0.2);
+      const step = size * uniform(0.12, 0.16);
       const travel = step * last;
-      const along0 = uniform(radius * 0.5, Math.max(radius * 0.5, size - radius * 0.5 - travel));
+      const along0 = uniform(radius * 0.7, Math.max(radius * 0.7, size - radius * 0.7 - travel));
       const across = uniform(radius, size - radius);
       for (let s = 0; s < states; s++) {
         const along = along0 + step * s;
@@ -217,19 +239,28 @@ function forwardPoses(pair: number, states: number, size: number, uniform: (lo: 
       break;
     }
     case 2: {
-      // rotate clockwise on screen (x right, y down: a growing angle turns clockwise); a step
-      // below 45° keeps the direction unambiguous for shapes with up to 4-fold symmetry.
-      const radius = size * uniform(0.2, 0.3);
-      const step = (uniform(15, 35) * Math.PI) / 180;
-      const x = uniform(radius, size - radius);
-      const y = uniform(radius, size - radius);
-      for (let s = 0; s < states; s++) poses.push({ x, y, radius, angle: angle0 + step * s, alpha: 1 });
+      // rotate clockwise on screen (x right, y down: a growing angle turns clockwise) about a
+      // pivot off the object's centre, as a rigid body: the object circles the pivot and turns
+      // with it. The circling moves it across patches, which a spin in place at this size would
+      // not (a tiny model learns a spin's direction barely above chance); a step below 45° keeps
+      // the spin unambiguous for shapes with up to 4-fold symmetry.
+      const radius = size * uniform(0.14, 0.2);
+      const orbit = size * uniform(0.15, 0.22);
+      const step = (uniform(30, 44) * Math.PI) / 180;
+      const margin = orbit + radius * 0.7;
+      const cx = uniform(Math.min(margin, size / 2), Math.max(size - margin, size / 2));
+      const cy = uniform(Math.min(margin, size / 2), Math.max(size - margin, size / 2));
+      const phase = uniform(0, 2 * Math.PI);
+      for (let s = 0; s < states; s++) {
+        const turn = step * s;
+        poses.push({ x: cx + orbit * Math.cos(phase + turn), y: cy + orbit * Math.sin(phase + turn), radius, angle: angle0 + turn, alpha: 1 });
+      }
       break;
     }
     case 3: {
       // approach: grow by a constant factor per state (reversed: recede)
-      const grow = Math.pow(uniform(1.7, 2.4), 1 / last);
-      const radius0 = size * uniform(0.1, 0.15);
+      const grow = Math.pow(uniform(2, 3), 1 / last);
+      const radius0 = size * uniform(0.1, 0.14);
       const far = radius0 * Math.pow(grow, last);
       const x = uniform(Math.min(far, size / 2), Math.max(size - far, size / 2));
       const y = uniform(Math.min(far, size / 2), Math.max(size - far, size / 2));
@@ -238,8 +269,8 @@ function forwardPoses(pair: number, states: number, size: number, uniform: (lo: 
     }
     default: {
       // appear: fade in from nearly transparent (reversed: disappear)
-      const radius = size * uniform(0.15, 0.25);
-      const alpha0 = uniform(0, 0.2);
+      const radius = size * uniform(0.2, 0.3);
+      const alpha0 = uniform(0, 0.1);
       const x = uniform(radius, size - radius);
       const y = uniform(radius, size - radius);
       for (let s = 0; s < states; s++) poses.push({ x, y, radius, angle: angle0, alpha: alpha0 + ((1 - alpha0) * s) / last });
@@ -247,6 +278,16 @@ function forwardPoses(pair: number, states: number, size: number, uniform: (lo: 
     }
   }
   return poses;
+}
+
+/** Offsets of the mover's copies: a square lattice, spaced a little over the largest diameter,
+ *  reaching a spacing past every edge of the frame so the copies cover it in every state. */
+function latticeOffsets(poses: readonly Pose[], size: number): (readonly [number, number])[] {
+  const spacing = 2.2 * Math.max(...poses.map((p) => p.radius));
+  const reach = Math.ceil((size + spacing) / spacing);
+  const offsets: (readonly [number, number])[] = [];
+  for (let j = -reach; j <= reach; j++) for (let i = -reach; i <= reach; i++) offsets.push([i * spacing, j * spacing]);
+  return offsets;
 }
 
 /** Signed distance (negative inside) of a point in the object's frame, radius 1. */

@@ -49,7 +49,7 @@ describe('synthetic:motion', () => {
     const source = await openData('synthetic:motion', dataInputOf(model));
     expect(source.train.clipShape).toEqual([3, 8, 32, 32]);
     expect(source.train.classes).toBe(10);
-    expect(source.train.size).toBe(2000);
+    expect(source.train.size).toBe(6000);
     expect(source.val!.size).toBe(500);
     expect(evaluationSet(source)).toBe(source.val);
     expect(source.train.classNames).toContain('rotate anticlockwise');
@@ -82,6 +82,24 @@ describe('synthetic:motion', () => {
         expect(same(frame(forward, 8, 0, 0), frame(forward, 8, 0, 7))).toBe(false);
       }
     }
+  });
+
+  it('tile=1 covers the frame with copies of the mover and keeps pairs exact reversals', () => {
+    const tiled = resolveMotionOptions({ train: 40, val: 20, tile: 1, noise: 0 }, tiny);
+    const single = resolveMotionOptions({ train: 40, val: 20, noise: 0 }, tiny);
+    expect(single.tile).toBe(0);
+    const painted = (clip: Float32Array) => frame(clip, 8, 0, 0).filter((v) => Math.abs(v) > 0.1).length / (32 * 32);
+    let tiledCover = 0;
+    let singleCover = 0;
+    for (let index = 0; index < 10; index++) {
+      const label = index % 10;
+      const forward = renderMotion(tiled, 'train', index, label & ~1);
+      const backward = renderMotion(tiled, 'train', index, label | 1);
+      for (let t = 0; t < 8; t++) expect(same(frame(backward, 8, 0, t), frame(forward, 8, 0, 7 - t))).toBe(true);
+      tiledCover += painted(renderMotion(tiled, 'train', index, label)) / 10;
+      singleCover += painted(renderMotion(single, 'train', index, label)) / 10;
+    }
+    expect(tiledCover).toBeGreaterThan(2 * singleCover);
   });
 
   it('holds each state for the temporal patch: frames 2t and 2t+1 are identical, 2t+1 and 2t+2 are not', async () => {
