@@ -177,12 +177,14 @@ async function loop(
   let clipsDone = 0;
   let position = { epoch: start.epoch, batch: start.batchInEpoch };
   let lastCheckpoint: string | null = null;
+  let lastCheckpointStep: number | null = null;
   let current = start.step;
   const batches = loader.from(position);
 
   const checkpoint = async (): Promise<void> => {
     const state: TrainState = { step: current, epoch: position.epoch, batchInEpoch: position.batch, seed: s.seed, settings: start.settings };
     lastCheckpoint = saveCheckpoint(run.out, state, await step.weights(), await step.optimizerState());
+    lastCheckpointStep = current;
   };
   const log = (record: Record<string, unknown>) => appendFileSync(logPath, `${JSON.stringify(record)}\n`);
   const evaluation = async (): Promise<Evaluation | undefined> => {
@@ -215,9 +217,11 @@ async function loop(
         const m = await step.readMetrics();
         if (m.nonFiniteStep > 0) {
           const bad = m.nonFiniteStep - 1;
+          // The checkpoint before the failure: one written in this session, or the one resumed from.
+          const kept = lastCheckpointStep ?? (start.step > 0 ? start.step : null);
           throw trainError(
             'PST706',
-            `the loss or the gradient became NaN or infinite at step ${bad + 1} (of ${totalSteps}); training stopped${lastCheckpoint ?? start.step > 0 ? `, the last good checkpoint is kept` : ''}`,
+            `the loss or the gradient became NaN or infinite at step ${bad + 1} (of ${totalSteps}); training stopped${kept !== null ? `, the last good checkpoint (step ${kept}) stays the run's latest` : ''}`,
             'lower --lr, add --clip-grad, or check the data for extreme values',
             '--lr',
           );

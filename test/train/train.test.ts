@@ -163,7 +163,7 @@ describe('pstc train', () => {
     const nanData = npyData('nan', 8, 5, undefined, (clips) => (clips[4 * 3 * 8 * 32 * 32 + 17] = Number.NaN));
     const nan = await run(['train', MODEL, '--data', nanData, '--steps', '4', '--batch', '4', '--no-shuffle', '--checkpoint-every', '1', '--log-every', '2', '--out', join(dir, 'nan')]);
     expect(nan.code, nan.stderr).toBe(1);
-    expect(nan.stderr).toMatch(/PST706.*at step 2 /s);
+    expect(nan.stderr).toMatch(/PST706.*at step 2 .*checkpoint \(step 1\)/s);
     // The checkpoint before the failure is the run's latest; nothing after it was written.
     expect(JSON.parse(readFileSync(join(dir, 'nan', 'latest.json'), 'utf8')).step).toBe(1);
   }, 600_000);
