@@ -2,16 +2,9 @@
 // --baseline times a second model in the same run and prints the ratio of medians.
 import { describe, expect, it } from 'vitest';
 import { spread } from '../../src/cli/commands/bench.js';
-import { memoryIO } from '../../src/cli/io.js';
-import { main } from '../../src/cli/main.js';
+import { runCli as run } from './run-cli.js';
 
 const MODEL = 'models/tiny/pst-tiny.pst';
-
-async function run(args: string[]) {
-  const io = memoryIO();
-  const code = await main(args, io);
-  return { code, ...io };
-}
 
 describe('spread', () => {
   it('takes the median of odd and even counts, and the extremes', () => {

@@ -7,19 +7,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planModel } from '../../backends/webgpu/plan.js';
 import { kernelFileName } from '../../src/cli/commands/compile.js';
-import { memoryIO } from '../../src/cli/io.js';
-import { main } from '../../src/cli/main.js';
 import { loadModel } from '../../src/lang/elaborate.js';
 import { compileProgram, PASS_NAMES } from '../../src/passes/pipeline.js';
 import { readFromDisk } from '../../src/lang/read-disk.js';
+import { runCli as run } from './run-cli.js';
 
 const MODEL = 'models/tiny/pst-tiny.pst';
-
-async function run(args: string[]) {
-  const io = memoryIO();
-  const code = await main(args, io);
-  return { code, ...io };
-}
 
 describe('pstc compile --emit wgsl', () => {
   it('writes one file per kernel and an index; only the output-layout copy may be copy-only', async () => {

@@ -7,20 +7,13 @@ import { join, resolve } from 'node:path';
 import { Project, ts } from 'ts-morph';
 import { describe, expect, it } from 'vitest';
 import { modelDocComments, pascalCase } from '../../src/explore/emit-ts.js';
-import { memoryIO } from '../../src/cli/io.js';
-import { main } from '../../src/cli/main.js';
 import { loadModel } from '../../src/lang/elaborate.js';
 import { readFromDisk } from '../../src/lang/read-disk.js';
+import { runCli as run } from './run-cli.js';
 
 const root = resolve('.');
 const dir = mkdtempSync(join(tmpdir(), 'pstc-emit-ts-'));
 const out = join(dir, 'model.ts');
-
-async function run(args: string[]) {
-  const io = memoryIO();
-  const code = await main(args, io);
-  return { code, ...io };
-}
 
 /**
  * Type-check `files` as a program of their own that imports `pstc`; returns each file's errors.

@@ -3,14 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
-import { main } from '../../src/cli/main.js';
-import { memoryIO } from '../../src/cli/io.js';
-
-async function run(args: string[]) {
-  const io = memoryIO();
-  const code = await main(args, io);
-  return { code, ...io };
-}
+import { runCli as run } from './run-cli.js';
 
 describe('pstc explain', () => {
   it('prints the cost table, the pattern and the principle checks for PST-T', async () => {

@@ -7,22 +7,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkOutputPath } from '../../src/cli/output-path.js';
-import { memoryIO } from '../../src/cli/io.js';
-import { main } from '../../src/cli/main.js';
 import { commentText, tsString } from '../../src/explore/emit-ts.js';
 import { ReadOnlyOutputError, writeFileAtomic } from '../../src/weights/atomic.js';
 import { writeNpy } from '../../src/weights/index.js';
+import { runCli as run } from './run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pstc-cli-hardening-'));
 cpSync(resolve('models'), join(dir, 'models'), { recursive: true });
 const model = join(dir, 'models/tiny/pst-tiny.pst');
 const shifts = join(dir, 'models/common/shifts.pst');
-
-async function run(args: string[]) {
-  const io = memoryIO();
-  const code = await main(args, io);
-  return { code, ...io };
-}
 
 describe('input sizes are bounded before anything is allocated', () => {
   it('refuses absurd flags by name (exit 2)', async () => {

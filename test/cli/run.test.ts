@@ -6,13 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { interpret } from '../../backends/reference/interpreter.js';
-import { memoryIO } from '../../src/cli/io.js';
-import { main } from '../../src/cli/main.js';
 import { lowerModel } from '../../src/ir/lower.js';
 import { loadModel } from '../../src/lang/elaborate.js';
 import { initWeights, readNpy, writeNpy, writeSafetensors, type WeightMap } from '../../src/weights/index.js';
 import { freshSeed, maxNormRelativeError, randomArray, rng } from '../webgpu/util.js';
 import { readFromDisk } from '../../src/lang/read-disk.js';
+import { runCli as run } from './run-cli.js';
 
 const MODEL = 'models/tiny/pst-tiny.pst';
 const dir = mkdtempSync(join(tmpdir(), 'pstc-run-'));
@@ -22,12 +21,6 @@ let weights: WeightMap;
 let clip: Float32Array;
 const ckpt = join(dir, 'tiny.safetensors');
 const clipFile = join(dir, 'clip.npy');
-
-async function run(args: string[]) {
-  const io = memoryIO();
-  const code = await main(args, io);
-  return { code, ...io };
-}
 
 beforeAll(() => {
   const { model } = loadModel(MODEL, undefined, readFromDisk);

@@ -1,13 +1,6 @@
 // `pstc explain A --compare B`: structure, cost and shift schedule side by side, differences marked.
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { memoryIO } from '../../src/cli/io.js';
-
-async function run(args: string[]) {
-  const io = memoryIO();
-  const code = await main(args, io);
-  return { code, ...io };
-}
+import { runCli as run } from '../cli/run-cli.js';
 
 describe('pstc explain --compare', () => {
   it('compares two files: the no-shift baseline differs in bias table, params, schedule and patterns', async () => {

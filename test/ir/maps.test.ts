@@ -18,6 +18,7 @@ import {
   windowPartition,
   windowReverse,
 } from '../../src/ir/maps.js';
+import { indices } from './expr-arbitraries.js';
 
 // ---------------------------------------------------------------------------------------------
 // A tiny tensor library
@@ -29,16 +30,6 @@ interface T {
 
 const size = (shape: readonly number[]) => shape.reduce((p, n) => p * n, 1);
 
-function* indices(shape: readonly number[]): Generator<number[]> {
-  const idx = shape.map(() => 0);
-  if (shape.some((n) => n === 0)) return;
-  for (;;) {
-    yield [...idx];
-    let k = shape.length - 1;
-    while (k >= 0 && ++idx[k]! === shape[k]) idx[k--] = 0;
-    if (k < 0) return;
-  }
-}
 
 function offset(shape: readonly number[], idx: readonly number[]): number {
   const s = rowMajorStrides(shape);

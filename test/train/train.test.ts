@@ -7,23 +7,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { interpret } from '../../backends/reference/interpreter.js';
-import { memoryIO } from '../../src/cli/io.js';
-import { main } from '../../src/cli/main.js';
 import { compileProgram } from '../../src/passes/pipeline.js';
 import { loadModelWithSettings } from '../../src/lang/overrides.js';
 import { readFromDisk } from '../../src/lang/read-disk.js';
 import { initWeights, npyHeaderBytes, readSafetensors, writeNpy, writeSafetensors } from '../../src/weights/index.js';
 import { freshSeed, maxNormRelativeError, randomArray, rng } from '../webgpu/util.js';
+import { runCli as run } from '../cli/run-cli.js';
 
 const MODEL = 'models/tiny/pst-tiny.pst';
 const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'pstc-train-'));
-
-async function run(args: string[]) {
-  const io = memoryIO();
-  const code = await main(args, io);
-  return { code, ...io };
-}
 
 /** A small npy dataset: random clips, labels 0…classes−1. */
 function npyData(name: string, n: number, seed: number, labels?: number[], edit?: (clips: Float32Array) => void): string {

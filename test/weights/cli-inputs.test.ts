@@ -4,18 +4,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { memoryIO } from '../../src/cli/io.js';
-import { main } from '../../src/cli/main.js';
 import { writeNpy } from '../../src/weights/npy.js';
+import { runCli as run } from '../cli/run-cli.js';
 
 const MODEL = 'models/tiny/pst-tiny.pst';
 const dir = mkdtempSync(join(tmpdir(), 'pstc-cli-inputs-'));
-
-async function run(args: string[]) {
-  const io = memoryIO();
-  const code = await main(args, io);
-  return { code, ...io };
-}
 
 function clip(name: string, shape: number[], fill: (i: number) => number): string {
   const path = join(dir, name);
