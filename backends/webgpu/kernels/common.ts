@@ -139,6 +139,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
   }`;
 }
 
+/**
+ * `workgroup_sum(t, value)`: the sum of one value per thread (a tree in fixed order, so the same
+ * bits every run); every thread gets the total. THREADS must be a power of two; call from uniform
+ * control flow. Declares the workgroup array `partial`.
+ */
+export function workgroupSumWgsl(threads: number): string {
+  if (threads & (threads - 1)) throw new Error(`internal error: workgroup_sum needs a power of two, got ${threads}`);
+  return `var<workgroup> partial: array<f32, ${threads}>;
+
+fn workgroup_sum(t: i32, value: f32) -> f32 {
+  partial[t] = value;
+  workgroupBarrier();
+  for (var stride = ${threads} / 2; stride > 0; stride /= 2) {
+    if (t < stride) {
+      partial[t] += partial[t + stride];
+    }
+    workgroupBarrier();
+  }
+  let total = partial[0];
+  // The next call overwrites partial: wait until everybody has read the total.
+  workgroupBarrier();
+  return total;
+}`;
+}
+
 /** The smallest power of two ≥ n. */
 export function nextPowerOfTwo(n: number): number {
   let p = 1;

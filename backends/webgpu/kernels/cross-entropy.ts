@@ -15,8 +15,8 @@ import {
   type Kernel,
   type KernelBinding,
   type KernelLimits,
+  workgroupSumWgsl,
 } from './common.js';
-import { workgroupSumWgsl } from './layernorm.js';
 
 export interface CrossEntropyOptions {
   label: string;

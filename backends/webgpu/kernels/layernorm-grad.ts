@@ -19,8 +19,9 @@ import {
   type KernelBinding,
   type KernelLimits,
   type WgslFunction,
+  workgroupSumWgsl,
 } from './common.js';
-import { threadsFor, workgroupSumWgsl } from './layernorm.js';
+import { threadsFor } from './layernorm.js';
 
 export interface LayerNormGradOptions {
   rows: number;

@@ -15,6 +15,7 @@ import {
   wgslFloat,
   wgslInt,
   workgroupGrid,
+  workgroupSumWgsl,
   type Kernel,
   type KernelBinding,
   type KernelLimits,
@@ -159,7 +160,7 @@ const SLOT: i32 = ${wgslInt(o.slot)};
 
 ${bindings.map(storageDecl).join('\n')}
 
-var<workgroup> partial: array<f32, ${THREADS}>;
+${workgroupSumWgsl(THREADS)}
 
 @compute @workgroup_size(${THREADS})
 fn main(@builtin(local_invocation_index) lid: u32) {
@@ -169,16 +170,9 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     let g = grad[i];
     s += g * g;
   }
-  partial[t] = s;
-  workgroupBarrier();
-  for (var stride = ${THREADS / 2}; stride > 0; stride /= 2) {
-    if (t < stride) {
-      partial[t] += partial[t + stride];
-    }
-    workgroupBarrier();
-  }
+  let total = workgroup_sum(t, s);
   if (t == 0) {
-    norms[SLOT] = partial[0];
+    norms[SLOT] = total;
   }
 }
 `;

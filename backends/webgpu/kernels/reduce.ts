@@ -16,8 +16,8 @@ import {
   type KernelBinding,
   type KernelLimits,
   type WgslFunction,
+  workgroupSumWgsl,
 } from './common.js';
-import { workgroupSumWgsl } from './layernorm.js';
 
 export interface SumOptions {
   label: string;
