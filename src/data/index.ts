@@ -24,6 +24,7 @@ export { writeNpyDataset, clipStripPng, writeClipStripPng, type StripOptions } f
 // Real data (mmaction2 lists): rawframes:/videos:
 export { VideoPipelineDataset, openVideoList, IMAGENET_MEAN, IMAGENET_STD, type PipelineOptions, type OpenVideoOptions } from './video-dataset.js';
 export { pipelineOptions } from './video-spec.js';
+export { dataSpecOfSection, formatDataSpec, type DataPurpose } from './section-spec.js';
 export { type VideoListSpec, type VideoSpecOptions } from './spec.js';
 export { type OpenDataOptions } from './open.js';
 export { readAnnotations, frameFileName, type Annotation } from './annotations.js';

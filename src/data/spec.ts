@@ -44,6 +44,8 @@ export interface VideoSpecOptions {
   aspect?: [number, number];
   flip?: number;
   flipMap?: Map<number, number>;
+  mean?: number[];
+  std?: number[];
   seed?: number;
 }
 
@@ -175,7 +177,7 @@ export function parseDataSpec(spec: string): DataSpec {
   }
 }
 
-const VIDEO_KEYS = ['root', 'val', 'tmpl', 'start', 'sampler', 'interval', 'clips', 'crops', 'scale', 'area', 'aspect', 'flip', 'flip_map', 'seed'];
+const VIDEO_KEYS = ['root', 'val', 'tmpl', 'start', 'sampler', 'interval', 'clips', 'crops', 'scale', 'area', 'aspect', 'flip', 'flip_map', 'mean', 'std', 'seed'];
 
 /** `lo:hi` with 0 < lo ≤ hi. */
 function readRange(key: string, text: string, spec: string): [number, number] {
@@ -184,6 +186,15 @@ function readRange(key: string, text: string, spec: string): [number, number] {
     throw dataError('PST601', `\`${spec}\`: \`${key}=${text}\` is not a range lo:hi of positive numbers`, { expected: `${key}=lo:hi, e.g. area=0.08:1` });
   }
   return [parts[0]!, parts[1]!];
+}
+
+/** `r:g:b`, three numbers in 0–255 units (std: each > 0). */
+function readChannels(key: 'mean' | 'std', text: string, spec: string): number[] {
+  const parts = text.split(':').map((p) => (p.trim() === '' ? NaN : Number(p)));
+  if (parts.length !== 3 || !parts.every((p) => Number.isFinite(p) && (key === 'mean' || p > 0))) {
+    throw dataError('PST601', `\`${spec}\`: \`${key}=${text}\` is not three ${key === 'std' ? 'positive ' : ''}numbers r:g:b`, { expected: `${key}=${key === 'mean' ? '123.675:116.28:103.53' : '58.395:57.12:57.375'} (RGB, 0–255 units)` });
+  }
+  return parts;
 }
 
 /** `a:b/c:d`: classes a and b (c and d, …) trade places when a clip is flipped. */
@@ -246,6 +257,10 @@ function parseVideoListSpec(kind: 'rawframes' | 'videos', body: string, text: st
       }
       case 'flip_map':
         options.flipMap = readFlipMap(value, text);
+        break;
+      case 'mean':
+      case 'std':
+        options[key] = readChannels(key, value, text);
         break;
       default:
         unknownKey(key, VIDEO_KEYS, text);

@@ -42,6 +42,9 @@ export interface PipelineOptions {
   start: number;
   /** File names of a rawframe folder (`img_{:05d}.jpg`). */
   tmpl: string;
+  /** Normalize's per-channel mean and std, RGB, in 0–255 units (ImageNet's by default). */
+  mean: readonly number[];
+  std: readonly number[];
   seed: number;
 }
 
@@ -209,12 +212,13 @@ export class VideoPipelineDataset implements Dataset {
         }),
       ),
     );
-    // HWC bytes → C×T×H×W, normalised with ImageNet mean/std (0–255 units).
+    // HWC bytes → C×T×H×W, normalised with the pipeline's mean/std (0–255 units).
     const plane = size * size;
+    const { mean, std } = o;
     const out = new Float32Array(3 * frames * plane);
     rgb.forEach((bytes, t) => {
       for (let p = 0; p < plane; p++) {
-        for (let c = 0; c < 3; c++) out[(c * frames + t) * plane + p] = (bytes[p * 3 + c]! - IMAGENET_MEAN[c]!) / IMAGENET_STD[c]!;
+        for (let c = 0; c < 3; c++) out[(c * frames + t) * plane + p] = (bytes[p * 3 + c]! - mean[c]!) / std[c]!;
       }
     });
     const label = sample.labels[0]!;

@@ -6,6 +6,7 @@
 import type { Expr, GridBlock, Member, PathSegment } from './ast.js';
 import type { Reporter } from './report.js';
 import type { Span } from './span.js';
+import { DATA_KEY_HINTS, DATA_KEYS } from './data-config.js';
 import { didYouMean } from './values.js';
 
 export type Setting = (
@@ -43,6 +44,9 @@ export interface Schema {
   exclusive?: readonly string[];
   /** Whether a `grid { }` block may appear here. */
   grid?: boolean;
+  /** Names that are not valid here but that users write (another tool's name for a setting):
+   *  the hint says what to write instead. */
+  hints?: Readonly<Record<string, string>>;
 }
 
 export function emptyBody(): BodyNode {
@@ -229,7 +233,7 @@ function unknownMember(name: string, span: Span, schema: Schema, r: Reporter, co
   const candidates = [...schema.props, ...Object.keys(schema.sections)];
   // `depth`, `heads`, `dim` belong to stages: say where they go rather than guess a name.
   const stage = schema.sections['stage'];
-  const hint = stage?.props.includes(name) ? `\`${name}\` is set per stage: \`stage N { ${name} = … }\`` : didYouMean(name, candidates);
+  const hint = schema.hints?.[name] ?? (stage?.props.includes(name) ? `\`${name}\` is set per stage: \`stage N { ${name} = … }\`` : didYouMean(name, candidates));
   r.error(code, span, `unknown ${form} \`${name}\``, { expected: schema.what, hint });
 }
 
@@ -303,6 +307,7 @@ export const modelSchema: Schema = {
     embed: { what: 'an embed property: patch, dim, norm', props: ['patch', 'dim', 'norm'], sections: {} },
     head: { what: 'a head property: pool, dropout, classes', props: ['pool', 'dropout', 'classes'], sections: {} },
     stage: stageSchema,
+    data: { what: `a data property: ${DATA_KEYS.join(', ')}`, props: DATA_KEYS, sections: {}, hints: DATA_KEY_HINTS },
     ...shiftOverrides,
   },
   indexed: ['stage'],

@@ -16,6 +16,7 @@ import type {
   StageConfig,
 } from './model.js';
 import type { Reporter } from './report.js';
+import { readDataSection } from './data-config.js';
 import { configProblems, foldChannels, headDim, MAX_WIDTH, patternReach, shiftedHeads } from './facts.js';
 import { evaluateSetting, type BuiltShift, type ShiftBuilder, type ShiftRef } from './shifts.js';
 import type { Span } from './span.js';
@@ -45,8 +46,10 @@ export function elaborateModel(name: string, nameSpan: Span, body: BodyNode, ctx
   const finalNorm = m.read(body.props.get('norm'), (v) => readWord(v, ['layernorm', 'none'], ctx.r), 'layernorm');
   const head = m.head(nameSpan);
   const stages = m.stages(nameSpan, embed?.dim);
-  if (ctx.r.failed || !input || !embed || !finalNorm || head === undefined || !stages) return undefined;
-  const model: ModelConfig = { name, embed, stages, finalNorm: finalNorm === 'layernorm', head, input, span: nameSpan };
+  const dataNode = body.sections.get('data');
+  const data = dataNode && readDataSection(dataNode, ctx.ev, ctx.r, head?.classes);
+  if (ctx.r.failed || !input || !embed || !finalNorm || head === undefined || !stages || (dataNode && !data)) return undefined;
+  const model: ModelConfig = { name, embed, stages, finalNorm: finalNorm === 'layernorm', head, input, ...(data ? { data } : {}), span: nameSpan };
   // What lowering and the backends need beyond the values themselves (facts.ts owns the rules).
   for (const p of configProblems(model)) {
     const span = m.pointAt(p.stage, p.fields) ?? stages[p.stage]?.span ?? nameSpan;

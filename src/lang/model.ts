@@ -1,6 +1,7 @@
 // The elaborated model: what a checked .pst model means, with every import, `extends`, constant,
 // default and sweep axis resolved. This is the only thing later phases (src/ir, src/weights, the
 // backends) read from the language: they never see syntax.
+import type { DataConfig } from './data-config.js';
 import type { Span } from './span.js';
 
 /** What happens at the first and last frame when a shift reads outside the clip. */
@@ -96,6 +97,9 @@ export interface ModelConfig {
   head: HeadConfig | null;
   /** Default input for explain/bench/run; flags override. */
   input: InputConfig;
+  /** The `data { … }` section (preset values filled in), when the model has one: what train and
+   *  eval read when no --data is given. */
+  data?: DataConfig;
   /** Where the model was declared (for diagnostics from later phases). */
   span?: Span;
 }

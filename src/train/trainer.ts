@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PstcDevice } from '../../backends/webgpu/gpu-device.js';
-import { closeData, dataInputOf, labelsOfPairs, Loader, openData, type Batch, type DataSource, type Dataset } from '../data/index.js';
+import { closeData, dataInputOf, formatDataSpec, labelsOfPairs, Loader, openData, type Batch, type DataSource, type Dataset, type DataSpec } from '../data/index.js';
 import { DiagnosticError } from '../lang/diagnostics.js';
 import type { ModelConfig } from '../lang/model.js';
 import { writeFileAtomic } from '../weights/atomic.js';
@@ -21,8 +21,9 @@ import { learningRate, type OptimizerConfig } from './optimizer.js';
 import { TrainingStep, type StepMetrics } from './step.js';
 
 export interface TrainSettings {
-  /** The data spec (`--data`), e.g. `synthetic:motion` or `npy:clips.npy,labels.npy`. */
-  data: string;
+  /** The data spec (`--data`), e.g. `synthetic:motion` or `npy:clips.npy,labels.npy`, or a parsed
+   *  one (a model's data section, src/data/section-spec.ts). */
+  data: string | DataSpec;
   /** Optimizer steps, or epochs of the training set (one of them). */
   steps?: number;
   epochs?: number;
@@ -92,7 +93,10 @@ function trainError(code: string, message: string, hint: string, flag = '--data'
 
 /** What must match for a resume: everything but the step counts' bookkeeping. */
 function settingsRecord(run: TrainRun, totalSteps: number): Record<string, unknown> {
-  return { model: run.model.name, weights: run.initialWeightsFrom, totalSteps, ...run.settings, evalEvery: undefined, logEvery: undefined, workers: undefined, checkpointEvery: undefined };
+  // The data as `--data` text either way: a run started from a data section resumes with the same
+  // `--data` spelled out, and settings.json says what was read.
+  const data = typeof run.settings.data === 'string' ? run.settings.data : formatDataSpec(run.settings.data);
+  return { model: run.model.name, weights: run.initialWeightsFrom, totalSteps, ...run.settings, data, evalEvery: undefined, logEvery: undefined, workers: undefined, checkpointEvery: undefined };
 }
 
 export async function train(run: TrainRun): Promise<TrainResult> {

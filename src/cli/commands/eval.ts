@@ -8,6 +8,7 @@ import { orderPartners } from '../../train/trainer.js';
 import { evaluate } from '../../train/evaluate.js';
 import { loadCheckpoint } from '../../weights/index.js';
 import { UsageError } from '../errors.js';
+import { chooseData } from '../data-choice.js';
 import { loadCommandModel } from '../model.js';
 import { positiveInt, withModelArgument, type ModelFlags } from '../options.js';
 import { createProgress } from '../progress.js';
@@ -24,16 +25,15 @@ export const registerEval: CommandRegistrar = (program: Command, io) => {
   withModelArgument(program.command('eval'))
     .description('evaluate a checkpoint on a dataset: top-1, top-5, loss (multi-clip/crop views averaged)')
     .option('--weights <file>', 'the checkpoint (.safetensors or .pth; a training run writes RUN/checkpoints/step-…/weights.safetensors)')
-    .option('--data <spec>', 'as for train; its validation split when it has one (synthetic:motion), else the set itself')
+    .option('--data <spec>', "as for train; its validation split when it has one (synthetic:motion, val=), else the set itself; default: the model's data section (its val list, else train)")
     .option('--batch <B>', 'clips per forward', positiveInt('--batch', 65536), 16)
     .option('--json', 'print the result as JSON')
     .action(async (file: string, flags: EvalFlags) => {
       if (!flags.weights) throw new UsageError('--weights: missing; the checkpoint to evaluate');
-      if (!flags.data) throw new UsageError('--data: missing; e.g. --data synthetic:motion');
       const { model } = loadCommandModel(file, flags);
       if (!model.head) throw new UsageError(`${model.name} has no classification head: nothing to evaluate`);
       const weights = loadCheckpoint(flags.weights, model);
-      const data = await openData(flags.data, dataInputOf(model));
+      const data = await openData(chooseData(model, flags.data, 'eval'), dataInputOf(model));
       try {
         const set = evaluationSet(data);
         const partners = orderPartners(set, model.head.classes);

@@ -7,6 +7,7 @@ import { train, type TrainSettings } from '../../train/trainer.js';
 import { initWeights, loadCheckpoint, type WeightMap } from '../../weights/index.js';
 import { withDevice } from '../device.js';
 import { UsageError } from '../errors.js';
+import { chooseData } from '../data-choice.js';
 import { loadCommandModel } from '../model.js';
 import { nonNegativeInt, positiveInt, withModelArgument, type ModelFlags } from '../options.js';
 import { checkOutputPath } from '../output-path.js';
@@ -65,7 +66,7 @@ function optimizerFrom(flags: TrainFlags): OptimizerConfig {
 export const registerTrain: CommandRegistrar = (program: Command, io) => {
   withModelArgument(program.command('train'))
     .description('train the model on the WebGPU device: forward, backward and optimizer in one submission per step')
-    .option('--data <spec>', 'npy:CLIPS.npy,LABELS.npy | synthetic:motion[,key=value…] | rawframes:ANN.txt[,root=DIR] | videos:ANN.txt[,root=DIR] (docs/data.md)')
+    .option('--data <spec>', "npy:CLIPS.npy,LABELS.npy | synthetic:motion[,key=value…] | rawframes:ANN.txt[,root=DIR] | videos:ANN.txt[,root=DIR] (docs/data.md); default: the model's data section")
     .option('--weights <file>', 'start from this checkpoint (.safetensors or .pth); default: freshly initialised weights from --seed')
     .option('--steps <N>', 'optimizer steps', positiveInt('--steps', 1e9))
     .option('--epochs <E>', 'or: passes over the training set', positiveInt('--epochs', 1e6))
@@ -88,14 +89,14 @@ export const registerTrain: CommandRegistrar = (program: Command, io) => {
     .option('--out <dir>', 'the run directory: settings, log.jsonl, checkpoints, summary')
     .option('--resume', 'continue the run in --out from its latest checkpoint')
     .action(async (file: string, flags: TrainFlags) => {
-      if (!flags.data) throw new UsageError('--data: missing; e.g. --data synthetic:motion or --data npy:clips.npy,labels.npy');
       if (!flags.out) throw new UsageError('--out: missing; the run directory to write (settings, log, checkpoints)');
       if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError('--steps and --epochs: give one of them');
       const { model, result } = loadCommandModel(file, flags);
+      const data = chooseData(model, flags.data, 'train');
       checkOutputPath({ flag: '--out', path: flags.out, kind: 'folder', inputs: [...result.sources.keys(), ...(flags.weights ? [flags.weights] : [])] });
       const initialWeights: WeightMap = flags.weights !== undefined ? loadCheckpoint(flags.weights, model) : initWeights(model, flags.seed);
       const settings: TrainSettings = {
-        data: flags.data,
+        data,
         ...(flags.steps !== undefined ? { steps: flags.steps } : {}),
         ...(flags.epochs !== undefined ? { epochs: flags.epochs } : {}),
         batch: flags.batch,
