@@ -4,6 +4,7 @@ import type { ModelConfig, PatchShift } from '../lang/model.js';
 import { compileProgram, need } from '../passes/pipeline.js';
 import { costReport, principleNotes, receptiveField, stageMaps, type CostReport } from '../ir/analysis.js';
 import { shiftedHeads } from '../lang/facts.js';
+import { dataSettingsText } from '../lang/data-config.js';
 import { patternPicture, type PatternPicture } from '../ir/pattern.js';
 import { effectiveWindow } from '../ir/window.js';
 import { patternToText } from '../explore/pattern-picture.js';
@@ -66,6 +67,8 @@ export function explainModel(model: ModelConfig, input: { batch: number; frames:
       stage: s.number,
       blocks: s.blocks.map((b) => (b.shift ? `${b.shift.kind === 'patch' ? 'tps' : 'tcs'}:${b.shift.name}` : 'none')),
     })),
+    /** The model's data section (preset values filled in), as `key = value` settings. */
+    data: model.data ? dataSettingsText(model.data) : null,
   };
 }
 
@@ -111,6 +114,11 @@ export function renderReport(report: ReturnType<typeof explainModel>, color = fa
       [true, true, false, false, true],
     ),
   );
+  if (report.data) {
+    lines.push('');
+    lines.push('Data (the data section; what train and eval read without --data; the rest: docs/data.md defaults):');
+    for (const line of report.data) lines.push(`  ${line}`);
+  }
   lines.push('');
   lines.push('Design principles:');
   if (report.principles.length === 0) lines.push('  (no shifts: nothing to check)');

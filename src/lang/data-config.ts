@@ -300,3 +300,34 @@ function readChannels(v: Value, key: 'mean' | 'std', r: Reporter): number[] | un
   }
   return out;
 }
+
+/** The section's settings in the language's own words (`sampler = uniform`, `flip_map = [(86, 87)]`),
+ *  in DATA_KEYS order: what `pstc explain` shows. Settings it leaves out take the pipeline defaults. */
+export function dataSettingsText(config: DataConfig): string[] {
+  const value = (key: (typeof DATA_KEYS)[number]): string | undefined => {
+    switch (key) {
+      case 'flip_map':
+        return config.flipMap && `[${config.flipMap.map(([a, b]) => `(${a}, ${b})`).join(', ')}]`;
+      case 'area':
+      case 'aspect':
+      case 'mean':
+      case 'std': {
+        const v = config[key];
+        return v && `(${v.join(', ')})`;
+      }
+      case 'train':
+      case 'val':
+      case 'root':
+      case 'tmpl':
+        return config[key] === undefined ? undefined : JSON.stringify(config[key]);
+      default: {
+        const v = config[key];
+        return v === undefined ? undefined : String(v);
+      }
+    }
+  };
+  return DATA_KEYS.flatMap((key) => {
+    const v = value(key);
+    return v === undefined ? [] : [`${key} = ${v}`];
+  });
+}

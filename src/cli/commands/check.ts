@@ -42,7 +42,8 @@ export function summaryLine(model: ModelConfig, width = 0): string {
   const depths = model.stages.map((s) => s.depth).join(',');
   const heads = model.stages.map((s) => s.heads).join(',');
   const dim = model.stages[0]?.dim ?? model.embed.dim;
-  return `${model.name.padEnd(width)}  depths ${depths}  dim ${dim}  heads ${heads}  shifts ${shiftSummary(model)}`;
+  const data = model.data ? `  data ${[model.data.preset, model.data.format].filter(Boolean).join(' ') || 'settings'}` : '';
+  return `${model.name.padEnd(width)}  depths ${depths}  dim ${dim}  heads ${heads}  shifts ${shiftSummary(model)}${data}`;
 }
 
 /**
