@@ -21,6 +21,8 @@ const modelFiles = (readdirSync('models', { recursive: true }) as string[])
 const expected: Record<string, { models: number; warnings?: string[] }> = {
   'models/common/shifts.pst': { models: 0 },
   'models/pst-t.pst': { models: 1 },
+  'models/pst-t-sthv2.pst': { models: 1 },
+  'models/pst-t-k400.pst': { models: 1 },
   'models/pst-b.pst': { models: 1 },
   'models/swin2d-t.pst': { models: 1 },
   'models/tsm-t.pst': { models: 1 },
