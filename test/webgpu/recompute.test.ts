@@ -1,7 +1,7 @@
 // Activation recomputation on the device: a training step of pst-tiny with drop_path 0.5 on every
 // block (so the masks drop samples) under a fixed step key, planned with and without the
 // `recompute` pass, gives the same loss and gradients — the copies' kernels draw the forward's
-// dropout masks — within 1e-6 (the forward's kernels fuse a little differently once the
+// dropout masks — within 1e-6 (bit-identical on lavapipe; the forward's kernels fuse a little differently once the
 // intermediates have fewer readers), and less planned activation memory.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDevice, type PstcDevice } from '../../backends/webgpu/device.js';
