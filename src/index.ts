@@ -73,6 +73,7 @@ export {
 export { train, orderPartners, type TrainRun, type TrainSettings, type TrainResult, type TrainProgress } from './train/trainer.js';
 export { evaluate, type Evaluation, type EvaluateOptions } from './train/evaluate.js';
 export { TrainingStep, type StepSetup, type StepMetrics } from './train/step.js';
+export { planTraining, fitTrainingPlan, type TrainingPlan, type PlanOptions, type FittedPlan } from './train/plan.js';
 export { DEFAULT_OPTIMIZER, decays, learningRate, hyperParameters, type OptimizerConfig, type OptimizerKind, type Schedule } from './train/optimizer.js';
 export { saveCheckpoint, loadCheckpoint as loadTrainingCheckpoint, loadLatestCheckpoint, type Checkpoint, type TrainState } from './train/checkpoint.js';
 export { loadModelWithSettings, parseSettings } from './lang/overrides.js';

@@ -41,6 +41,30 @@ export function nonNegativeInt(flag: string, max = Number.MAX_SAFE_INTEGER): (va
   };
 }
 
+/** A size in bytes: `512MiB`, `16GiB`, `1.5GB`, or a plain number of bytes. */
+export function byteSize(flag: string): (value: string) => number {
+  const units: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+  return (value: string) => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+    const unit = m ? units[m[2]!.toLowerCase()] : undefined;
+    const n = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag}: expected a size such as 512MiB or 16GiB, got \`${shown(value)}\``);
+    return n;
+  };
+}
+
+/** The training memory flags (train, bench --train, explain --train): recomputation and a budget. */
+export interface MemoryFlags {
+  recompute?: boolean;
+  memoryBudget?: number;
+}
+
+export function withMemoryOptions(command: Command): Command {
+  return command
+    .option('--recompute', 'training: recompute each block\'s forward activations in the backward (less memory, about one more forward of compute)')
+    .option('--memory-budget <size>', 'training: device memory to plan a step within, e.g. 16GiB; over it, --recompute is turned on (with a note), still over it is PST708', byteSize('--memory-budget'));
+}
+
 /** Adds the `<model>` file argument, `-m, --model NAME` (which model of the file) and
  *  `--set PATH=VALUE` (settings on top of it, checked like the file) to a command. */
 export function withModelArgument(command: Command): Command {

@@ -8,25 +8,35 @@
 //
 // Adding a pass is one line in PASSES. Training: a program started with `training` options is
 // lowered in train mode (dropouts, labels, loss) and `autodiff` appends the backward graph; for
-// inference `autodiff` leaves the graph as it is. `runPipeline(…, { until: 'fold' })` stops after a pass; a program remembers the passes
-// that made it, so a later call continues where it stopped.
+// inference `autodiff` leaves the graph as it is. `recompute` (training with `recompute: true`)
+// redirects the backward's reads of each block's intermediates to copies computed again from the
+// block's input (recompute.ts); otherwise it leaves the graph as it is.
+// `runPipeline(…, { until: 'fold' })` stops after a pass; a program remembers the passes that made
+// it, so a later call continues where it stopped.
 import type { ModelConfig } from '../lang/model.js';
 import { foldViews } from '../ir/fold.js';
 import type { Graph } from '../ir/graph.js';
 import { lowerModel, type InputSize } from '../ir/lower.js';
 import type { TrainOptions } from '../ir/lower-train.js';
 import { differentiate } from './autodiff.js';
+import { recomputeBlocks } from './recompute.js';
 import { commuteRowViews } from './commute.js';
 import { fuse, type FusedGraph } from './fuse.js';
 import { planMemory, type MemoryPlan } from './plan-memory.js';
 import { verifyProgram } from './verify.js';
+
+/** A training program's options: lowering's, and the passes' after it. */
+export interface TrainingOptions extends TrainOptions {
+  /** Activation recomputation per block (the `recompute` pass): less memory, more compute. */
+  recompute?: boolean;
+}
 
 /** What the passes have made of a model so far; each pass fills in or rewrites one part. */
 export interface Program {
   readonly model: ModelConfig;
   readonly input: InputSize;
   /** Present for a training program: lowered in train mode, differentiated by `autodiff`. */
-  readonly training?: TrainOptions;
+  readonly training?: TrainingOptions;
   /** The names of the passes that made this program, in order. */
   readonly passes: readonly string[];
   /** From `lower` on: the graph IR. */
@@ -75,6 +85,11 @@ export const PASSES = [
     run: (p: Program): Program => ({ ...base(p), graph: lowerModel(p.model, p.input, p.training ? { mode: 'train', ...p.training } : {}) }),
   },
   graphPass('autodiff', 'training graphs: append the reverse-mode backward graph and a gradient per param', (g) => (g.outputs.loss === undefined ? g : differentiate(g).graph)),
+  {
+    name: 'recompute',
+    does: 'training with --recompute: backward reads of a block\'s forward intermediates go to copies recomputed from the block input',
+    run: (p: Program): Program => (p.training?.recompute ? { ...base(p), graph: recomputeBlocks(need(p, 'graph', 'recompute')).graph } : p),
+  },
   graphPass('fold', 'compose each chain of views into one index map, so no view reads a view', foldViews, { folded: true }),
   graphPass('commute', 'move row-only views in front of the linear layer they follow (residual adds read one layout)', commuteRowViews, { folded: true }),
   {
@@ -97,13 +112,13 @@ export function isPassName(name: string): name is PassName {
 }
 
 /** A program no pass has touched yet. */
-export function startProgram(model: ModelConfig, input: InputSize, training?: TrainOptions): Program {
+export function startProgram(model: ModelConfig, input: InputSize, training?: TrainingOptions): Program {
   return { model, input, passes: [], ...(training ? { training } : {}) };
 }
 
 export interface RunOptions {
   /** compileProgram: lower for training with these options (runPipeline takes them from the program). */
-  training?: TrainOptions;
+  training?: TrainingOptions;
   /** Stop after this pass (default: run to the end). */
   until?: PassName;
   /** The pass list (default PASSES); tests give a shorter or longer one. */

@@ -1,10 +1,11 @@
 // Memory planning by liveness. Kernels run in list order; every tensor a kernel writes (and the
 // clip input) lives from the step that writes it to the last step that reads it, graph outputs to
 // the end. In a training graph that is what keeps a forward activation alive until its backward
-// use (the backward kernels read it), and every parameter gradient to the end of the step. Tensors share buffers: each gets the smallest free buffer that holds it, else the
-// largest free one grown to fit, else a new one (greedy, deterministic). Buffer sizes are known
-// before anything runs, so the peak is a number `explain` and `bench` can print.
-// A kernel's output is placed before its inputs are freed, so no kernel reads and writes one buffer.
+// use (the backward kernels read it), and every parameter gradient to the end of the step.
+// Tensors share buffers when their lifetimes are disjoint: greedy by size, largest first, each
+// into the smallest buffer free for its whole lifetime, else a new one (deterministic). Buffer
+// sizes are known before anything runs, so the peak is a number `explain` and `bench` can print.
+// A kernel's output is alive at the step its inputs are read last, so no kernel reads and writes one buffer.
 import { size, type NodeId } from '../ir/graph.js';
 import { kernelSources, type FusedGraph } from './fuse.js';
 
@@ -40,45 +41,52 @@ export function planMemory(fused: FusedGraph, keep: readonly NodeId[] = []): Mem
   for (const g of fused.grads) lastRead.set(g.node, end);
   for (const id of keep) lastRead.set(id, end);
 
+  // Live intervals [written, last read] (the clip input is written before step 0; a tensor
+  // nobody reads dies where it is written). Two tensors may share a buffer only when their
+  // intervals are disjoint: a kernel's output is written at the step its inputs are read last, so
+  // it never shares a buffer with them.
   const bytes = new Map<NodeId, number>();
-  const slot = new Map<NodeId, number>();
-  const buffers: number[] = [];
-  const free: number[] = [];
+  const interval = new Map<NodeId, [number, number]>();
+  const define = (id: NodeId, step: number) => {
+    bytes.set(id, size(graph.nodes[id]!.shape) * F32);
+    interval.set(id, [step, lastRead.get(id) ?? step]);
+  };
+  for (const id of graph.inputs) define(id, -1);
+  kernels.forEach((k, step) => define(k.out, step));
+
+  // The liveness bound: Σ bytes of the tensors alive at each step, at its largest.
+  const delta = new Array<number>(end + 3).fill(0);
+  for (const [id, [from, to]] of interval) {
+    delta[from + 1]! += bytes.get(id)!;
+    delta[to + 2]! -= bytes.get(id)!;
+  }
   let live = 0;
   let livePeakBytes = 0;
+  for (const d of delta) livePeakBytes = Math.max(livePeakBytes, (live += d));
 
-  const place = (id: NodeId) => {
-    const need = size(graph.nodes[id]!.shape) * F32;
-    bytes.set(id, need);
+  // Greedy by size: the largest tensors first, each into the smallest buffer whose tensors are all
+  // dead while it lives, else a new buffer of its size. Buffers never grow (every tensor placed
+  // later is no larger), so the plan follows the lifetimes rather than the order of the steps —
+  // a forward activation held to its backward use does not pin a buffer others were grown into.
+  const order = [...interval.keys()].sort((a, b) => bytes.get(b)! - bytes.get(a)! || interval.get(a)![0] - interval.get(b)![0] || a - b);
+  const slot = new Map<NodeId, number>();
+  const buffers: number[] = [];
+  const occupied: [number, number][][] = [];
+  for (const id of order) {
+    const [from, to] = interval.get(id)!;
     let best = -1;
-    for (const b of free) if (buffers[b]! >= need && (best < 0 || buffers[b]! < buffers[best]!)) best = b;
-    if (best < 0 && free.length) {
-      best = free.reduce((x, y) => (buffers[y]! > buffers[x]! ? y : x));
-      buffers[best] = need;
+    for (let b = 0; b < buffers.length; b++) {
+      if (best >= 0 && buffers[b]! >= buffers[best]!) continue;
+      if (occupied[b]!.every(([f, t]) => t < from || to < f)) best = b;
     }
     if (best < 0) {
       best = buffers.length;
-      buffers.push(need);
-    } else {
-      free.splice(free.indexOf(best), 1);
+      buffers.push(bytes.get(id)!);
+      occupied.push([]);
     }
+    occupied[best]!.push([from, to]);
     slot.set(id, best);
-    live += need;
-    livePeakBytes = Math.max(livePeakBytes, live);
-  };
-  const release = (id: NodeId) => {
-    free.push(slot.get(id)!);
-    live -= bytes.get(id)!;
-  };
-
-  for (const id of graph.inputs) place(id);
-  kernels.forEach((k, step) => {
-    place(k.out);
-    // Free what this step read last (each tensor once, even when read twice).
-    for (const id of new Set(kernelSources(k))) if (!isParam(id) && lastRead.get(id) === step) release(id);
-    // A tensor nobody reads (not an output) is dead at once.
-    if (!lastRead.has(k.out)) release(k.out);
-  });
+  }
 
   let weightBytes = 0;
   for (const id of graph.params) weightBytes += size(graph.nodes[id]!.shape) * F32;

@@ -31,6 +31,8 @@ export interface StepSetup {
   seed: number;
   /** For the metrics: each class's order-reversed partner (synthetic:motion), or none. */
   partners?: readonly number[];
+  /** Activation recomputation per block (the `recompute` pass): less memory, one more block forward each. */
+  recompute?: boolean;
 }
 
 /** Running sums since the last reset, as the metrics kernel keeps them. */
@@ -81,7 +83,7 @@ export class TrainingStep {
   /** Plan, compile and upload: `weights` are the starting parameters, `state` a checkpoint's optimizer state. */
   static async create(device: PstcDevice, setup: StepSetup, weights: WeightMap, state?: WeightMap): Promise<TrainingStep> {
     const input = { batch: setup.microBatch, frames: setup.frames, size: setup.size };
-    const differentiated = compileProgram(setup.model, input, { training: { labelSmoothing: setup.labelSmoothing }, until: 'autodiff' });
+    const differentiated = compileProgram(setup.model, input, { training: { labelSmoothing: setup.labelSmoothing, recompute: setup.recompute ?? false }, until: 'autodiff' });
     const program = planGraph(differentiated, { limits: device.kernelLimits() });
     const graph = await compileGraph(device, program, weights);
     const step = new TrainingStep(device, setup, program, graph);

@@ -18,6 +18,7 @@ import type { WeightMap } from '../weights/tensor.js';
 import { loadLatestCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { learningRate, type OptimizerConfig } from './optimizer.js';
+import { fitTrainingPlan } from './plan.js';
 import { TrainingStep, type StepMetrics } from './step.js';
 
 export interface TrainSettings {
@@ -42,6 +43,11 @@ export interface TrainSettings {
   evalEvery: number;
   /** Clips read at once by the loader. */
   workers: number;
+  /** Activation recomputation per block (`--recompute`). */
+  recompute?: boolean;
+  /** Plan each step within this many bytes of device memory (`--memory-budget`): recompute is
+   *  turned on when the plan exceeds it, PST708 when even that does not fit. */
+  memoryBudget?: number;
 }
 
 /** One line of progress, for a live line on a terminal or a plain log line. */
@@ -96,7 +102,7 @@ function settingsRecord(run: TrainRun, totalSteps: number): Record<string, unkno
   // The data as `--data` text either way: a run started from a data section resumes with the same
   // `--data` spelled out, and settings.json says what was read.
   const data = typeof run.settings.data === 'string' ? run.settings.data : formatDataSpec(run.settings.data);
-  return { model: run.model.name, weights: run.initialWeightsFrom, totalSteps, ...run.settings, data, evalEvery: undefined, logEvery: undefined, workers: undefined, checkpointEvery: undefined };
+  return { model: run.model.name, weights: run.initialWeightsFrom, totalSteps, ...run.settings, data, evalEvery: undefined, logEvery: undefined, workers: undefined, checkpointEvery: undefined, memoryBudget: undefined };
 }
 
 export async function train(run: TrainRun): Promise<TrainResult> {
@@ -146,9 +152,28 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     trimLog(logPath, state.step);
 
     const partners = orderPartners(data.train, model.head.classes);
+    // Only a budget needs the plan before the step is built (planning PST-T takes seconds).
+    let recompute = s.recompute ?? false;
+    if (s.memoryBudget !== undefined) {
+      const micro = { batch: microBatch, frames: input.frames, size: input.size };
+      const fitted = fitTrainingPlan(model, micro, { optimizer: s.optimizer.kind, limits: device.kernelLimits(), recompute, budgetBytes: s.memoryBudget });
+      if (fitted.note) say(fitted.note);
+      recompute = fitted.plan.recompute;
+    }
     const step = await TrainingStep.create(
       device,
-      { model, microBatch, accumulate: s.accumulate, frames: input.frames, size: input.size, optimizer: s.optimizer, labelSmoothing: s.labelSmoothing, seed: s.seed, ...(partners ? { partners } : {}) },
+      {
+        model,
+        microBatch,
+        accumulate: s.accumulate,
+        frames: input.frames,
+        size: input.size,
+        optimizer: s.optimizer,
+        labelSmoothing: s.labelSmoothing,
+        seed: s.seed,
+        recompute,
+        ...(partners ? { partners } : {}),
+      },
       weights,
       optimizerState,
     );

@@ -26,8 +26,8 @@ function editGraph(name: string, edit: (g: Graph) => void): Pass {
 }
 
 describe('the pipeline', () => {
-  it('is lower → autodiff → fold → commute → fuse → plan-memory', () => {
-    expect(PASS_NAMES).toEqual(['lower', 'autodiff', 'fold', 'commute', 'fuse', 'plan-memory']);
+  it('is lower → autodiff → recompute → fold → commute → fuse → plan-memory', () => {
+    expect(PASS_NAMES).toEqual(['lower', 'autodiff', 'recompute', 'fold', 'commute', 'fuse', 'plan-memory']);
   });
 
   for (const family of TINY_FAMILIES) {
@@ -44,7 +44,7 @@ describe('the pipeline', () => {
     expect(lowered.passes).toEqual(['lower']);
     expect(lowered.fused).toBeUndefined();
     const fused = runPipeline(lowered, { until: 'fuse' });
-    expect(fused.passes).toEqual(['lower', 'autodiff', 'fold', 'commute', 'fuse']);
+    expect(fused.passes).toEqual(['lower', 'autodiff', 'recompute', 'fold', 'commute', 'fuse']);
     expect(fused.memory).toBeUndefined();
     const rest = runPipeline(fused);
     expect(programToText(rest)).toBe(programToText(runPipeline(startProgram(model, input))));
@@ -60,7 +60,7 @@ describe('the pipeline', () => {
     });
     const passes = [PASSES[0], probe, ...PASSES.slice(1)];
     const p = runPipeline(startProgram(model, input), { passes });
-    expect(p.passes).toEqual(['lower', 'probe', 'autodiff', 'fold', 'commute', 'fuse', 'plan-memory']);
+    expect(p.passes).toEqual(['lower', 'probe', 'autodiff', 'recompute', 'fold', 'commute', 'fuse', 'plan-memory']);
     expect(seen).toHaveLength(1);
   });
 });

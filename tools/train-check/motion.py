@@ -70,6 +70,8 @@ def parse():
     p.add_argument('--init', choices=['pstc', 'timm'], default='pstc')
     p.add_argument('--scale-linear', type=float, default=1.0,
                    help="multiply the blocks' and merges' Linear weights by K after init (an experiment on the init's scale)")
+    p.add_argument('--bias-std', type=float, default=0.0,
+                   help='re-draw every relative-position bias table from N(0, S) after init (0: keep)')
     p.add_argument('--no-final-norm', action='store_true',
                    help='leave out the LayerNorm before the mean pool (an experiment on the architecture)')
     p.add_argument('--overfit', type=int, default=0, help='train and evaluate on the first N train clips')
@@ -156,6 +158,11 @@ def main():
                     nn.init.zeros_(p)
                 elif 'norm' in n:
                     nn.init.ones_(p)
+        if a.bias_std > 0:
+            with torch.no_grad():
+                for n, p in model.named_parameters():
+                    if 'relative_position_bias_table' in n:
+                        p.normal_(0.0, a.bias_std)
         if a.scale_linear != 1.0:
             with torch.no_grad():
                 for n, p in model.named_parameters():
@@ -206,7 +213,7 @@ def main():
 
     log = open(a.log, 'w') if a.log else None
     header = dict(model=name, data=a.data, steps=a.steps, batch=a.batch, lr=a.lr, wd=a.wd, warmup=a.warmup,
-                  smoothing=a.smoothing, init=a.init, scale_linear=a.scale_linear, final_norm=not a.no_final_norm, overfit=a.overfit, threads=a.threads, **info)
+                  smoothing=a.smoothing, init=a.init, bias_std=a.bias_std, scale_linear=a.scale_linear, final_norm=not a.no_final_norm, overfit=a.overfit, threads=a.threads, **info)
     print(json.dumps(header), flush=True)
     g = torch.Generator().manual_seed(a.seed)
     t0 = time.time()

@@ -15,7 +15,8 @@ import { UsageError } from '../errors.js';
 import { randomClip } from '../clips.js';
 import { withDevice } from '../device.js';
 import type { CommandRegistrar } from '../registrar.js';
-import { inputFrom, MAX_PASSES, nonNegativeInt, positiveInt, withInputOptions, withModelArgument } from '../options.js';
+import { inputFrom, MAX_PASSES, nonNegativeInt, positiveInt, withInputOptions, withMemoryOptions, withModelArgument } from '../options.js';
+import { trainingRecompute } from '../training-memory.js';
 import { formatBytes, renderTable } from '../table.js';
 import { loadCommandModel } from '../model.js';
 
@@ -31,6 +32,8 @@ interface BenchOptions {
   baseline?: string;
   baselineModel?: string;
   train?: boolean;
+  recompute?: boolean;
+  memoryBudget?: number;
 }
 
 export interface Spread {
@@ -51,6 +54,8 @@ export interface BenchResult {
   microBatch: number;
   plannedPeakBytes: { activations: number; weights: number; total: number };
   measuredPeakBytes: number;
+  /** Training steps: whether each block's activations were recomputed in the backward. */
+  recompute?: boolean;
 }
 
 export interface BenchReport {
@@ -75,6 +80,8 @@ interface Subject {
   file: string;
   model: ModelConfig;
   input: ModelInput;
+  /** Training steps: activation recomputation per block. */
+  recompute?: boolean;
 }
 
 /** What bench times: one forward, or one training step (forward, backward, optimizer). */
@@ -110,7 +117,7 @@ async function timedTrainStep(device: PstcDevice, s: Subject, clip: Float32Array
   const classes = s.model.head.classes;
   const step = await TrainingStep.create(
     device,
-    { model: s.model, microBatch: s.input.batch, accumulate: 1, frames: s.input.frames, size: s.input.size, optimizer: DEFAULT_OPTIMIZER.adamw, labelSmoothing: 0.1, seed: 1 },
+    { model: s.model, microBatch: s.input.batch, accumulate: 1, frames: s.input.frames, size: s.input.size, optimizer: DEFAULT_OPTIMIZER.adamw, labelSmoothing: 0.1, seed: 1, recompute: s.recompute ?? false },
     initWeights(s.model, 1),
   );
   const labels = Int32Array.from({ length: s.input.batch }, (_, i) => i % classes);
@@ -158,6 +165,7 @@ export async function benchModels(device: PstcDevice, subjects: readonly Subject
         microBatch: c.microBatch,
         plannedPeakBytes: c.planned,
         measuredPeakBytes: c.measured(),
+        ...(mode === 'train' ? { recompute: s.recompute ?? false } : {}),
       };
     });
     const ratio = results.length > 1 ? results[0]!.latencyMs.median / results[1]!.latencyMs.median : undefined;
@@ -178,6 +186,7 @@ export function renderBench(report: BenchReport): string {
     [report.mode === 'train' ? 'dispatches per step' : 'dispatches per forward', (r) => String(r.dispatchesPerForward)],
     ...(report.mode === 'train' ? [] : ([['kernels', (r: BenchResult) => String(r.kernels)]] as [string, (r: BenchResult) => string][])),
     ['micro-batch', (r) => String(r.microBatch)],
+    ...(report.mode === 'train' ? ([['recompute', (r: BenchResult) => (r.recompute ? 'per block' : 'no')]] as [string, (r: BenchResult) => string][]) : []),
     ['planned peak: activations', (r) => formatBytes(r.plannedPeakBytes.activations)],
     ['planned peak: weights', (r) => formatBytes(r.plannedPeakBytes.weights)],
     ['planned peak: total', (r) => formatBytes(r.plannedPeakBytes.total)],
@@ -202,7 +211,7 @@ export function renderBench(report: BenchReport): string {
 }
 
 export const registerBench: CommandRegistrar = (program: Command, io) => {
-  withInputOptions(withModelArgument(program.command('bench')))
+  withMemoryOptions(withInputOptions(withModelArgument(program.command('bench'))))
     .description('forward latency on the WebGPU device (random weights and clip): median and spread, clips/s, dispatches, planned and measured peak memory')
     .option('--warmup <N>', 'untimed passes first', nonNegativeInt('--warmup', MAX_PASSES), 3)
     .option('--iters <N>', 'timed passes', positiveInt('--iters', MAX_PASSES), 10)
@@ -211,10 +220,12 @@ export const registerBench: CommandRegistrar = (program: Command, io) => {
     .option('--json', 'print the report as JSON')
     .option('--train', 'time training steps (forward, backward, AdamW) instead of forward passes')
     .action(async (file: string, opts: BenchOptions) => {
+      if (!opts.train && (opts.recompute || opts.memoryBudget !== undefined)) throw new UsageError(`${opts.recompute ? '--recompute' : '--memory-budget'}: only with --train`);
       const subject = (path: string, name: string | undefined, set: string[] = []): Subject => {
         const { model } = loadCommandModel(path, { ...(name !== undefined ? { model: name } : {}), set });
         const input: ModelInput = inputFrom(model, opts);
-        return { file: path, model, input };
+        if (!opts.train) return { file: path, model, input };
+        return { file: path, model, input, recompute: trainingRecompute(model, input, opts, (note) => io.err(`${model.name}: ${note}`)) };
       };
       const subjects = [subject(file, opts.model, opts.set)];
       if (opts.baseline !== undefined) subjects.push(subject(opts.baseline, opts.baselineModel));

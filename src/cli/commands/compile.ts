@@ -32,6 +32,8 @@ interface CompileOptions {
   size?: number;
   adapter?: boolean;
   after?: string;
+  train?: boolean;
+  recompute?: boolean;
 }
 
 /** --after: a pass of the pipeline, else PST310 listing them. */
@@ -98,6 +100,8 @@ export const registerCompile: CommandRegistrar = (program: Command, io) => {
     .option('--emit <what>', 'wgsl: one file per kernel plus index.md, into --out; ir: the program (graph, kernels, buffers) as text')
     .option('--after <pass>', `with --emit ir: print the program after this pass (default: the last), one of ${PASS_NAMES.join(', ')}`)
     .option('--out <path>', 'wgsl: the directory to write; ir: a file (default: stdout)')
+    .option('--train', 'with --emit ir: the training program (train-mode forward, loss, autodiff\'s backward)')
+    .option('--recompute', 'with --train: activation recomputation per block (the recompute pass)')
     .option('--adapter', "size the kernels from this machine's WebGPU adapter limits (default: WebGPU's default limits, the same everywhere)")
     .addHelpText('after', `\nThe pipeline's passes, in order (--after):\n${passes}`)
     .action(async (file: string, opts: CompileOptions) => {
@@ -106,6 +110,8 @@ export const registerCompile: CommandRegistrar = (program: Command, io) => {
       }
       if (opts.emit === 'wgsl' && opts.out === undefined) throw new UsageError('--out: missing; the directory for the WGSL files');
       if (opts.emit !== 'ir' && opts.after !== undefined) throw new UsageError('--after: only with --emit ir (the WGSL is made from the whole pipeline)');
+      if (opts.train && opts.emit !== 'ir') throw new UsageError('--train: only with --emit ir (the WGSL listing is the forward pass)');
+      if (opts.recompute && !opts.train) throw new UsageError('--recompute: only with --train');
       const until = passAfter(opts.after);
       const { model, result } = loadCommandModel(file, opts);
       if (opts.out !== undefined) {
@@ -114,7 +120,9 @@ export const registerCompile: CommandRegistrar = (program: Command, io) => {
       const input: ModelInput = inputFrom(model, opts);
 
       if (opts.emit === 'ir') {
-        const text = programToText(compileProgram(model, input, until ? { until } : {}));
+        if (opts.train && !model.head) throw new UsageError(`--train: ${model.name} has no classification head, so it has no loss to train`);
+        const training = opts.train ? { training: { labelSmoothing: 0, recompute: opts.recompute ?? false } } : {};
+        const text = programToText(compileProgram(model, input, { ...training, ...(until ? { until } : {}) }));
         if (opts.out === undefined) io.out(text);
         else {
           writeFileAtomic(opts.out, `${text}\n`);

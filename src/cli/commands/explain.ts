@@ -9,11 +9,11 @@ import pc from 'picocolors';
 import { compareModels, renderComparison } from '../../explore/compare.js';
 import { writeFileAtomic } from '../../weights/atomic.js';
 import type { CommandRegistrar } from '../registrar.js';
-import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
+import { inputFrom, withInputOptions, withMemoryOptions, withModelArgument } from '../options.js';
+import { fitTrainingFlags } from '../training-memory.js';
 import { loadCommandModel } from '../model.js';
 import { checkOutputPath } from '../output-path.js';
-import type { ModelConfig } from '../../lang/model.js';
-import { planTraining, type TrainingPlan } from '../../train/plan.js';
+import type { TrainingPlan } from '../../train/plan.js';
 import { UsageError } from '../errors.js';
 import { formatBytes } from '../table.js';
 import { explainModel, renderReport, type PatternUse } from '../explain-report.js';
@@ -31,26 +31,24 @@ interface ExplainOptions {
   train?: boolean;
   compare?: string;
   compareModel?: string;
-}
-
-function trainingPlanOf(model: ModelConfig, input: { batch: number; frames: number; size: number }): TrainingPlan {
-  if (!model.head) throw new UsageError(`--train: ${model.name} has no classification head, so it has no loss to train`);
-  return planTraining(model, input);
+  recompute?: boolean;
+  memoryBudget?: number;
 }
 
 /** The training step's plan as text, after explain's report. */
-export function renderTrainingPlan(p: TrainingPlan): string {
+export function renderTrainingPlan(p: TrainingPlan, note?: string): string {
   return [
     '',
-    `Training step (batch ${p.batch}, AdamW; WebGPU plan at the guaranteed limits):`,
-    `  kernels: ${p.graphKernels} for forward + backward (${p.backwardKernels} of them backward), ${p.optimizerDispatches} for metrics, gradient norm and the optimizer`,
+    `Training step (batch ${p.batch}, AdamW${p.recompute ? ', activations recomputed per block' : ''}; WebGPU plan at the guaranteed limits):`,
+    ...(note ? [`  note: ${note}`] : []),
+    `  kernels: ${p.graphKernels} for forward + backward (${p.backwardKernels} of them backward${p.recompute ? `, ${p.recomputeKernels} of those recompute a block's forward` : ''}), ${p.optimizerDispatches} for metrics, gradient norm and the optimizer`,
     `  dispatches per step: ${p.dispatchesPerStep}, one queue submission`,
     `  memory: activations ${formatBytes(p.activationBytes)} (live peak ${formatBytes(p.livePeakBytes)}), weights and tables ${formatBytes(p.weightBytes)}, optimizer state ${formatBytes(p.optimizerStateBytes)} for ${p.parameters.toLocaleString('en-US')} parameters in ${p.parameterTensors} tensors; total ${formatBytes(p.totalBytes)}`,
   ].join('\n');
 }
 
 export const registerExplain: CommandRegistrar = (program: Command, io) => {
-  withInputOptions(withModelArgument(program.command('explain')))
+  withMemoryOptions(withInputOptions(withModelArgument(program.command('explain'))))
     .description('parameters, multiply-adds and memory per stage, the shift pattern drawn, receptive field and design-principle checks')
     .option('--json', 'print the report as JSON')
     .option('--svg <file>', 'draw the shift pattern(s) as SVG')
@@ -59,6 +57,7 @@ export const registerExplain: CommandRegistrar = (program: Command, io) => {
     .option('--compare <other>', 'side by side with another model: a .pst file, or another model or variant of this file')
     .option('--compare-model <name>', 'which model or variant of the --compare file (default: its last model)')
     .action((file: string, opts: ExplainOptions) => {
+      if (!opts.train && (opts.recompute || opts.memoryBudget !== undefined)) throw new UsageError(`${opts.recompute ? '--recompute' : '--memory-budget'}: only with --train`);
       const { model, result } = loadCommandModel(file, opts);
       for (const [flag, path] of [['--svg', opts.svg], ['--png', opts.png]] as const) {
         if (path !== undefined) checkOutputPath({ flag, path, kind: 'file', inputs: result.sources.keys() });
@@ -74,13 +73,14 @@ export const registerExplain: CommandRegistrar = (program: Command, io) => {
       }
       const report = explainModel(model, input);
       if (opts.svg !== undefined || opts.png !== undefined) writePictures(report.patterns, opts, io.out, [...result.sources.keys()]);
-      const training = opts.train ? trainingPlanOf(model, input) : undefined;
+      const training = opts.train ? fitTrainingFlags(model, input, opts) : undefined;
       if (opts.json) {
-        io.out(JSON.stringify({ ...report, ...(training ? { training } : {}) }, (_k, v) => (v instanceof Int32Array || v instanceof Float32Array ? undefined : v), 2));
+        const t = training ? { training: { ...training.plan, ...(training.note ? { note: training.note } : {}) } } : {};
+        io.out(JSON.stringify({ ...report, ...t }, (_k, v) => (v instanceof Int32Array || v instanceof Float32Array ? undefined : v), 2));
         return;
       }
       io.out(renderReport(report, io.color));
-      if (training) io.out(renderTrainingPlan(training));
+      if (training) io.out(renderTrainingPlan(training.plan, training.note));
     });
 };
 

@@ -9,7 +9,7 @@ import { withDevice } from '../device.js';
 import { UsageError } from '../errors.js';
 import { chooseData } from '../data-choice.js';
 import { loadCommandModel } from '../model.js';
-import { nonNegativeInt, positiveInt, withModelArgument, type ModelFlags } from '../options.js';
+import { nonNegativeInt, positiveInt, withMemoryOptions, withModelArgument, type ModelFlags } from '../options.js';
 import { checkOutputPath } from '../output-path.js';
 import { createProgress, formatDuration } from '../progress.js';
 import type { CommandRegistrar } from '../registrar.js';
@@ -37,6 +37,8 @@ interface TrainFlags extends ModelFlags {
   workers: number;
   out?: string;
   resume?: boolean;
+  recompute?: boolean;
+  memoryBudget?: number;
 }
 
 /** A finite number ≥ 0 (rates, norms), named in its message. */
@@ -64,7 +66,7 @@ function optimizerFrom(flags: TrainFlags): OptimizerConfig {
 }
 
 export const registerTrain: CommandRegistrar = (program: Command, io) => {
-  withModelArgument(program.command('train'))
+  withMemoryOptions(withModelArgument(program.command('train')))
     .description('train the model on the WebGPU device: forward, backward and optimizer in one submission per step')
     .option('--data <spec>', "npy:CLIPS.npy,LABELS.npy | synthetic:motion[,key=value…] | rawframes:ANN.txt[,root=DIR] | videos:ANN.txt[,root=DIR] (docs/data.md); default: the model's data section")
     .option('--weights <file>', 'start from this checkpoint (.safetensors or .pth); default: freshly initialised weights from --seed')
@@ -111,6 +113,9 @@ export const registerTrain: CommandRegistrar = (program: Command, io) => {
         checkpointEvery: flags.checkpointEvery,
         evalEvery: flags.evalEvery,
         workers: flags.workers,
+        // Only when asked: a run's settings (resume compares them) stay as they were without it.
+        ...(flags.recompute ? { recompute: true } : {}),
+        ...(flags.memoryBudget !== undefined ? { memoryBudget: flags.memoryBudget } : {}),
       };
       const progress = createProgress(io);
       // Ctrl-C: finish the step, write a checkpoint, stop; a second Ctrl-C stops at once.
