@@ -12,7 +12,9 @@ let gpuSingleton: GPU | undefined;
 function gpu(): GPU {
   if (!gpuSingleton) {
     Object.assign(globalThis, globals);
-    gpuSingleton = create([]);
+    // Dawn rounds timestamps down to 2^16 ns by default (a browser's guard against timing
+    // attacks); `bench --profile` times kernels of microseconds with them.
+    gpuSingleton = create(['disable-dawn-features=timestamp_quantization']);
   }
   return gpuSingleton;
 }

@@ -45,18 +45,19 @@ function pipelineFor(device: PstcDevice, s: LoweredKernel): Promise<GPUComputePi
   return p;
 }
 
-interface ReadyKernel {
+/** One dispatch ready to encode: a compiled pipeline, its bind group and workgroup counts. */
+export interface ReadyDispatch {
   label: string;
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
-  dispatch: [number, number, number];
+  workgroups: readonly [number, number, number];
 }
 
 export class Execution {
   private readonly owned: GPUBuffer[] = [];
   private allocated = 0;
   private slots: GPUBuffer[] = [];
-  private ready: ReadyKernel[] = [];
+  private ready: ReadyDispatch[] = [];
   private params = new Map<NodeId, GPUBuffer>();
 
   private constructor(
@@ -107,7 +108,7 @@ export class Execution {
         });
         return device.device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries });
       });
-      this.ready.push({ label, pipeline, bindGroup, dispatch: step.kernel.dispatch });
+      this.ready.push({ label, pipeline, bindGroup, workgroups: step.kernel.dispatch });
     }
   }
 
@@ -157,6 +158,11 @@ export class Execution {
     return this.ready.length;
   }
 
+  /** The planned kernels, ready to encode, in dispatch order (a profile times them one by one). */
+  get dispatches(): readonly ReadyDispatch[] {
+    return this.ready;
+  }
+
   /** Bytes of every device buffer this execution allocated. */
   allocatedBytes(): number {
     return this.allocated;
@@ -169,7 +175,7 @@ export class Execution {
       if (only !== undefined && only !== i) return;
       pass.setPipeline(k.pipeline);
       pass.setBindGroup(0, k.bindGroup);
-      pass.dispatchWorkgroups(...k.dispatch);
+      pass.dispatchWorkgroups(...k.workgroups);
     });
     pass.end();
   }

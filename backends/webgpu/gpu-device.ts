@@ -74,8 +74,8 @@ const REQUESTED_LIMITS = [
 type RequestedLimit = (typeof REQUESTED_LIMITS)[number];
 export type DeviceLimits = Record<RequestedLimit, number>;
 
-/** Requested when the adapter offers them, never required. */
-const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups'];
+/** Requested when the adapter offers them, never required ('timestamp-query': `bench --profile`). */
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
 
 /**
  * Open a device on `gpu` (the host's entry point: Dawn's GPU object, or navigator.gpu).
@@ -332,7 +332,8 @@ export class PstcDevice {
     return new Float32Array(bytes);
   }
 
-  private async readBytes(buffer: GPUBuffer, byteLength: number): Promise<ArrayBuffer> {
+  /** Copy the first `byteLength` bytes of a buffer back to the host. */
+  async readBytes(buffer: GPUBuffer, byteLength: number): Promise<ArrayBuffer> {
     return this.withErrorScopes(`read back ${buffer.label || 'buffer'}`, async () => {
       const size = Math.ceil(byteLength / 4) * 4;
       const staging = this.device.createBuffer({

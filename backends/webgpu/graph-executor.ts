@@ -11,7 +11,7 @@ import { fuse, type FusedGraph } from '../../src/passes/fuse.js';
 import { need, runPipeline, type Program } from '../../src/passes/pipeline.js';
 import { planMemory, type MemoryPlan } from '../../src/passes/plan-memory.js';
 import type { PstcDevice } from './gpu-device.js';
-import { Execution } from './executor.js';
+import { Execution, type ReadyDispatch } from './executor.js';
 import { MIN_LIMITS, type KernelLimits } from './kernels/common.js';
 import { lowerKernels, type LoweredKernel } from './lower-kernels.js';
 
@@ -56,12 +56,7 @@ export function planGraph(from: Graph | Program, options: PlanGraphOptions = {})
 }
 
 /** One more dispatch for the same submission (the optimizer's kernels after a training graph). */
-export interface ExtraDispatch {
-  label: string;
-  pipeline: GPUComputePipeline;
-  bindGroup: GPUBindGroup;
-  workgroups: readonly [number, number, number];
-}
+export type ExtraDispatch = ReadyDispatch;
 
 /** A buffer of the compiled graph, to bind in other kernels: a param, a param's gradient, an output. */
 export type GraphBufferRef = { param: string } | { grad: string } | { output: 'features' | 'logits' | 'loss' } | { input: string };

@@ -12,6 +12,8 @@ import { size, type Graph, type NodeId } from '../../src/ir/graph.js';
 import { checkWeights } from '../../src/ir/params.js';
 import type { DeviceLimits, PstcDevice } from './gpu-device.js';
 import { Execution } from './executor.js';
+import { kernelCost } from '../../src/passes/kernel-cost.js';
+import type { ProfiledDispatch } from './profile.js';
 import { F32, planModel, type ModelInput, type ModelPlan } from './plan.js';
 
 export type { KernelListing } from './lower-kernels.js';
@@ -31,6 +33,11 @@ export interface CompiledModel extends ModelPlan {
   timeForward(clip: Float32Array): Promise<number>;
   /** Bytes of device buffers this model allocated. */
   measuredPeakBytes(): number;
+  /**
+   * Every kernel dispatch of a forward, in order (each chunk's kernels, without the chunks'
+   * copies), with what each costs: what `bench --profile` times one by one after a forward.
+   */
+  profiledDispatches(): ProfiledDispatch[];
   destroy(): void;
 }
 
@@ -148,6 +155,10 @@ export async function compileModel(
           return performance.now() - start;
         }),
       measuredPeakBytes: () => execution.allocatedBytes(),
+      profiledDispatches() {
+        const one = execution.dispatches.map((dispatch, i) => ({ dispatch, cost: kernelCost(graph, plan.steps[i]!.fused) }));
+        return Array.from({ length: plan.chunks }, () => one).flat();
+      },
       destroy() {
         destroyed = true;
         execution.destroy();

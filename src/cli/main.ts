@@ -6,6 +6,7 @@ import { DiagnosticError, renderDiagnostics, type Diagnostic } from '../lang/dia
 import { readFromDisk } from '../lang/read-disk.js';
 import { processIO, type CliIO } from './io.js';
 import { UsageError } from './errors.js';
+import { PSTC_VERSION } from './version.js';
 import { registerCheck } from './commands/check.js';
 import { registerFmt } from './commands/fmt.js';
 import { registerExplain } from './commands/explain.js';
@@ -37,7 +38,7 @@ const registrars: CommandRegistrar[] = [
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
   const program = new Command('pstc')
     .description('A compiler for video Transformers with temporal patch shift (.pst → IR → WebGPU)')
-    .version('0.1.0')
+    .version(PSTC_VERSION)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .showHelpAfterError('(run with --help for usage)');

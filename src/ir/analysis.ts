@@ -41,7 +41,23 @@ export function partOf(label: string): string {
   return 'head';
 }
 
-function macsOf(graph: Graph, node: Node): number {
+/**
+ * Where a node belongs at the grain of a block: 'stage 2 block 1', 'stage 3 merge' (the patch
+ * merging in front of a stage), or its part (`partOf`: 'embed', 'head').
+ */
+export function blockOf(label: string): string {
+  const block = /^layers\.(\d+)\.blocks\.(\d+)(\.|$)/.exec(label);
+  if (block) return `stage ${Number(block[1]) + 1} block ${block[2]}`;
+  const merge = /^layers\.(\d+)\.downsample\b/.exec(label);
+  if (merge) return `stage ${Number(merge[1]) + 1} merge`;
+  return partOf(label);
+}
+
+/**
+ * Multiply-accumulates of one node (the convention above; the backward's matrix products count
+ * too: its GEMMs are `linear` nodes, and the attention gradients recompute Q·Kᵀ).
+ */
+export function macsOf(graph: Graph, node: Node): number {
   switch (node.op.kind) {
     case 'linear': {
       const k = graph.nodes[node.inputs[0]!]!.shape.at(-1)!;
@@ -50,6 +66,17 @@ function macsOf(graph: Graph, node: Node): number {
     case 'window_attention': {
       const [bw, n, c] = node.shape as [number, number, number];
       return 2 * bw * n * n * c; // Q·Kᵀ and A·V over all heads
+    }
+    case 'attention_grad_scores': {
+      // Q·Kᵀ recomputed and dP = dout·Vᵀ, over all heads; dS is [Bw, heads, N, N].
+      const [bw, , n] = node.shape as [number, number, number, number];
+      const c = graph.nodes[node.inputs[0]!]!.shape.at(-1)! / 3;
+      return 2 * bw * n * n * c;
+    }
+    case 'attention_grad_qkv': {
+      // Q·Kᵀ recomputed (for P), dq = dS·K, dk = dSᵀ·Q, dv = Pᵀ·dout.
+      const [bw, n, c3] = node.shape as [number, number, number];
+      return 4 * bw * n * n * (c3 / 3);
     }
     default:
       return 0;

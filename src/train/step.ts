@@ -10,7 +10,10 @@ import type { PstcDevice } from '../../backends/webgpu/gpu-device.js';
 import type { Kernel } from '../../backends/webgpu/kernels/common.js';
 import { METRICS, emitMetrics } from '../../backends/webgpu/kernels/metrics.js';
 import { emitAccumulate, emitAdamW, emitGradScale, emitSgd, emitSumSquares } from '../../backends/webgpu/kernels/optimizer.js';
+import type { ProfiledDispatch } from '../../backends/webgpu/profile.js';
+import { blockOf } from '../ir/analysis.js';
 import { size } from '../ir/graph.js';
+import { kernelCost, type KernelCost, type KernelFamily } from '../passes/kernel-cost.js';
 import { stepKey } from '../ir/rng.js';
 import type { ModelConfig } from '../lang/model.js';
 import { compileProgram } from '../passes/pipeline.js';
@@ -72,6 +75,7 @@ export class TrainingStep {
   private middle: ExtraDispatch[] = [];
   private first: ExtraDispatch[] = [];
   private last: ExtraDispatch[] = [];
+  private readonly extraCosts = new Map<ExtraDispatch, KernelCost>();
 
   private constructor(
     readonly device: PstcDevice,
@@ -145,7 +149,7 @@ export class TrainingStep {
 
     const limits = device.kernelLimits();
     const classes = setup.model.head!.classes;
-    const metrics = await this.dispatch(emitMetrics({ batch: setup.microBatch, classes, ...(setup.partners ? { partners: setup.partners } : {}) }), {
+    const metrics = await this.dispatch(emitMetrics({ batch: setup.microBatch, classes, ...(setup.partners ? { partners: setup.partners } : {}) }), 'loss', 'head', {
       logits: graph.binding({ output: 'logits' }),
       labels: { buffer: this.labels },
       loss: graph.binding({ output: 'loss' }),
@@ -155,7 +159,7 @@ export class TrainingStep {
     const accumulate = async (first: boolean) =>
       Promise.all(
         this.params.map((p) =>
-          this.dispatch(emitAccumulate({ elements: p.elements, first, limits, label: `accumulate ${p.name}` }), {
+          this.dispatch(emitAccumulate({ elements: p.elements, first, limits, label: `accumulate ${p.name}` }), 'optimizer', blockOf(p.name), {
             grad: graph.binding({ grad: p.name }),
             acc: { buffer: p.acc! },
           }),
@@ -164,10 +168,10 @@ export class TrainingStep {
     const gradOf = (p: ParamSlot): GPUBufferBinding => (p.acc ? { buffer: p.acc } : graph.binding({ grad: p.name }));
     const norm = await Promise.all(
       this.params.map((p, slot) =>
-        this.dispatch(emitSumSquares({ elements: p.elements, slot, slots: this.params.length, label: `Σg² ${p.name}` }), { grad: gradOf(p), norms: { buffer: norms } }),
+        this.dispatch(emitSumSquares({ elements: p.elements, slot, slots: this.params.length, label: `Σg² ${p.name}` }), 'optimizer', blockOf(p.name), { grad: gradOf(p), norms: { buffer: norms } }),
       ),
     );
-    const scale = await this.dispatch(emitGradScale({ slots: this.params.length, maxNorm: o.clipGrad, accumScale: 1 / setup.accumulate }), {
+    const scale = await this.dispatch(emitGradScale({ slots: this.params.length, maxNorm: o.clipGrad, accumScale: 1 / setup.accumulate }), 'optimizer', 'optimizer', {
       norms: { buffer: norms },
       scale: { buffer: this.scale },
       metrics: { buffer: this.metrics },
@@ -178,14 +182,14 @@ export class TrainingStep {
         const decay = o.weightDecay > 0 && decays(p.name, p.shape);
         const common = { param: graph.binding({ param: p.name }), grad: gradOf(p), hyper: { buffer: this.hyper }, scale: { buffer: this.scale } };
         if (o.kind === 'adamw') {
-          return this.dispatch(emitAdamW({ elements: p.elements, decay, limits, label: `adamw ${p.name}` }), {
+          return this.dispatch(emitAdamW({ elements: p.elements, decay, limits, label: `adamw ${p.name}` }), 'optimizer', blockOf(p.name), {
             ...common,
             exp_avg: { buffer: p.state.get('exp_avg')! },
             exp_avg_sq: { buffer: p.state.get('exp_avg_sq')! },
           });
         }
         const momentum = p.state.get('momentum_buffer');
-        return this.dispatch(emitSgd({ elements: p.elements, decay, momentum: momentum !== undefined, limits, label: `sgd ${p.name}` }), {
+        return this.dispatch(emitSgd({ elements: p.elements, decay, momentum: momentum !== undefined, limits, label: `sgd ${p.name}` }), 'optimizer', blockOf(p.name), {
           ...common,
           ...(momentum ? { momentum_buffer: { buffer: momentum } } : {}),
         });
@@ -204,8 +208,11 @@ export class TrainingStep {
     }
   }
 
-  /** A kernel compiled and bound once: its pipeline and bind group for every step. */
-  private async dispatch(kernel: Kernel, bound: Record<string, GPUBufferBinding>): Promise<ExtraDispatch> {
+  /**
+   * A kernel compiled and bound once: its pipeline and bind group for every step. Its cost for a
+   * profile: no matrix products; every buffer it binds moved once (kernel-cost.ts's convention).
+   */
+  private async dispatch(kernel: Kernel, family: KernelFamily, block: string, bound: Record<string, GPUBufferBinding>): Promise<ExtraDispatch> {
     const pipeline = await this.device.createPipeline(kernel.label, kernel.wgsl, kernel.entryPoint, kernel.bindings);
     const missing = kernel.bindings.filter((b) => !bound[b.name]).map((b) => b.name);
     if (missing.length) throw new Error(`internal: ${kernel.label}: nothing bound to ${missing.join(', ')}`);
@@ -214,7 +221,22 @@ export class TrainingStep {
       layout: pipeline.getBindGroupLayout(0),
       entries: kernel.bindings.map((b) => ({ binding: b.binding, resource: bound[b.name]! })),
     });
-    return { label: kernel.label, pipeline, bindGroup, workgroups: kernel.dispatch };
+    const extra: ExtraDispatch = { label: kernel.label, pipeline, bindGroup, workgroups: kernel.dispatch };
+    const bytes = kernel.bindings
+      .filter((b) => b.kind !== 'uniform')
+      .reduce((sum, b) => sum + (bound[b.name]!.size ?? bound[b.name]!.buffer.size - (bound[b.name]!.offset ?? 0)), 0);
+    this.extraCosts.set(extra, { family, block, flops: 0, bytes });
+    return extra;
+  }
+
+  /**
+   * Every dispatch of one step with one micro-batch (the graph's kernels, then the metrics and
+   * the optimizer), in order, with what each costs: what `bench --train --profile` times one by one.
+   */
+  profiledDispatches(): ProfiledDispatch[] {
+    if (this.setup.accumulate !== 1) throw new Error('internal: a profile times steps of one micro-batch');
+    const graphKernels = this.graph.execution.dispatches.map((dispatch, i) => ({ dispatch, cost: kernelCost(this.program.graph, this.program.steps[i]!.fused) }));
+    return [...graphKernels, ...this.last.map((dispatch) => ({ dispatch, cost: this.extraCosts.get(dispatch)! }))];
   }
 
   /**

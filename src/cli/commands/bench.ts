@@ -19,6 +19,12 @@ import { inputFrom, MAX_PASSES, nonNegativeInt, positiveInt, withInputOptions, w
 import { trainingRecompute } from '../training-memory.js';
 import { formatBytes, renderTable } from '../table.js';
 import { loadCommandModel } from '../model.js';
+import { cachedPeak } from '../peak-cache.js';
+import { buildProfile, renderProfile, type Profile } from '../profile-report.js';
+import { spread, type Spread } from '../spread.js';
+import { timeDispatches, timingMethodOf, type ProfiledDispatch, type TimingMethod } from '../../../backends/webgpu/profile.js';
+
+export { spread, type Spread };
 
 interface BenchOptions {
   model?: string;
@@ -34,13 +40,10 @@ interface BenchOptions {
   train?: boolean;
   recompute?: boolean;
   memoryBudget?: number;
+  profile?: boolean;
+  profileMethod?: TimingMethod;
 }
 
-export interface Spread {
-  median: number;
-  min: number;
-  max: number;
-}
 
 /** One model's figures: what the plan says and what was measured. Latencies in milliseconds. */
 export interface BenchResult {
@@ -56,6 +59,8 @@ export interface BenchResult {
   measuredPeakBytes: number;
   /** Training steps: whether each block's activations were recomputed in the backward. */
   recompute?: boolean;
+  /** With --profile: time per kernel, by kind and by block, against the adapter's peak. */
+  profile?: Profile;
 }
 
 export interface BenchReport {
@@ -67,13 +72,6 @@ export interface BenchReport {
   results: BenchResult[];
   /** Median latency of the model (results[0]) over that of the baseline (results[1]). */
   ratio?: number;
-}
-
-export function spread(samples: readonly number[]): Spread {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
 }
 
 interface Subject {
@@ -95,6 +93,8 @@ interface Timed {
   microBatch: number;
   planned: { activations: number; weights: number; total: number };
   measured(): number;
+  /** Every dispatch of one pass, in order, with its cost (after a pass has filled the buffers). */
+  profiled(): ProfiledDispatch[];
   destroy(): void;
 }
 
@@ -107,6 +107,7 @@ async function timedForward(device: PstcDevice, s: Subject, clip: Float32Array):
     microBatch: c.microBatch,
     planned: { ...c.plannedPeakBytes },
     measured: () => c.measuredPeakBytes(),
+    profiled: () => c.profiledDispatches(),
     destroy: () => c.destroy(),
   };
 }
@@ -135,12 +136,29 @@ async function timedTrainStep(device: PstcDevice, s: Subject, clip: Float32Array
     microBatch: s.input.batch,
     planned: { activations: m.activationBytes, weights: step.plannedBytes() - m.activationBytes, total: step.plannedBytes() },
     measured: () => step.allocatedBytes(),
+    profiled: () => step.profiledDispatches(),
     destroy: () => step.destroy(),
   };
 }
 
-/** Time every subject on one device, interleaving their passes; destroys what it compiled. */
-export async function benchModels(device: PstcDevice, subjects: readonly Subject[], warmup: number, iters: number, mode: BenchMode = 'forward'): Promise<BenchReport> {
+/** How to profile: the timing method (the adapter's best when not given) and the peak cache file. */
+export interface ProfileOptions {
+  method?: TimingMethod;
+  peakCachePath?: string;
+}
+
+/**
+ * Time every subject on one device, interleaving their passes; destroys what it compiled. With
+ * `profile`, each subject's dispatches are then timed one by one, `iters` runs.
+ */
+export async function benchModels(
+  device: PstcDevice,
+  subjects: readonly Subject[],
+  warmup: number,
+  iters: number,
+  mode: BenchMode = 'forward',
+  profile?: ProfileOptions,
+): Promise<BenchReport> {
   const compiled: Timed[] = [];
   try {
     const clips = subjects.map((s, i) =>
@@ -168,6 +186,23 @@ export async function benchModels(device: PstcDevice, subjects: readonly Subject
         ...(mode === 'train' ? { recompute: s.recompute ?? false } : {}),
       };
     });
+    if (profile) {
+      const method = profile.method ?? timingMethodOf(device);
+      const peak = await cachedPeak(device, profile.peakCachePath);
+      for (const [k, c] of compiled.entries()) {
+        const dispatches = c.profiled();
+        const runs: number[][] = [];
+        for (let i = 0; i < iters; i++) runs.push(await timeDispatches(device, dispatches.map((d) => d.dispatch), method));
+        const peakInfo = { flopsPerSecond: peak.peak.flopsPerSecond, bytesPerSecond: peak.peak.bytesPerSecond, source: peak.source, path: peak.path, measuredAt: peak.peak.measuredAt };
+        results[k]!.profile = buildProfile(
+          dispatches.map((d) => ({ label: d.dispatch.label, cost: d.cost })),
+          runs,
+          method,
+          peakInfo,
+          results[k]!.latencyMs.median,
+        );
+      }
+    }
     const ratio = results.length > 1 ? results[0]!.latencyMs.median / results[1]!.latencyMs.median : undefined;
     return { adapter: { ...device.info }, mode, warmup, iters, results, ...(ratio !== undefined ? { ratio } : {}) };
   } finally {
@@ -207,7 +242,16 @@ export function renderBench(report: BenchReport): string {
   if (report.ratio !== undefined) {
     lines.push(`ratio of medians ${results[0]!.model} / ${results[1]!.model}: ${report.ratio.toFixed(3)}`);
   }
+  for (const r of results) {
+    if (!r.profile) continue;
+    lines.push('', `profile of ${r.model} (${report.mode === 'train' ? 'one training step' : 'one forward'}, ${r.input.shape.join('×')}):`, renderProfile(r.profile));
+  }
   return lines.join('\n');
+}
+
+function profileMethod(value: string): TimingMethod {
+  if (value === 'timestamp-query' || value === 'submission') return value;
+  throw new UsageError(`--profile-method: '${value}' is not a method; use timestamp-query or submission`);
 }
 
 export const registerBench: CommandRegistrar = (program: Command, io) => {
@@ -219,6 +263,8 @@ export const registerBench: CommandRegistrar = (program: Command, io) => {
     .option('--baseline-model <name>', 'which model of the --baseline file (default: its last model)')
     .option('--json', 'print the report as JSON')
     .option('--train', 'time training steps (forward, backward, AdamW) instead of forward passes')
+    .option('--profile', "then time every kernel (--iters runs), by kind and by block, with achieved GFLOP/s and GB/s against the adapter's measured peak (cached)")
+    .option('--profile-method <method>', "how --profile times kernels: timestamp-query (the default where the adapter offers it) or submission (one submission per kernel)", profileMethod)
     .action(async (file: string, opts: BenchOptions) => {
       if (!opts.train && (opts.recompute || opts.memoryBudget !== undefined)) throw new UsageError(`${opts.recompute ? '--recompute' : '--memory-budget'}: only with --train`);
       const subject = (path: string, name: string | undefined, set: string[] = []): Subject => {
@@ -230,7 +276,13 @@ export const registerBench: CommandRegistrar = (program: Command, io) => {
       const subjects = [subject(file, opts.model, opts.set)];
       if (opts.baseline !== undefined) subjects.push(subject(opts.baseline, opts.baselineModel));
 
-      const report = await withDevice((device) => benchModels(device, subjects, opts.warmup, opts.iters, opts.train ? 'train' : 'forward'));
+      if (opts.profileMethod !== undefined && !opts.profile) throw new UsageError('--profile-method is for --profile: add --profile');
+      const report = await withDevice((device) => {
+        if (opts.profileMethod === 'timestamp-query' && !device.features.has('timestamp-query')) {
+          throw new UsageError(`--profile-method timestamp-query: the adapter (${device.describe()}) does not offer timestamp queries; use --profile-method submission`);
+        }
+        return benchModels(device, subjects, opts.warmup, opts.iters, opts.train ? 'train' : 'forward', opts.profile ? { ...(opts.profileMethod ? { method: opts.profileMethod } : {}) } : undefined);
+      });
       io.out(opts.json ? JSON.stringify(report, null, 2) : renderBench(report));
     });
 };
