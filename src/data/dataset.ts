@@ -2,6 +2,7 @@
 // clip at a time (so memory stays bounded), and the model input it must fit.
 import type { ModelConfig } from '../lang/model.js';
 import { dataError } from './errors.js';
+import type { DataSpec } from './spec.js';
 
 /** One clip, channels-first C×T×H×W float32, and its class. */
 export interface ClipSample {
@@ -26,6 +27,18 @@ export interface Dataset {
   read(index: number, epoch?: number): Promise<ClipSample>;
   /** Releases open files; reading after close is an error. */
   close?(): Promise<void>;
+  /** How to open this very dataset again in another thread (set by openData): a decode worker
+   *  reads clips from its own copy, which gives the same clip for the same (index, epoch). */
+  recipe?: DatasetRecipe;
+}
+
+/** What a worker thread needs to open a dataset again: plain data, structured-clonable. */
+export interface DatasetRecipe {
+  /** The parsed `--data` spec. */
+  spec: DataSpec;
+  split: 'train' | 'val';
+  input: DataInput;
+  skipBad: boolean;
 }
 
 /** A dataset's splits. `val` is absent when the spec names only one set (an `npy:` pair). */

@@ -1,8 +1,11 @@
 // Batches for training and evaluation. The order of an epoch is a pure function of (seed, epoch)
 // (file order without shuffle), so a run resumed at (epoch, batch) reads exactly the batches an
-// uninterrupted run would have read from there on.
+// uninterrupted run would have read from there on. With `workers`, clips are decoded in worker
+// threads (decode-pool.ts) and batches are read `prefetch` ahead of the caller; which thread reads
+// a clip changes no bit of it.
 import { makeRandom } from '../weights/init.js';
-import { clipLength, type Dataset } from './dataset.js';
+import { clipLength, type ClipSample, type Dataset } from './dataset.js';
+import { DecodePool } from './decode-pool.js';
 
 export interface LoaderOptions {
   batchSize: number;
@@ -11,8 +14,17 @@ export interface LoaderOptions {
   seed?: number;
   /** Drop the last, partial batch of an epoch (training usually does); false keeps it. */
   dropLast?: boolean;
-  /** Clips read at once while a batch is assembled (reads are asynchronous). */
+  /** Clips read at once while a batch is assembled on this thread (reads are asynchronous). */
   concurrency?: number;
+  /** Worker threads that decode and augment clips (0, the default: on this thread). Needs a
+   *  dataset from openData, which carries the recipe a worker opens it again from; a dataset
+   *  without one is read on this thread. */
+  workers?: number;
+  /** Batches read ahead of the one the caller holds (default 1; 2 with workers). Memory: about
+   *  prefetch + 1 batches of clips. */
+  prefetch?: number;
+  /** Where workers' `--skip-bad` lines go. */
+  log?: (message: string) => void;
 }
 
 export interface Batch {
@@ -37,7 +49,9 @@ export class Loader {
   readonly shuffle: boolean;
   readonly seed: number;
   readonly dropLast: boolean;
+  readonly prefetch: number;
   private readonly concurrency: number;
+  private readonly pool: DecodePool | undefined;
 
   constructor(
     readonly dataset: Dataset,
@@ -49,6 +63,20 @@ export class Loader {
     this.seed = options.seed ?? 0;
     this.dropLast = options.dropLast ?? false;
     this.concurrency = Math.max(1, options.concurrency ?? 8);
+    const workers = options.workers ?? 0;
+    if (!Number.isSafeInteger(workers) || workers < 0) throw new RangeError(`Loader: ${workers} workers`);
+    this.pool = workers > 0 && dataset.recipe ? new DecodePool(dataset.recipe, { workers, ...(options.log ? { log: options.log } : {}) }) : undefined;
+    this.prefetch = Math.max(1, options.prefetch ?? (this.pool ? 2 : 1));
+  }
+
+  /** Worker threads decoding for this loader (0: reads on this thread). */
+  get workers(): number {
+    return this.pool?.workers ?? 0;
+  }
+
+  /** Stops the worker threads (if any). Batches still pending are refused. */
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 
   /** Batches in one epoch (0 when dropLast and the dataset is smaller than one batch). */
@@ -81,33 +109,44 @@ export class Loader {
     const length = clipLength(this.dataset.clipShape);
     const clips = new Float32Array(indices.length * length);
     const labels = new Int32Array(indices.length);
-    for (let start = 0; start < indices.length; start += this.concurrency) {
-      const part = Array.from(indices.subarray(start, start + this.concurrency));
-      const samples = await Promise.all(part.map((i) => this.dataset.read(i, epoch)));
+    const place = (samples: ClipSample[], start: number) =>
       samples.forEach((s, k) => {
-        if (s.clip.length !== length) throw new Error(`${this.dataset.name}: clip ${part[k]} has ${s.clip.length} values, expected ${length}`);
+        if (s.clip.length !== length) throw new Error(`${this.dataset.name}: clip ${indices[start + k]} has ${s.clip.length} values, expected ${length}`);
         clips.set(s.clip, (start + k) * length);
         labels[start + k] = s.label;
       });
+    if (this.pool) {
+      // The pool bounds how many clips are decoded at once; all of the batch is queued.
+      const pool = this.pool;
+      place(await Promise.all(Array.from(indices, (i) => pool.read(i, epoch))), 0);
+    } else {
+      for (let start = 0; start < indices.length; start += this.concurrency) {
+        const part = Array.from(indices.subarray(start, start + this.concurrency));
+        place(await Promise.all(part.map((i) => this.dataset.read(i, epoch))), start);
+      }
     }
     return { clips, labels, indices, epoch, batch };
   }
 
-  /** The batches of one epoch from `fromBatch` on. The next batch is read while the caller works
-   *  on the current one (one batch ahead: memory stays bounded). */
+  /** The batches of one epoch from `fromBatch` on. The next `prefetch` batches are read while the
+   *  caller works on the current one (a bounded queue: memory stays bounded). */
   async *epoch(epoch: number, fromBatch = 0): AsyncGenerator<Batch> {
     const order = this.order(epoch);
     const count = this.batchesPerEpoch;
     const start = (b: number) => {
-      if (b >= count) return undefined;
       const pending = this.batchAt(epoch, b, order);
       pending.catch(() => undefined); // a caller that stops early must not leave an unhandled rejection
       return pending;
     };
-    let next = start(fromBatch);
-    for (let b = fromBatch; b < count; b++) {
-      const current = next!;
-      next = start(b + 1);
+    const ahead: Promise<Batch>[] = [];
+    let next = fromBatch;
+    const fill = () => {
+      while (ahead.length < this.prefetch && next < count) ahead.push(start(next++));
+    };
+    fill();
+    while (ahead.length > 0) {
+      const current = ahead.shift()!;
+      fill();
       yield await current;
     }
   }

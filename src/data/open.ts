@@ -37,6 +37,10 @@ export async function openData(spec: string | DataSpec, input: DataInput, open: 
       break;
     }
   }
+  // A worker thread opens the same set from the same recipe (decode-pool.ts).
+  const skipBad = open.skipBad ?? false;
+  source.train.recipe = { spec: parsed, split: 'train', input, skipBad };
+  if (source.val) source.val.recipe = { spec: parsed, split: 'val', input, skipBad };
   try {
     checkDatasetForModel(source.train, input);
     if (source.val) checkDatasetForModel(source.val, input);
