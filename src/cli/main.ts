@@ -19,6 +19,7 @@ import { registerEmitTs } from './commands/emit-ts.js';
 import type { CommandRegistrar } from './registrar.js';
 import { registerServe } from './commands/serve.js';
 import { registerAblate } from './commands/ablate.js';
+import { registerData } from './commands/data.js';
 
 // One line per command module; keep the order of `pstc --help`.
 const registrars: CommandRegistrar[] = [
@@ -33,6 +34,7 @@ const registrars: CommandRegistrar[] = [
   registerEmitTs,
   registerServe,
   registerAblate,
+  registerData,
 ];
 
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {

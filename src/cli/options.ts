@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import type { ModelConfig } from '../lang/model.js';
 import { escapeControls } from '../lang/diagnostics.js';
 import { UsageError } from './errors.js';
+import { defaultWorkers } from '../data/decode-pool.js';
 
 export function positiveInt(flag: string, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value: string) => {
@@ -105,4 +106,17 @@ export function inputFrom(model: ModelConfig, flags: InputFlags): { batch: numbe
     frames: flags.frames ?? model.input.frames,
     size: flags.size ?? model.input.size,
   };
+}
+
+/** The loader's flags (train, eval, bench --data). */
+export interface LoaderFlags {
+  workers: number;
+  skipBad?: boolean;
+}
+
+/** Adds --workers N (decode threads) and --skip-bad to a command that reads --data. */
+export function withLoaderOptions(command: Command): Command {
+  return command
+    .option('--workers <N>', `worker threads that decode and augment clips ahead of the device; 0: on the main thread (default here: ${defaultWorkers()}, one fewer than the CPU cores, at most 4)`, nonNegativeInt('--workers', 64), defaultWorkers())
+    .option('--skip-bad', 'log and skip bad samples (missing or corrupt frames, undecodable videos, bad list lines) instead of stopping');
 }

@@ -7,10 +7,17 @@
 //
 // An idle worker is unref'd: a process that forgot to close its loader still exits, while one
 // waiting for a clip stays alive until the clip comes.
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ClipSample, DatasetRecipe } from './dataset.js';
 import { receiveError, type FromWorker, type ToWorker } from './decode-protocol.js';
 import { decodeWorkerScript } from './worker-script.js';
+
+/** `--workers` when not given: one fewer than the CPU cores (the main thread drives the device),
+ *  at least 1, at most 4. */
+export function defaultWorkers(): number {
+  return Math.min(4, Math.max(1, availableParallelism() - 1));
+}
 
 export interface DecodePoolOptions {
   workers: number;

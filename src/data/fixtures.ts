@@ -34,6 +34,15 @@ export interface FixtureOptions {
   tmpl?: string;
   /** First frame number (mmaction's rawframes start at 1). */
   start?: number;
+  /** A folder under root for the clips, written into the list's paths too (`train/clip_00000`),
+   *  so that several lists share one root. */
+  prefix?: string;
+}
+
+/** `clip_00012`, under the prefix folder when there is one. */
+function clipName(i: number, options: FixtureOptions): string {
+  const name = `clip_${String(i).padStart(5, '0')}`;
+  return options.prefix ? `${options.prefix}/${name}` : name;
 }
 
 /** Writes `root/clip_i/img_00001.jpg …` and the list `ann` (`clip_i T label` lines). */
@@ -44,7 +53,7 @@ export async function writeRawframeFolders(dataset: Dataset, root: string, ann: 
   const lines: string[] = [];
   for (let i = 0; i < n; i++) {
     const { clip, label } = await dataset.read(i);
-    const dir = `clip_${String(i).padStart(5, '0')}`;
+    const dir = clipName(i, options);
     mkdirSync(join(root, dir), { recursive: true });
     const rgb = clipToRgbFrames(clip, dataset.clipShape, options.mean, options.std);
     await Promise.all(rgb.map((f, t) => writeImage(join(root, dir, frameFileName(tmpl, t + (options.start ?? 1))), f, width, height)));
@@ -57,11 +66,11 @@ export async function writeRawframeFolders(dataset: Dataset, root: string, ann: 
 export async function writeVideoFiles(dataset: Dataset, root: string, ann: string, options: FixtureOptions): Promise<void> {
   const n = Math.min(options.count ?? dataset.size, dataset.size);
   const [, , height, width] = dataset.clipShape;
-  mkdirSync(root, { recursive: true });
+  mkdirSync(options.prefix ? join(root, options.prefix) : root, { recursive: true });
   const lines: string[] = [];
   for (let i = 0; i < n; i++) {
     const { clip, label } = await dataset.read(i);
-    const name = `clip_${String(i).padStart(5, '0')}.mp4`;
+    const name = `${clipName(i, options)}.mp4`;
     await encodeVideo(join(root, name), clipToRgbFrames(clip, dataset.clipShape, options.mean, options.std), width, height);
     lines.push(`${name} ${label}`);
   }

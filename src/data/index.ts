@@ -19,6 +19,7 @@ export {
   type Split,
 } from './synthetic.js';
 export { Loader, type Batch, type LoaderOptions, type LoaderPosition } from './loader.js';
+export { defaultWorkers } from './decode-pool.js';
 export { labelsOfPairs, orderOnlyCorrect } from './pairs.js';
 export { writeNpyDataset, clipStripPng, writeClipStripPng, type StripOptions } from './write.js';
 // Real data (mmaction2 lists): rawframes:/videos:

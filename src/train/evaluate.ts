@@ -5,7 +5,7 @@
 import { compileModel } from '../../backends/webgpu/runtime.js';
 import type { PstcDevice } from '../../backends/webgpu/gpu-device.js';
 import { metricsOf } from '../../backends/webgpu/kernels/metrics.js';
-import { clipLength, type Dataset } from '../data/index.js';
+import { clipLength, Loader, type Dataset } from '../data/index.js';
 import type { ModelConfig } from '../lang/model.js';
 import type { WeightMap } from '../weights/tensor.js';
 
@@ -28,6 +28,10 @@ export interface EvaluateOptions {
   partners?: readonly number[];
   /** Called after each batch with clips done and total. */
   onBatch?: (done: number, total: number) => void;
+  /** Worker threads that decode clips (0 or absent: on this thread). */
+  workers?: number;
+  /** Where workers' --skip-bad lines go. */
+  log?: (message: string) => void;
 }
 
 export async function evaluate(device: PstcDevice, model: ModelConfig, weights: WeightMap, dataset: Dataset, options: EvaluateOptions): Promise<Evaluation> {
@@ -42,17 +46,20 @@ export async function evaluate(device: PstcDevice, model: ModelConfig, weights: 
   const samples = Math.floor(dataset.size / views);
   const scores = new Float64Array(samples * classes);
   const labels = new Int32Array(samples);
+  // File order, the last partial batch kept; batches are read ahead of the forward passes.
+  const loader = new Loader(dataset, { batchSize: batch, workers: options.workers ?? 0, concurrency: batch, ...(options.log ? { log: options.log } : {}) });
   try {
-    for (let first = 0; first < samples * views; first += batch) {
-      const count = Math.min(batch, samples * views - first);
+    for await (const read of loader.epoch(0)) {
+      const first = read.batch * batch;
+      const count = Math.min(read.labels.length, samples * views - first);
+      if (count <= 0) break;
       // The last batch is padded with zeros; the padding's outputs are ignored (clips are independent).
-      const clips = new Float32Array(batch * clipSize);
-      const read = await Promise.all(Array.from({ length: count }, (_, i) => dataset.read(first + i)));
-      read.forEach((r, i) => clips.set(r.clip, i * clipSize));
+      const clips = read.clips.length === batch * clipSize ? read.clips : new Float32Array(batch * clipSize);
+      if (clips !== read.clips) clips.set(read.clips);
       const { logits } = await compiled.forward(clips);
       for (let i = 0; i < count; i++) {
         const sample = Math.floor((first + i) / views);
-        labels[sample] = read[i]!.label;
+        labels[sample] = read.labels[i]!;
         const row = logits!.subarray(i * classes, (i + 1) * classes);
         const max = row.reduce((a, b) => Math.max(a, b), -Infinity);
         let total = 0;
@@ -62,6 +69,7 @@ export async function evaluate(device: PstcDevice, model: ModelConfig, weights: 
       options.onBatch?.(first + count, samples * views);
     }
   } finally {
+    await loader.close();
     compiled.destroy();
   }
   const hits = metricsOf(scores, labels, classes, options.partners);

@@ -41,13 +41,15 @@ export interface TrainSettings {
   checkpointEvery: number;
   /** Evaluate on the validation set every N steps (0: only at the end). */
   evalEvery: number;
-  /** Clips read at once by the loader. */
+  /** Worker threads that decode clips ahead of the device (0: on the main thread). */
   workers: number;
   /** Activation recomputation per block (`--recompute`). */
   recompute?: boolean;
   /** Plan each step within this many bytes of device memory (`--memory-budget`): recompute is
    *  turned on when the plan exceeds it, PST708 when even that does not fit. */
   memoryBudget?: number;
+  /** Log and skip bad samples (missing or corrupt frames, undecodable videos, bad list lines). */
+  skipBad?: boolean;
 }
 
 /** One line of progress, for a live line on a terminal or a plain log line. */
@@ -114,9 +116,10 @@ export async function train(run: TrainRun): Promise<TrainResult> {
   }
   const microBatch = s.batch / s.accumulate;
   const input = dataInputOf(model);
-  const data: DataSource = await openData(s.data, input, {});
+  const data: DataSource = await openData(s.data, input, { skipBad: s.skipBad ?? false, log: say });
+  let loader: Loader | undefined;
   try {
-    const loader = new Loader(data.train, { batchSize: microBatch, shuffle: s.shuffle, seed: s.seed, dropLast: true, concurrency: s.workers });
+    loader = new Loader(data.train, { batchSize: microBatch, shuffle: s.shuffle, seed: s.seed, dropLast: true, concurrency: 4, workers: s.workers, log: say });
     const stepsPerEpoch = Math.floor(loader.batchesPerEpoch / s.accumulate);
     if (stepsPerEpoch < 1) {
       throw trainError('PST703', `${data.train.name} has ${data.train.size} clips, fewer than one batch of ${s.batch}`, 'use a smaller --batch or more data');
@@ -183,6 +186,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
       step.destroy();
     }
   } finally {
+    await loader?.close();
     await closeData(data);
   }
 }
@@ -219,7 +223,7 @@ async function loop(
   const evaluation = async (): Promise<Evaluation | undefined> => {
     const set: Dataset | undefined = data.val;
     if (!set) return undefined;
-    const result = await evaluate(run.device, run.model, await step.weights(), set, { batch: s.batch, partners });
+    const result = await evaluate(run.device, run.model, await step.weights(), set, { batch: s.batch, partners, workers: s.workers, log: say });
     log({ kind: 'eval', step: current, ...result });
     say(`step ${current}: validation top-1 ${pct(result.top1)}, top-5 ${pct(result.top5)}${result.pairAccuracy !== undefined ? `, order pairs ${pct(result.pairAccuracy)}` : ''} (${result.clips} clips)`);
     return result;

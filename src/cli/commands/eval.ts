@@ -10,11 +10,11 @@ import { loadCheckpoint } from '../../weights/index.js';
 import { UsageError } from '../errors.js';
 import { chooseData } from '../data-choice.js';
 import { loadCommandModel } from '../model.js';
-import { positiveInt, withModelArgument, type ModelFlags } from '../options.js';
+import { positiveInt, withLoaderOptions, withModelArgument, type LoaderFlags, type ModelFlags } from '../options.js';
 import { createProgress } from '../progress.js';
 import type { CommandRegistrar } from '../registrar.js';
 
-interface EvalFlags extends ModelFlags {
+interface EvalFlags extends ModelFlags, LoaderFlags {
   weights?: string;
   data?: string;
   batch: number;
@@ -22,7 +22,7 @@ interface EvalFlags extends ModelFlags {
 }
 
 export const registerEval: CommandRegistrar = (program: Command, io) => {
-  withModelArgument(program.command('eval'))
+  withLoaderOptions(withModelArgument(program.command('eval')))
     .description('evaluate a checkpoint on a dataset: top-1, top-5, loss (multi-clip/crop views averaged)')
     .option('--weights <file>', 'the checkpoint (.safetensors or .pth; a training run writes RUN/checkpoints/step-…/weights.safetensors)')
     .option('--data <spec>', "as for train; its validation split when it has one (synthetic:motion, val=), else the set itself; default: the model's data section (its val list, else train)")
@@ -33,13 +33,13 @@ export const registerEval: CommandRegistrar = (program: Command, io) => {
       const { model } = loadCommandModel(file, flags);
       if (!model.head) throw new UsageError(`${model.name} has no classification head: nothing to evaluate`);
       const weights = loadCheckpoint(flags.weights, model);
-      const data = await openData(chooseData(model, flags.data, 'eval'), dataInputOf(model));
+      const progress = createProgress(io);
+      const data = await openData(chooseData(model, flags.data, 'eval'), dataInputOf(model), { skipBad: flags.skipBad ?? false, log: (line) => progress.say(line) });
       try {
         const set = evaluationSet(data);
         const partners = orderPartners(set, model.head.classes);
-        const progress = createProgress(io);
         const r = await withDevice((device) =>
-          evaluate(device, model, weights, set, { batch: flags.batch, ...(partners ? { partners } : {}), onBatch: (done, total) => progress.update(`${set.name}: ${done}/${total} clips`) }),
+          evaluate(device, model, weights, set, { batch: flags.batch, workers: flags.workers, log: (line) => progress.say(line), ...(partners ? { partners } : {}), onBatch: (done, total) => progress.update(`${set.name}: ${done}/${total} clips`) }),
         );
         progress.done();
         if (flags.json) {

@@ -9,12 +9,12 @@ import { withDevice } from '../device.js';
 import { UsageError } from '../errors.js';
 import { chooseData } from '../data-choice.js';
 import { loadCommandModel } from '../model.js';
-import { nonNegativeInt, positiveInt, withMemoryOptions, withModelArgument, type ModelFlags } from '../options.js';
+import { nonNegativeInt, positiveInt, withLoaderOptions, withMemoryOptions, withModelArgument, type LoaderFlags, type ModelFlags } from '../options.js';
 import { checkOutputPath } from '../output-path.js';
 import { createProgress, formatDuration } from '../progress.js';
 import type { CommandRegistrar } from '../registrar.js';
 
-interface TrainFlags extends ModelFlags {
+interface TrainFlags extends ModelFlags, LoaderFlags {
   data?: string;
   weights?: string;
   steps?: number;
@@ -34,7 +34,6 @@ interface TrainFlags extends ModelFlags {
   logEvery: number;
   checkpointEvery: number;
   evalEvery: number;
-  workers: number;
   out?: string;
   resume?: boolean;
   recompute?: boolean;
@@ -66,7 +65,7 @@ function optimizerFrom(flags: TrainFlags): OptimizerConfig {
 }
 
 export const registerTrain: CommandRegistrar = (program: Command, io) => {
-  withMemoryOptions(withModelArgument(program.command('train')))
+  withLoaderOptions(withMemoryOptions(withModelArgument(program.command('train'))))
     .description('train the model on the WebGPU device: forward, backward and optimizer in one submission per step')
     .option('--data <spec>', "npy:CLIPS.npy,LABELS.npy | synthetic:motion[,key=value…] | rawframes:ANN.txt[,root=DIR] | videos:ANN.txt[,root=DIR] (docs/data.md); default: the model's data section")
     .option('--weights <file>', 'start from this checkpoint (.safetensors or .pth); default: freshly initialised weights from --seed')
@@ -87,7 +86,6 @@ export const registerTrain: CommandRegistrar = (program: Command, io) => {
     .option('--log-every <N>', 'read back metrics and log every N steps', positiveInt('--log-every', 1e9), 10)
     .option('--checkpoint-every <N>', 'write a checkpoint every N steps (and at the end, and on Ctrl-C)', positiveInt('--checkpoint-every', 1e9), 100)
     .option('--eval-every <N>', 'evaluate on the validation set every N steps (0: at the end only)', nonNegativeInt('--eval-every', 1e9), 0)
-    .option('--workers <N>', 'clips the loader reads at once', positiveInt('--workers', 256), 4)
     .option('--out <dir>', 'the run directory: settings, log.jsonl, checkpoints, summary')
     .option('--resume', 'continue the run in --out from its latest checkpoint')
     .action(async (file: string, flags: TrainFlags) => {
@@ -116,6 +114,7 @@ export const registerTrain: CommandRegistrar = (program: Command, io) => {
         // Only when asked: a run's settings (resume compares them) stay as they were without it.
         ...(flags.recompute ? { recompute: true } : {}),
         ...(flags.memoryBudget !== undefined ? { memoryBudget: flags.memoryBudget } : {}),
+        ...(flags.skipBad ? { skipBad: true } : {}),
       };
       const progress = createProgress(io);
       // Ctrl-C: finish the step, write a checkpoint, stop; a second Ctrl-C stops at once.

@@ -29,7 +29,8 @@ export function trainSettings(budget: Budget, seed: number): TrainSettings {
     checkpointEvery: Math.max(1, Math.floor(steps / 4)),
     // The validation curve: three evaluations on the way and the final one.
     evalEvery: steps >= 8 ? Math.floor(steps / 4) : 0,
-    workers: 4,
+    // The synthetic set is generated on the main thread: no worker threads per ablation run.
+    workers: 0,
   };
 }
 
