@@ -2,7 +2,7 @@
 export type { ClipSample, Dataset, DataSource, DataInput } from './dataset.js';
 export { dataInputOf, checkDatasetForModel, clipLength } from './dataset.js';
 export { DATA_FLAG } from './errors.js';
-export { parseDataSpec, SPEC_FORMS, type DataSpec, type NpySpec, type SyntheticSpec, type MotionSpecOptions } from './spec.js';
+export { parseDataSpec, parsePipelineOptions, SPEC_FORMS, type DataSpec, type NpySpec, type SyntheticSpec, type MotionSpecOptions } from './spec.js';
 export { openData, evaluationSet, closeData } from './open.js';
 export { NpyDataset, readNpyLabels } from './npy-dataset.js';
 export {
@@ -23,7 +23,7 @@ export { defaultWorkers } from './decode-pool.js';
 export { labelsOfPairs, orderOnlyCorrect } from './pairs.js';
 export { writeNpyDataset, clipStripPng, writeClipStripPng, type StripOptions } from './write.js';
 // Real data (mmaction2 lists): rawframes:/videos:
-export { VideoPipelineDataset, openVideoList, IMAGENET_MEAN, IMAGENET_STD, type PipelineOptions, type OpenVideoOptions } from './video-dataset.js';
+export { VideoPipelineDataset, openVideoList, openSingleInput, IMAGENET_MEAN, IMAGENET_STD, type PipelineOptions, type OpenVideoOptions } from './video-dataset.js';
 export { pipelineOptions } from './video-spec.js';
 export { dataSpecOfSection, formatDataSpec, type DataPurpose } from './section-spec.js';
 export { type VideoListSpec, type VideoSpecOptions } from './spec.js';

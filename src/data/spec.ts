@@ -209,6 +209,12 @@ function readFlipMap(text: string, spec: string): Map<number, number> {
   return map;
 }
 
+/** The options of a pipeline alone, `key=value,…` as in a rawframes:/videos: spec (`pstc run
+ *  --pipeline`): the same keys, checked the same way. */
+export function parsePipelineOptions(kind: 'rawframes' | 'videos', text: string): VideoSpecOptions {
+  return text.trim() === '' ? {} : parseVideoListSpec(kind, `-,${text}`, text).options;
+}
+
 function parseVideoListSpec(kind: 'rawframes' | 'videos', body: string, text: string): VideoListSpec {
   const { positional, keyed } = splitItems(body, text);
   if (positional.length !== 1) {

@@ -5,8 +5,8 @@
 //   test:  SampleFrames (fixed, `clips` clips) → Resize short side to size → CenterCrop (crops=1) or
 //          ThreeCrop (crops=3); the clips × crops views of a sample are consecutive indices.
 // Randomness comes from (seed, epoch, index) only, so a resumed run reads the same clips.
-import { join } from 'node:path';
-import { statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
 import { DiagnosticError } from '../lang/diagnostics.js';
 import { makeRandom } from '../weights/init.js';
 import { readAnnotations, frameFileName, type Annotation } from './annotations.js';
@@ -252,4 +252,48 @@ export function openVideoList(
   }
   const source = kind === 'rawframes' ? new RawframeSource(base, options) : new VideoSource(base);
   return new VideoPipelineDataset(`${kind}:${annotationFile} (${mode})`, kind, samples, source, options, mode, input, open);
+}
+
+/** Frame-name templates tried, in order, for a frame folder given without `tmpl=` (mmaction's
+ *  default first, then Something-Something V1's). */
+const FOLDER_TEMPLATES = ['img_{:05d}.jpg', '{:05d}.jpg', 'img_{:05d}.png', '{:05d}.png'];
+
+/** Frames of a folder named by the template from `start` on, without a gap. */
+function countFrames(folder: string, tmpl: string, start: number): number {
+  let n = 0;
+  while (existsSync(join(folder, frameFileName(tmpl, start + n)))) n++;
+  return n;
+}
+
+/**
+ * One video file or frame folder read with the test pipeline (`pstc run --input`): its
+ * clips × crops views, consecutive indices 0…views−1. A folder's frame count is the run of files
+ * its template names; without an explicit `tmpl` the common templates are tried.
+ */
+export function openSingleInput(path: string, options: PipelineOptions, input: DataInput, explicitTemplate: boolean): VideoPipelineDataset {
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(path).isDirectory();
+  } catch {
+    throw dataError('PST616', `${path}: no such file or folder`, { where: path, hint: 'give a video file, a folder of frames, or a clip .npy' });
+  }
+  const sample: Annotation = { path: basename(path), labels: [0], where: path };
+  const root = dirname(path);
+  if (!isFolder) {
+    return new VideoPipelineDataset(path, 'videos', [sample], new VideoSource(root), { ...options, start: 0 }, 'test', input, {});
+  }
+  const templates = explicitTemplate ? [options.tmpl] : FOLDER_TEMPLATES;
+  for (const tmpl of templates) {
+    for (const start of [options.start, options.start === 1 ? 0 : 1]) {
+      const total = countFrames(path, tmpl, start);
+      if (total > 0) {
+        const chosen = { ...options, tmpl, start };
+        return new VideoPipelineDataset(path, 'rawframes', [{ ...sample, totalFrames: total }], new RawframeSource(root, chosen), chosen, 'test', input, {});
+      }
+    }
+  }
+  throw dataError('PST616', `${path}: a folder without frames named ${templates.map((t) => `\`${t}\``).join(' or ')}`, {
+    where: path,
+    hint: 'name the frame files with tmpl= (e.g. --pipeline tmpl=frame_{:04d}.jpg,start=0)',
+  });
 }

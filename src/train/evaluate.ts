@@ -34,6 +34,14 @@ export interface EvaluateOptions {
   log?: (message: string) => void;
 }
 
+/** scores += weight · softmax(logits): a sample's views averaged in softmax (mmaction's test). */
+export function addSoftmax(scores: Float64Array, logits: Float32Array, weight: number): void {
+  const max = logits.reduce((a, b) => Math.max(a, b), -Infinity);
+  let total = 0;
+  for (const v of logits) total += Math.exp(v - max);
+  for (let k = 0; k < logits.length; k++) scores[k]! += (weight * Math.exp(logits[k]! - max)) / total;
+}
+
 export async function evaluate(device: PstcDevice, model: ModelConfig, weights: WeightMap, dataset: Dataset, options: EvaluateOptions): Promise<Evaluation> {
   const start = performance.now();
   const classes = model.head!.classes;
@@ -60,11 +68,7 @@ export async function evaluate(device: PstcDevice, model: ModelConfig, weights: 
       for (let i = 0; i < count; i++) {
         const sample = Math.floor((first + i) / views);
         labels[sample] = read.labels[i]!;
-        const row = logits!.subarray(i * classes, (i + 1) * classes);
-        const max = row.reduce((a, b) => Math.max(a, b), -Infinity);
-        let total = 0;
-        for (const v of row) total += Math.exp(v - max);
-        for (let k = 0; k < classes; k++) scores[sample * classes + k]! += Math.exp(row[k]! - max) / total / views;
+        addSoftmax(scores.subarray(sample * classes, (sample + 1) * classes), logits!.subarray(i * classes, (i + 1) * classes), 1 / views);
       }
       options.onBatch?.(first + count, samples * views);
     }

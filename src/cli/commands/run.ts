@@ -1,7 +1,15 @@
 // `pstc run MODEL.pst --weights CKPT --input clip.npy --out out.npy`: one forward pass on the
 // WebGPU device. The input's N, T and H = W come from the .npy file; the output is the logits
 // (N×classes) or, with --features, the backbone output (N×C×D×H×W), written atomically.
+// `--input video.mp4` or `--input FRAME_DIR/`: the test pipeline of `pstc eval` (sampling, resize,
+// centre or three crops, normalisation; --pipeline changes its options) makes the clips × crops
+// views, one forward runs them all, and the top-5 classes of the view-averaged softmax are printed
+// (names from --classes); --out is optional then.
+import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
+import { DiagnosticError } from '../../lang/diagnostics.js';
+import { dataInputOf, openSingleInput, parsePipelineOptions, pipelineOptions, type ClipSample } from '../../data/index.js';
+import { addSoftmax } from '../../train/evaluate.js';
 import { compileModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
 import { checkInputVolume } from '../../ir/input-limits.js';
 import type { ModelConfig } from '../../lang/model.js';
@@ -23,6 +31,65 @@ interface RunOptions {
   randomInput?: number;
   out?: string;
   features?: boolean;
+  pipeline?: string;
+  classes?: string;
+}
+
+/** A video or frame folder (anything but a .npy) goes through the test pipeline. */
+export function isVideoInput(path: string): boolean {
+  return !path.toLowerCase().endsWith('.npy');
+}
+
+/** The views of a video or frame folder as the model's input: clips × crops clips, in order. */
+export async function readVideoClips(path: string, model: ModelConfig, pipeline = ''): Promise<{ clip: Float32Array; input: ModelInput; views: number; describe: string }> {
+  const data = dataInputOf(model);
+  const kind = isFolder(path) ? 'rawframes' : 'videos';
+  let spec;
+  try {
+    spec = parsePipelineOptions(kind, pipeline);
+  } catch (e) {
+    if (e instanceof DiagnosticError) throw new DiagnosticError(e.diagnostics.map((d) => ({ ...d, flag: '--pipeline' })));
+    throw e;
+  }
+  const options = pipelineOptions(kind, spec, data);
+  const dataset = openSingleInput(path, options, data, spec.tmpl !== undefined);
+  const samples: ClipSample[] = [];
+  for (let v = 0; v < dataset.views; v++) samples.push(await dataset.read(v));
+  const length = samples[0]!.clip.length;
+  const clip = new Float32Array(samples.length * length);
+  samples.forEach((s, v) => clip.set(s.clip, v * length));
+  const describe = `${dataset.views} view${dataset.views === 1 ? '' : 's'} (${options.clips} clip${options.clips === 1 ? '' : 's'} × ${options.crops} crop${options.crops === 1 ? '' : 's'}, ${options.sampler} sampling)`;
+  return { clip, input: { batch: dataset.views, frames: data.frames, size: data.size }, views: dataset.views, describe };
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Class names, one per line (trailing blank lines ignored), as many as the head scores. */
+export function readClassNames(file: string, classes: number): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--classes: cannot read \`${file}\`: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  const names = text.replace(/\s+$/, '').split(/\r?\n/).map((l) => l.trim());
+  if (names.length !== classes) {
+    throw new UsageError(`--classes: \`${file}\` has ${names.length} name${names.length === 1 ? '' : 's'} (one per line), but the model scores ${classes} classes; give one name per class, in class order`);
+  }
+  return names;
+}
+
+/** The k best classes of a score vector, best first. */
+export function topClasses(scores: Float64Array, k: number): { index: number; score: number }[] {
+  return Array.from(scores, (score, index) => ({ index, score }))
+    .sort((a, b) => b.score - a.score || a.index - b.index)
+    .slice(0, k);
 }
 
 /** The clip of --input: rank 5, the model's channels, square frames. */
@@ -60,9 +127,12 @@ function checkRunFlags(opts: RunOptions): void {
     throw new UsageError('--input and --random-input: give one of them, not both');
   }
   if (opts.input === undefined && opts.randomInput === undefined) {
-    throw new UsageError('--input: missing; give a clip .npy (N×C×T×H×W), or --random-input SEED');
+    throw new UsageError('--input: missing; give a clip .npy (N×C×T×H×W), a video file or a frame folder, or --random-input SEED');
   }
-  if (opts.out === undefined) throw new UsageError('--out: missing; where to write the output .npy');
+  const video = opts.input !== undefined && isVideoInput(opts.input);
+  if (opts.out === undefined && !(video && !opts.features)) throw new UsageError('--out: missing; where to write the output .npy');
+  if (!video && opts.pipeline !== undefined) throw new UsageError('--pipeline: only with --input a video file or a frame folder');
+  if (!video && opts.classes !== undefined) throw new UsageError('--classes: only with --input a video file or a frame folder (the top-5 classes are printed then)');
   if (opts.weights !== undefined && opts.randomWeights !== undefined) {
     throw new UsageError('--weights and --random-weights: give one of them, not both');
   }
@@ -76,28 +146,33 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
     .description('run one forward pass on the WebGPU device: a clip .npy in, logits (or --features) .npy out')
     .option('--weights <file>', 'checkpoint: .safetensors or PyTorch .pth (official state-dict names load as they are)')
     .option('--random-weights <seed>', 'instead of --weights: freshly initialised weights (demos, tests)', nonNegativeInt('--random-weights'))
-    .option('--input <clip.npy>', 'float32 (or float64) .npy of shape N×C×T×H×W with H = W')
+    .option('--input <clip>', 'float32 (or float64) .npy of shape N×C×T×H×W with H = W; or a video file or frame folder, read with the test pipeline (top-5 printed)')
+    .option('--pipeline <key=value,…>', "options of the test pipeline for a video or frame folder, as in --data rawframes:/videos: (clips=, crops=1|3, sampler=, interval=, tmpl=, start=, mean=, std=); docs/data.md")
+    .option('--classes <file>', 'class names, one per line in class order, for the printed top-5')
     .option('--random-input <seed>', "instead of --input: a random clip of the model's input size (uniform in [-1, 1))", nonNegativeInt('--random-input'))
-    .option('--out <out.npy>', 'where to write the output (float32 .npy)')
+    .option('--out <out.npy>', 'where to write the output (float32 .npy); optional with a video or frame folder')
     .option('--features', 'write the backbone output N×C×D×H×W instead of the logits')
     .action(async (file: string, opts: RunOptions) => {
       checkRunFlags(opts);
       const { model, result } = loadCommandModel(file, opts);
       // Checked before the forward pass: --out must be writable and none of the inputs.
       const inputs = [...result.sources.keys(), ...[opts.weights, opts.input].filter((p) => p !== undefined)];
-      checkOutputPath({ flag: '--out', path: opts.out!, kind: 'file', inputs });
+      if (opts.out !== undefined) checkOutputPath({ flag: '--out', path: opts.out, kind: 'file', inputs });
       if (!opts.features && !model.head) {
         throw new UsageError(`--features: ${model.name} has no classification head (head = none); pass --features for the backbone output`);
       }
       // A random clip is allocated before lowering checks the size: check it first (PST313).
       if (opts.input === undefined) checkInputVolume(model, model.input);
+      const names = opts.classes !== undefined && model.head ? readClassNames(opts.classes, model.head.classes) : undefined;
+      const video = opts.input !== undefined && isVideoInput(opts.input) ? await readVideoClips(opts.input, model, opts.pipeline) : undefined;
       const { clip, input } =
-        opts.input !== undefined
+        video ??
+        (opts.input !== undefined
           ? readClip(opts.input, model)
-          : { input: { ...model.input }, clip: randomClip([model.input.batch, model.embed.inChannels, model.input.frames, model.input.size, model.input.size], opts.randomInput!) };
+          : { input: { ...model.input }, clip: randomClip([model.input.batch, model.embed.inChannels, model.input.frames, model.input.size, model.input.size], opts.randomInput!) });
       const weights: WeightMap =
         opts.weights !== undefined ? loadCheckpoint(opts.weights, model) : initWeights(model, opts.randomWeights!);
-      const out = opts.out!;
+      const out = opts.out;
 
       await withDevice(async (device) => {
         const compiled = await compileModel(device, model, input, weights);
@@ -108,8 +183,22 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
           const [data, shape, what] = opts.features
             ? [result.features, result.featuresShape, 'features']
             : [result.logits!, result.logitsShape!, 'logits'];
-          writeFileAtomic(out, writeNpy(shape, data));
-          io.err(`wrote ${out}: ${what} ${shape.join('×')} (float32); forward ${ms.toFixed(1)} ms on ${device.describe()}`);
+          if (out !== undefined) {
+            writeFileAtomic(out, writeNpy(shape, data));
+            io.err(`wrote ${out}: ${what} ${shape.join('×')} (float32); forward ${ms.toFixed(1)} ms on ${device.describe()}`);
+          }
+          if (video && !opts.features) {
+            // The views' softmax averaged, as pstc eval scores a sample.
+            const classes = model.head!.classes;
+            const scores = new Float64Array(classes);
+            for (let v = 0; v < video.views; v++) addSoftmax(scores, data.subarray(v * classes, (v + 1) * classes), 1 / video.views);
+            const top = topClasses(scores, Math.min(5, classes));
+            const label = (k: number) => names?.[k] ?? `class ${k}`;
+            const width = Math.max(...top.map((t) => label(t.index).length));
+            io.out(`${opts.input}: ${video.describe}, ${model.name}`);
+            top.forEach((t, r) => io.out(`  ${r + 1}. ${label(t.index).padEnd(width)}  ${t.score.toFixed(4)}`));
+            if (out === undefined) io.err(`forward ${ms.toFixed(1)} ms on ${device.describe()}`);
+          }
         } finally {
           compiled.destroy();
         }
