@@ -47,6 +47,18 @@ describe('pstc bench', () => {
     expect(r.stdout).toMatch(/adapter: \S/);
   });
 
+  it('--data times the loader alone (worker threads) and prints it beside the device\'s clips/s', async () => {
+    const r = await run(['bench', MODEL, '--data', 'synthetic:motion,train=16,val=2', '--workers', '2', '--batch', '2', '--warmup', '1', '--iters', '3', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.loader).toMatchObject({ workers: 2, batch: 2, batches: 3 });
+    expect(report.loader.data).toContain('synthetic:motion');
+    expect(report.loader.clipsPerSecond).toBeCloseTo(6 / report.loader.seconds, 6);
+    const text = await run(['bench', MODEL, '--train', '--data', 'synthetic:motion,train=16,val=2', '--workers', '0', '--batch', '2', '--warmup', '0', '--iters', '2']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/loader alone: [\d.]+ clips\/s \(synthetic:motion.*on the main thread, 2 batches of 2\); the training step: [\d.]+ clips\/s — (the loader keeps up|the device would wait)/);
+  });
+
   it('names the flag of a bad count', async () => {
     const r = await run(['bench', MODEL, '--iters', '0']);
     expect(r.code).toBe(2);

@@ -3,8 +3,11 @@
 // (dispatches, kernels, peak memory) beside what was measured. `--baseline OTHER.pst` times a
 // second model in the same run, alternating passes (A, B, A, B, …) so that drift of the machine
 // (clock, heat, other load) falls on both alike, and prints the ratio of medians A/B
-// (model over baseline: 1.03 means the model takes 3% longer).
+// (model over baseline: 1.03 means the model takes 3% longer). `--data SPEC` first times the
+// loader alone (decoding, augmentation; `--workers N` threads) in clips/s, printed beside the
+// device's clips/s, so a user sees whether the device would wait for the CPU.
 import type { Command } from 'commander';
+import { closeData, dataInputOf, Loader, openData } from '../../data/index.js';
 import type { PstcDevice } from '../../../backends/webgpu/device.js';
 import { compileModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
 import type { ModelConfig } from '../../lang/model.js';
@@ -15,7 +18,7 @@ import { UsageError } from '../errors.js';
 import { randomClip } from '../clips.js';
 import { withDevice } from '../device.js';
 import type { CommandRegistrar } from '../registrar.js';
-import { inputFrom, MAX_PASSES, nonNegativeInt, positiveInt, withInputOptions, withMemoryOptions, withModelArgument } from '../options.js';
+import { inputFrom, MAX_PASSES, nonNegativeInt, positiveInt, withInputOptions, withLoaderOptions, withMemoryOptions, withModelArgument } from '../options.js';
 import { trainingRecompute } from '../training-memory.js';
 import { formatBytes, renderTable } from '../table.js';
 import { loadCommandModel } from '../model.js';
@@ -42,6 +45,20 @@ interface BenchOptions {
   memoryBudget?: number;
   profile?: boolean;
   profileMethod?: TimingMethod;
+  data?: string;
+  workers: number;
+  skipBad?: boolean;
+}
+
+/** The loader alone: batches of the training split read as training reads them. */
+export interface LoaderBench {
+  data: string;
+  workers: number;
+  batch: number;
+  /** Batches timed (after the warm-up batches, which include starting the workers). */
+  batches: number;
+  seconds: number;
+  clipsPerSecond: number;
 }
 
 
@@ -72,6 +89,26 @@ export interface BenchReport {
   results: BenchResult[];
   /** Median latency of the model (results[0]) over that of the baseline (results[1]). */
   ratio?: number;
+  loader?: LoaderBench;
+}
+
+/** Times `iters` batches of the loader on the training split of `spec`, after `warmup` batches. */
+export async function benchLoader(spec: string, model: ModelConfig, input: ModelInput, options: { workers: number; warmup: number; iters: number; skipBad?: boolean; log?: (line: string) => void }): Promise<LoaderBench> {
+  const data = await openData(spec, dataInputOf(model, { frames: input.frames, size: input.size }), { skipBad: options.skipBad ?? false, ...(options.log ? { log: options.log } : {}) });
+  const loader = new Loader(data.train, { batchSize: input.batch, shuffle: true, seed: 0, workers: options.workers, ...(options.log ? { log: options.log } : {}) });
+  try {
+    const batches = loader.from();
+    for (let i = 0; i < options.warmup; i++) await batches.next();
+    const start = performance.now();
+    let clips = 0;
+    for (let i = 0; i < options.iters; i++) clips += ((await batches.next()).value as { labels: Int32Array }).labels.length;
+    const seconds = (performance.now() - start) / 1000;
+    await batches.return(undefined);
+    return { data: data.train.name, workers: loader.workers, batch: input.batch, batches: options.iters, seconds, clipsPerSecond: clips / seconds };
+  } finally {
+    await loader.close();
+    await closeData(data);
+  }
 }
 
 interface Subject {
@@ -246,6 +283,16 @@ export function renderBench(report: BenchReport): string {
     if (!r.profile) continue;
     lines.push('', `profile of ${r.model} (${report.mode === 'train' ? 'one training step' : 'one forward'}, ${r.input.shape.join('×')}):`, renderProfile(r.profile));
   }
+  if (report.loader) {
+    const l = report.loader;
+    const device = results[0]!.clipsPerSecond;
+    const what = report.mode === 'train' ? 'training step' : 'forward pass';
+    const threads = l.workers === 0 ? 'on the main thread' : `${l.workers} worker thread${l.workers === 1 ? '' : 's'}`;
+    lines.push(
+      `loader alone: ${l.clipsPerSecond.toFixed(1)} clips/s (${l.data}, ${threads}, ${l.batches} batches of ${l.batch}); the ${what}: ${device.toFixed(1)} clips/s — ` +
+        (l.clipsPerSecond >= device ? 'the loader keeps up' : `the device would wait for the loader (${(device / l.clipsPerSecond).toFixed(1)}× faster than it)`),
+    );
+  }
   return lines.join('\n');
 }
 
@@ -255,7 +302,7 @@ function profileMethod(value: string): TimingMethod {
 }
 
 export const registerBench: CommandRegistrar = (program: Command, io) => {
-  withMemoryOptions(withInputOptions(withModelArgument(program.command('bench'))))
+  withLoaderOptions(withMemoryOptions(withInputOptions(withModelArgument(program.command('bench')))))
     .description('forward latency on the WebGPU device (random weights and clip): median and spread, clips/s, dispatches, planned and measured peak memory')
     .option('--warmup <N>', 'untimed passes first', nonNegativeInt('--warmup', MAX_PASSES), 3)
     .option('--iters <N>', 'timed passes', positiveInt('--iters', MAX_PASSES), 10)
@@ -265,6 +312,7 @@ export const registerBench: CommandRegistrar = (program: Command, io) => {
     .option('--train', 'time training steps (forward, backward, AdamW) instead of forward passes')
     .option('--profile', "then time every kernel (--iters runs), by kind and by block, with achieved GFLOP/s and GB/s against the adapter's measured peak (cached)")
     .option('--profile-method <method>', "how --profile times kernels: timestamp-query (the default where the adapter offers it) or submission (one submission per kernel)", profileMethod)
+    .option('--data <spec>', 'also time the loader alone on this data (its training split, batches of --batch), next to the device')
     .action(async (file: string, opts: BenchOptions) => {
       if (!opts.train && (opts.recompute || opts.memoryBudget !== undefined)) throw new UsageError(`${opts.recompute ? '--recompute' : '--memory-budget'}: only with --train`);
       const subject = (path: string, name: string | undefined, set: string[] = []): Subject => {
@@ -277,12 +325,18 @@ export const registerBench: CommandRegistrar = (program: Command, io) => {
       if (opts.baseline !== undefined) subjects.push(subject(opts.baseline, opts.baselineModel));
 
       if (opts.profileMethod !== undefined && !opts.profile) throw new UsageError('--profile-method is for --profile: add --profile');
-      const report = await withDevice((device) => {
+      // The loader first, before the device is busy: the two would compete for the CPU.
+      const loader =
+        opts.data !== undefined
+          ? await benchLoader(opts.data, subjects[0]!.model, subjects[0]!.input, { workers: opts.workers, warmup: Math.max(1, opts.warmup), iters: opts.iters, ...(opts.skipBad ? { skipBad: true } : {}), log: (line) => io.err(line) })
+          : undefined;
+      const measured = await withDevice((device) => {
         if (opts.profileMethod === 'timestamp-query' && !device.features.has('timestamp-query')) {
           throw new UsageError(`--profile-method timestamp-query: the adapter (${device.describe()}) does not offer timestamp queries; use --profile-method submission`);
         }
         return benchModels(device, subjects, opts.warmup, opts.iters, opts.train ? 'train' : 'forward', opts.profile ? { ...(opts.profileMethod ? { method: opts.profileMethod } : {}) } : undefined);
       });
+      const report: BenchReport = { ...measured, ...(loader ? { loader } : {}) };
       io.out(opts.json ? JSON.stringify(report, null, 2) : renderBench(report));
     });
 };
