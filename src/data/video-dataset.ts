@@ -1,7 +1,7 @@
 // `rawframes:` and `videos:` datasets: mmaction2's annotation lists read through its pipelines.
 //   train: SampleFrames (dense or uniform segments, random offset) → Resize short side (scale) →
 //          RandomResizedCrop (area, aspect) → Resize to size×size → Flip (ratio, label map) →
-//          Normalize (ImageNet mean/std in 0–255 units)
+//          Normalize (mean/std in 0–255 units, ImageNet's by default)
 //   test:  SampleFrames (fixed, `clips` clips) → Resize short side to size → CenterCrop (crops=1) or
 //          ThreeCrop (crops=3); the clips × crops views of a sample are consecutive indices.
 // Randomness comes from (seed, epoch, index) only, so a resumed run reads the same clips.
