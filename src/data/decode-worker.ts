@@ -3,11 +3,10 @@
 // each back with its buffer transferred, not copied. Several reads may be under way at once (frame
 // decoding runs in libuv's pool, videos in FFmpeg processes).
 import { parentPort } from 'node:worker_threads';
-import type { Dataset } from './dataset.js';
+import type { Dataset, DataSource } from './dataset.js';
 import type { FromWorker, ToWorker } from './decode-protocol.js';
 import { sendError } from './decode-protocol.js';
 import { closeData, openData } from './open.js';
-import type { DataSource } from './dataset.js';
 
 const port = parentPort;
 if (!port) throw new Error('decode-worker.js runs as a worker thread (the loader starts it)');
