@@ -183,11 +183,15 @@ describe('outputs', () => {
 
 describe('inputs', () => {
   it('--input that is a device, a folder or missing is a message naming the flag', async () => {
-    for (const input of ['/dev/zero', dir, join(dir, 'missing.npy')]) {
+    for (const input of ['/dev/zero', join(dir, 'missing.npy')]) {
       const r = await run(['run', model, '--random-weights', '1', '--input', input, '--out', join(dir, 'o.npy')]);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/--input: `[^`]+`: (it is a .*, not a regular file|cannot open it: no such file)/);
     }
+    // A folder is read as a frame folder: one without frames says so.
+    const folder = await run(['run', model, '--random-weights', '1', '--input', dir, '--out', join(dir, 'o.npy')]);
+    expect(folder.code).toBe(1);
+    expect(folder.stderr).toContain('PST616');
   });
 });
 

@@ -35,8 +35,16 @@ interface RunOptions {
   classes?: string;
 }
 
-/** A video or frame folder (anything but a .npy) goes through the test pipeline. */
+/** A folder, or a file not named .npy, is a video or frame folder for the test pipeline; a
+ *  device or FIFO stays with the .npy reader, which refuses it as not a regular file. */
 export function isVideoInput(path: string): boolean {
+  try {
+    const s = statSync(path);
+    if (s.isDirectory()) return true;
+    if (!s.isFile()) return false;
+  } catch {
+    // missing: by its name (a missing video is PST616, a missing .npy the reader's message)
+  }
   return !path.toLowerCase().endsWith('.npy');
 }
 
