@@ -43,7 +43,7 @@ describe('pstc data export', () => {
   it('writes frame folders with their lists and class names, and a spec that reads them back', async () => {
     const spec = await exported('rawframes', 'png');
     const out = join(dir, 'rawframes-png');
-    expect(spec).toBe(`rawframes:${out}/train.txt,root=${out},val=${out}/val.txt,tmpl=img_{:05d}.png,mean=127.5,std=31.875,scale=32,area=1:1,aspect=1:1,flip=0`);
+    expect(spec).toBe(`rawframes:${out}/train.txt,root=${out},val=${out}/val.txt,tmpl=img_{:05d}.png,mean=127.5:127.5:127.5,std=31.875:31.875:31.875,scale=32,area=1:1,aspect=1:1,flip=0`);
     expect(readFileSync(join(out, 'train.txt'), 'utf8').trim().split('\n')).toHaveLength(8);
     expect(readFileSync(join(out, 'val.txt'), 'utf8').split('\n')[0]).toBe('val/clip_00000 8 0');
     expect(readdirSync(join(out, 'train', 'clip_00003'))).toHaveLength(8);

@@ -14,7 +14,8 @@ const MODEL = 'models/tiny/pst-tiny.pst';
 const input: DataInput = { frames: 8, size: 32, channels: 3, classes: 10, temporalPatch: 2 };
 const motion = new MotionDataset(resolveMotionOptions({ train: 4, val: 2, tile: 1 }, input), 'train');
 const dir = mkdtempSync(join(tmpdir(), 'pstc-run-video-'));
-const NORMALISE = `mean=${255 * MOTION_MEAN},std=${255 * MOTION_STD}`;
+const [M, S] = [255 * MOTION_MEAN, 255 * MOTION_STD];
+const NORMALISE = `mean=${M}:${M}:${M},std=${S}:${S}:${S}`;
 const weights = ['--random-weights', '5'];
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -8,7 +8,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DiagnosticError } from '../../lang/diagnostics.js';
-import { dataInputOf, openSingleInput, parsePipelineOptions, pipelineOptions, type ClipSample } from '../../data/index.js';
+import { dataInputOf, dataSpecOfSection, openSingleInput, parsePipelineOptions, pipelineOptions, type ClipSample, type VideoSpecOptions } from '../../data/index.js';
 import { addSoftmax } from '../../train/evaluate.js';
 import { compileModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
 import { checkInputVolume } from '../../ir/input-limits.js';
@@ -59,8 +59,14 @@ export async function readVideoClips(path: string, model: ModelConfig, pipeline 
     if (e instanceof DiagnosticError) throw new DiagnosticError(e.diagnostics.map((d) => ({ ...d, flag: '--pipeline' })));
     throw e;
   }
-  const options = pipelineOptions(kind, spec, data);
-  const dataset = openSingleInput(path, options, data, spec.tmpl !== undefined);
+  // The model's data section sets the test pipeline (its sampling, crops, normalisation); --pipeline
+  // changes single options on top of it.
+  const section = model.data ? dataSpecOfSection({ ...model.data, format: model.data.format ?? kind, train: model.data.train ?? '-' }, 'eval') : undefined;
+  const fromSection: VideoSpecOptions = typeof section === 'object' ? { ...section.options } : {};
+  delete fromSection.root;
+  delete fromSection.val;
+  const options = pipelineOptions(kind, { ...fromSection, ...spec }, data);
+  const dataset = openSingleInput(path, options, data, spec.tmpl !== undefined || fromSection.tmpl !== undefined);
   const samples: ClipSample[] = [];
   for (let v = 0; v < dataset.views; v++) samples.push(await dataset.read(v));
   const length = samples[0]!.clip.length;
