@@ -20,6 +20,7 @@ import {
   type KernelLimits,
   type WgslFunction,
 } from './kernels/common.js';
+import { rowRuns } from './row-runs.js';
 import { condToWGSL, exprToWGSL } from './wgsl-expr.js';
 
 export interface LoadSpec {
@@ -58,6 +59,33 @@ export function mappedLoad(spec: LoadSpec): WgslFunction {
   return {
     source: `fn ${spec.fn}(${args}) -> f32 {\n${guard}  return ${spec.binding}[${exprToWGSL(flat, spec.params, spec.grid)}];\n}`,
     describes: spec.describes,
+  };
+}
+
+/** A mapped load's row base: `fn <name>(<row>, <col>) -> i32`, see rowBaseLoad. */
+export interface RowBaseFunction extends WgslFunction {
+  /** The base is the same for every column in an aligned run of this many (divides the columns). */
+  run: number;
+}
+
+/**
+ * For a 2-D grid [rows, cols] whose map reads element (r, c) at flat offset c + base(r, c), with
+ * base and validity constant on aligned runs of columns (row-runs.ts): `fn <spec.fn>(r, c) -> i32`
+ * returning base(r, c) for the run holding c, or NO_ROW (kernels/common.ts) where the map says
+ * zero. Null when the map has no such form (the caller keeps the per-element load).
+ */
+export function rowBaseLoad(spec: LoadSpec): RowBaseFunction | null {
+  if (spec.grid.length !== 2) throw new Error(`internal: rowBaseLoad needs a 2-D grid, got [${spec.grid}]`);
+  const m = gridMap(spec);
+  const bounds = shapeBounds(spec.grid);
+  const runs = rowRuns(simplifyExpr(linearize(m), bounds), m.valid, 1, spec.grid[1]!);
+  if (!runs) return null;
+  const args = spec.params.map((p) => `${p}: i32`).join(', ');
+  const guard = m.valid ? `  if (!${condToWGSL(m.valid, spec.params, spec.grid)}) {\n    return NO_ROW;\n  }\n` : '';
+  return {
+    source: `fn ${spec.fn}(${args}) -> i32 {\n${guard}  return ${exprToWGSL(runs.base, spec.params, spec.grid)};\n}`,
+    describes: spec.describes,
+    run: runs.run,
   };
 }
 

@@ -8,7 +8,7 @@ import { size, type Graph, type Node, type NodeId } from '../../src/ir/graph.js'
 import { c as constant, div as idiv, mod as imod, v, type IExpr, type IndexMap } from '../../src/ir/indexmap.js';
 import { isRowMajorIdentity, kernelReads, type FusedGraph, type FusedKernel, type TensorRead } from '../../src/passes/fuse.js';
 import { biasTableGradTable, viewGradTable } from './adjoint-tables.js';
-import { emitElementwise, emitMean, mappedLoad } from './codegen.js';
+import { emitElementwise, emitMean, mappedLoad, rowBaseLoad } from './codegen.js';
 import { emitWindowAttention } from './kernels/attention.js';
 import { emitAttentionGradQkv, emitAttentionGradScores } from './kernels/attention-grad.js';
 import { ERF_WGSL, GELU_GRAD_WGSL, MIN_LIMITS, wgslFloat, type Kernel, type KernelLimits } from './kernels/common.js';
@@ -71,6 +71,10 @@ function lowerKernel(graph: Graph, k: FusedKernel, index: number, limits: Kernel
   const load = (fn: string, binding: string, params: string[], grid: number[], r: TensorRead, onGrid?: IndexMap) =>
     mappedLoad({ fn, binding, params, grid, shape: operandShape(r), map: r.map, describes: r.describes, ...(onGrid ? { onGrid } : {}) });
   const tensor = (id: NodeId): Bound => ({ kind: 'tensor', node: id });
+  const rowBase = (r: TensorRead, rows: number, cols: number) => {
+    const base = rowBaseLoad({ fn: 'a_base', binding: 'a', params: ['m', 'k'], grid: [rows, cols], shape: operandShape(r), map: r.map, describes: r.describes });
+    return base ? { aBase: { fn: base, run: base.run } } : {};
+  };
   /** A read the emitter indexes row-major itself (fusion checked it is one). */
   const plain = (r: TensorRead): TensorRead => {
     if (r.map && !isRowMajorIdentity(r.map)) throw new Error(`internal: ${label}: ${r.describes} must be read row-major`);
@@ -104,7 +108,7 @@ function lowerKernel(graph: Graph, k: FusedKernel, index: number, limits: Kernel
         label,
         limits,
         fuses,
-        ...(k.a.map ? { loadA: load('load_a', 'a', ['m', 'k'], [M, K], k.a), aElements: sourceElements(k.a) } : {}),
+        ...(k.a.map ? { loadA: load('load_a', 'a', ['m', 'k'], [M, K], k.a), aElements: sourceElements(k.a), ...rowBase(k.a, M, K) } : {}),
         // A weight read through a reshape is read as stored; a transpose or an activation is not.
         ...(k.weight.map && !isRowMajorIdentity(k.weight.map)
           ? { loadB: load('load_b', 'b', ['n', 'k'], [N, K], k.weight), bElements: sourceElements(k.weight) }

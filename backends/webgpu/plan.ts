@@ -14,7 +14,7 @@ import type { FusedGraph } from '../../src/passes/fuse.js';
 import { need, runPipeline, startProgram, type Program } from '../../src/passes/pipeline.js';
 import type { MemoryPlan } from '../../src/passes/plan-memory.js';
 import type { DeviceLimits } from './gpu-device.js';
-import type { KernelLimits } from './kernels/common.js';
+import type { GemmVariantName, KernelLimits } from './kernels/common.js';
 import { lowerKernels, type KernelListing, type LoweredKernel } from './lower-kernels.js';
 
 export interface ModelInput {
@@ -56,8 +56,9 @@ export const DEFAULT_LIMITS: DeviceLimits = {
 
 export const F32 = 4;
 
-function kernelLimitsOf(l: DeviceLimits): KernelLimits {
+function kernelLimitsOf(l: DeviceLimits, gemm: GemmVariantName | undefined): KernelLimits {
   return {
+    ...(gemm ? { gemm } : {}),
     maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
     maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
     maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
@@ -107,7 +108,10 @@ function uniformBytes(steps: LoweredKernel[]): number {
   return total;
 }
 
-export function planModel(model: ModelConfig, input: ModelInput, limits?: Partial<DeviceLimits>): ModelPlan {
+/** The adapter's limits, and the kernel variants chosen for it (PstcDevice.gemmVariant). */
+export type PlanLimits = Partial<DeviceLimits> & Pick<KernelLimits, 'gemm'>;
+
+export function planModel(model: ModelConfig, input: ModelInput, limits?: PlanLimits): ModelPlan {
   return planProgram(startProgram(model, input), limits);
 }
 
@@ -115,9 +119,9 @@ export function planModel(model: ModelConfig, input: ModelInput, limits?: Partia
  * Plan a program the pipeline has begun (e.g. lowered, for `explain`, whose analyses read the
  * lowered graph): the rest of the pipeline runs from where it stands.
  */
-export function planProgram(program: Program, limits?: Partial<DeviceLimits>): ModelPlan {
+export function planProgram(program: Program, limits?: PlanLimits): ModelPlan {
   const full: DeviceLimits = { ...DEFAULT_LIMITS, ...limits };
-  const kernelLimits = kernelLimitsOf(full);
+  const kernelLimits = kernelLimitsOf(full, limits?.gemm);
   const bindingLimit = Math.min(full.maxStorageBufferBindingSize, full.maxBufferSize);
   const input = program.input;
 

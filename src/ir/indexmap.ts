@@ -8,7 +8,7 @@
 // gather tables) · compose (substitution) · interval (bounds) · linear + simplify (the simplifier)
 // · invert and classify (bijections, injectivity) · cost (strided views, op counts) · print.
 // Emitting an expression in a target language belongs to its backend (backends/webgpu/wgsl-expr.ts).
-export { floorDiv, floorMod, product, rowMajorStrides } from './indexmap/arith.js';
+export { floorDiv, floorMod, gcd, product, rowMajorStrides } from './indexmap/arith.js';
 export {
   IndexMapError,
   TRUE,

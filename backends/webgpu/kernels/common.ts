@@ -11,7 +11,20 @@ export interface KernelLimits {
   maxComputeWorkgroupSizeX: number;
   maxComputeWorkgroupsPerDimension: number;
   maxStorageBuffersPerShaderStage: number;
+  /**
+   * Not a limit but an adapter fact emitters choose by: which GEMM variant runs faster on it
+   * (PstcDevice picks it from the adapter; PSTC_GEMM forces one). Default 'tiled'.
+   */
+  gemm?: GemmVariantName;
 }
+
+/**
+ * 'tiled': operands staged through workgroup memory between barriers (what GPUs reward);
+ * 'direct': no workgroup memory or barriers, each thread reads its operands from storage
+ * (CPU adapters such as llvmpipe, where a barrier is expensive and caches do the staging).
+ */
+export type GemmVariantName = 'tiled' | 'direct';
+export const GEMM_VARIANTS: readonly GemmVariantName[] = ['tiled', 'direct'];
 
 /** WebGPU's guaranteed minimums: a kernel sized from these runs on every adapter. */
 export const MIN_LIMITS: KernelLimits = {
@@ -62,6 +75,12 @@ export interface WgslFunction {
   source: string;
   describes: string;
 }
+
+/**
+ * What a row-base function (codegen.ts rowBaseLoad) returns for a run of elements that read as
+ * zeros; declared by the kernels that call one. No real base is this low.
+ */
+export const NO_ROW_WGSL = 'const NO_ROW: i32 = -2147483647;';
 
 /** An i32 constant in WGSL; shapes are baked into the kernel. */
 export function wgslInt(n: number): string {

@@ -15,6 +15,7 @@ import {
   GELU_GRAD_WGSL,
   entryPrologue,
   MIN_LIMITS,
+  NO_ROW_WGSL,
   checkFits,
   headerComment,
   requireFunction,
@@ -42,6 +43,23 @@ export const GEMM_TILES: readonly GemmTile[] = [
   { tileM: 16, tileN: 16, tileK: 8, threadM: 2, threadN: 2 }, // 64 threads, 1 KiB
 ];
 
+/**
+ * The barrier-free variant: no workgroup memory; each thread reads A and B straight from storage
+ * (the CPU caches do the staging) and accumulates THREAD_M rows × THREAD_N columns. The threads
+ * of a workgroup share its THREAD_M rows and take neighbouring columns (n = n0 + t + j·THREADS),
+ * so every A read has the same address in all threads of the workgroup (llvmpipe loads it once
+ * and broadcasts it) and the B reads and C writes of neighbouring threads are neighbours.
+ */
+export interface GemmDirect {
+  threads: number;
+  threadM: number;
+  threadN: number;
+}
+
+export const GEMM_DIRECT: GemmDirect = { threads: 16, threadM: 8, threadN: 4 };
+
+export type GemmVariant = { kind: 'tiled'; tile: GemmTile } | { kind: 'direct'; direct: GemmDirect };
+
 export interface GemmOptions {
   M: number;
   N: number;
@@ -50,11 +68,20 @@ export interface GemmOptions {
   limits?: KernelLimits;
   /** Force a tile (tests, tuning); default: the largest of GEMM_TILES the limits allow. */
   tile?: GemmTile;
+  /** Force the barrier-free variant (see GemmDirect); overrides `tile`. */
+  direct?: GemmDirect;
   /**
    * `fn load_a(m: i32, k: i32) -> f32` reading binding `a` (array<f32>) through an index map;
    * constants M, N, K are in scope. Default: row-major `a[m*K + k]`.
    */
   loadA?: WgslFunction;
+  /**
+   * With loadA: `fn a_base(m: i32, k: i32) -> i32`, where load_a(m, k) = a[a_base(m, k0) + k] for
+   * every k of the aligned run k0 ≤ k < k0 + run holding it (or 0.0 where it returns NO_ROW):
+   * codegen.ts rowBaseLoad. The barrier-free variant then evaluates the map once per row and
+   * run instead of once per element. Without it, that variant calls load_a per element.
+   */
+  aBase?: { fn: WgslFunction; run: number };
   /** Elements of binding `a` when loadA reads a tensor of another shape. Default M·K. */
   aElements?: number;
   /**
@@ -113,24 +140,29 @@ function tileFits(t: GemmTile, limits: KernelLimits): boolean {
   );
 }
 
+/** A forced variant (direct, then tile), else the one the limits name for the adapter. */
+export function chooseGemmVariant(o: Pick<GemmOptions, 'direct' | 'tile'>, limits: KernelLimits): GemmVariant {
+  if (o.direct) return { kind: 'direct', direct: o.direct };
+  if (o.tile || limits.gemm !== 'direct') return { kind: 'tiled', tile: o.tile ?? chooseGemmTile(limits) };
+  return { kind: 'direct', direct: GEMM_DIRECT };
+}
+
 export function emitGemm(o: GemmOptions): Kernel {
   const { M, N, K } = o;
   for (const [name, v] of Object.entries({ M, N, K })) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`internal error: gemm ${name} = ${v}`);
   }
   const limits = o.limits ?? MIN_LIMITS;
-  const tile = o.tile ?? chooseGemmTile(limits);
   const label = o.label ?? `gemm_${M}x${N}x${K}`;
-  if (tile.tileM % tile.threadM || tile.tileN % tile.threadN) {
-    throw new Error(`internal error: ${label}: thread block must divide the tile`);
+  const variant = chooseGemmVariant(o, limits);
+  const aBase = o.loadA ? o.aBase : { fn: { source: 'fn a_base(m: i32, k: i32) -> i32 {\n  return m * K;\n}', describes: 'row-major' }, run: K };
+  if (aBase && (!Number.isInteger(aBase.run) || aBase.run < 1 || K % aBase.run)) {
+    throw new Error(`internal error: ${label}: a_base run ${aBase.run} does not divide K = ${K}`);
   }
-  const threads = threadsOf(tile);
-  checkFits(label, 'invocations per workgroup', threads, limits.maxComputeInvocationsPerWorkgroup);
-  checkFits(label, 'invocations along x', threads, limits.maxComputeWorkgroupSizeX);
-  checkFits(label, 'bytes of workgroup memory', workgroupBytes(tile), limits.maxComputeWorkgroupStorageSize);
-
-  const tilesM = Math.ceil(M / tile.tileM);
-  const tilesN = Math.ceil(N / tile.tileN);
+  const body =
+    variant.kind === 'tiled'
+      ? tiledBody(label, M, N, variant.tile, limits)
+      : directBody(label, M, N, variant.direct, limits, aBase && { source: requireFunction(aBase.fn, 'a_base', label), run: aBase.run }, !o.loadB);
 
   const bindings: KernelBinding[] = [];
   const bind = (name: string, kind: KernelBinding['kind'], elements: number | undefined, description: string) =>
@@ -181,7 +213,7 @@ export function emitGemm(o: GemmOptions): Kernel {
     ...(o.geluGrad ? [`GELU input read through: ${o.geluGrad.describes}`] : []),
     `C written through: ${o.storeC ? o.storeC.describes : 'row-major [M, N]'}`,
     ...(residualMap ? [`residual read through: ${residualMap.describes}`] : []),
-    `tile ${tile.tileM}×${tile.tileN}, K step ${tile.tileK}, ${tile.threadM}×${tile.threadN} per thread, ${threads} threads`,
+    body.describes,
   ]);
 
   const wgsl = `${header}
@@ -189,22 +221,10 @@ export function emitGemm(o: GemmOptions): Kernel {
 const M: i32 = ${wgslInt(M)};
 const N: i32 = ${wgslInt(N)};
 const K: i32 = ${wgslInt(K)};
-const TILE_M: i32 = ${tile.tileM};
-const TILE_N: i32 = ${tile.tileN};
-const TILE_K: i32 = ${tile.tileK};
-const THREAD_M: i32 = ${tile.threadM};
-const THREAD_N: i32 = ${tile.threadN};
-const THREADS_ALONG_N: i32 = ${tile.tileN / tile.threadN};
-const THREADS: i32 = ${threads};
-const TILES_N: i32 = ${tilesN};
-const TILE_COUNT: i32 = ${wgslInt(tilesM * tilesN)};
+${body.constants}
 
 ${bindings.map(storageDecl).join('\n')}
-
-// Staged operands, transposed: a_tile[kk][mm], b_tile[kk][nn].
-var<workgroup> a_tile: array<f32, ${tile.tileK * tile.tileM}>;
-var<workgroup> b_tile: array<f32, ${tile.tileK * tile.tileN}>;
-
+${body.declarations}
 ${loadA}
 
 ${loadB}
@@ -217,8 +237,60 @@ ${epilogue.join('\n')}
   return v;
 }
 
-${entryPrologue({ threads, index: 'tile', count: 'TILE_COUNT', per: 'workgroup' })}
-  let m0 = (tile / TILES_N) * TILE_M;
+${entryPrologue({ threads: body.threads, index: 'tile', count: 'TILE_COUNT', per: 'workgroup' })}
+${body.main}
+}
+`;
+  return {
+    label,
+    wgsl,
+    entryPoint: 'main',
+    workgroupSize: [body.threads, 1, 1],
+    dispatch: workgroupGrid(body.workgroups, limits),
+    bindings,
+  };
+}
+
+/** What a variant contributes to the kernel: its constants, workgroup arrays and main body. */
+interface GemmBody {
+  threads: number;
+  workgroups: number;
+  describes: string;
+  constants: string;
+  declarations: string;
+  /** The body of main after the prologue (which defines `tile` and `lid`). */
+  main: string;
+}
+
+function tiledBody(label: string, M: number, N: number, tile: GemmTile, limits: KernelLimits): GemmBody {
+  if (tile.tileM % tile.threadM || tile.tileN % tile.threadN) {
+    throw new Error(`internal error: ${label}: thread block must divide the tile`);
+  }
+  const threads = threadsOf(tile);
+  checkFits(label, 'invocations per workgroup', threads, limits.maxComputeInvocationsPerWorkgroup);
+  checkFits(label, 'invocations along x', threads, limits.maxComputeWorkgroupSizeX);
+  checkFits(label, 'bytes of workgroup memory', workgroupBytes(tile), limits.maxComputeWorkgroupStorageSize);
+  const tilesM = Math.ceil(M / tile.tileM);
+  const tilesN = Math.ceil(N / tile.tileN);
+  return {
+    threads,
+    workgroups: tilesM * tilesN,
+    describes: `tile ${tile.tileM}×${tile.tileN}, K step ${tile.tileK}, ${tile.threadM}×${tile.threadN} per thread, ${threads} threads`,
+    constants: `const TILE_M: i32 = ${tile.tileM};
+const TILE_N: i32 = ${tile.tileN};
+const TILE_K: i32 = ${tile.tileK};
+const THREAD_M: i32 = ${tile.threadM};
+const THREAD_N: i32 = ${tile.threadN};
+const THREADS_ALONG_N: i32 = ${tile.tileN / tile.threadN};
+const THREADS: i32 = ${threads};
+const TILES_N: i32 = ${tilesN};
+const TILE_COUNT: i32 = ${wgslInt(tilesM * tilesN)};`,
+    declarations: `
+// Staged operands, transposed: a_tile[kk][mm], b_tile[kk][nn].
+var<workgroup> a_tile: array<f32, ${tile.tileK * tile.tileM}>;
+var<workgroup> b_tile: array<f32, ${tile.tileK * tile.tileN}>;
+`,
+    main: `  let m0 = (tile / TILES_N) * TILE_M;
   let n0 = (tile % TILES_N) * TILE_N;
   let t = i32(lid);
   // This thread's THREAD_M × THREAD_N block inside the tile.
@@ -278,15 +350,101 @@ ${entryPrologue({ threads, index: 'tile', count: 'TILE_COUNT', per: 'workgroup' 
         store_c(m, n, epilogue(m, n, acc[i * THREAD_N + j]));
       }
     }
-  }
-}
-`;
-  return {
-    label,
-    wgsl,
-    entryPoint: 'main',
-    workgroupSize: [threads, 1, 1],
-    dispatch: workgroupGrid(tilesM * tilesN, limits),
-    bindings,
+  }`,
   };
+}
+
+/**
+ * aBase: the row-base function's source and run (A read at a[base + k]), or undefined (load_a
+ * per element). plainB: B is row-major [N, K] (a weight), read at b[n·K + k] without load_b.
+ */
+function directBody(
+  label: string,
+  M: number,
+  N: number,
+  d: GemmDirect,
+  limits: KernelLimits,
+  aBase: { source: string; run: number } | undefined,
+  plainB: boolean,
+): GemmBody {
+  checkFits(label, 'invocations per workgroup', d.threads, limits.maxComputeInvocationsPerWorkgroup);
+  checkFits(label, 'invocations along x', d.threads, limits.maxComputeWorkgroupSizeX);
+  const tileN = d.threads * d.threadN;
+  const tilesM = Math.ceil(M / d.threadM);
+  const tilesN = Math.ceil(N / tileN);
+  return {
+    threads: d.threads,
+    workgroups: tilesM * tilesN,
+    describes:
+      `no workgroup memory: ${d.threads} threads share ${d.threadM} rows, each thread ${d.threadN} columns (${d.threadM}×${tileN} per workgroup); ` +
+      (aBase ? `A row base once per row and run of ${aBase.run}` : 'A through load_a per element'),
+    constants: `const THREAD_M: i32 = ${d.threadM};
+const THREAD_N: i32 = ${d.threadN};
+const THREADS: i32 = ${d.threads};
+const TILES_N: i32 = ${tilesN};
+const TILE_COUNT: i32 = ${wgslInt(tilesM * tilesN)};${aBase ? `\nconst A_RUN: i32 = ${wgslInt(aBase.run)};\n${NO_ROW_WGSL}` : ''}`,
+    declarations: aBase ? `\n${aBase.source}\n` : '',
+    main: `  let m0 = (tile / TILES_N) * THREAD_M;
+  let n0 = (tile % TILES_N) * (THREADS * THREAD_N) + i32(lid);
+  // Rows and columns past the end are clamped to the last one (read, computed, never stored), so
+  // the inner loop needs no bounds checks.
+  var rows: array<i32, ${d.threadM}>;
+  var cols: array<i32, ${d.threadN}>;
+  for (var i = 0; i < THREAD_M; i++) {
+    rows[i] = min(m0 + i, M - 1);
+  }
+  for (var j = 0; j < THREAD_N; j++) {
+    cols[j] = min(n0 + j * THREADS, N - 1);
+  }
+  var acc: array<f32, ${d.threadM * d.threadN}>;
+  var a_reg: array<f32, ${d.threadM}>;
+  var b_reg: array<f32, ${d.threadN}>;
+${plainB ? `  var b_rows: array<i32, ${d.threadN}>;
+  for (var j = 0; j < THREAD_N; j++) {
+    b_rows[j] = cols[j] * K;
+  }
+` : ''}${aBase ? `  var a_rows: array<i32, ${d.threadM}>;
+  for (var k0 = 0; k0 < K; k0 += A_RUN) {
+    // The map once per row and run of A_RUN elements.
+    for (var i = 0; i < THREAD_M; i++) {
+      a_rows[i] = a_base(rows[i], k0);
+    }
+    for (var k = k0; k < k0 + A_RUN; k++) {
+      for (var i = 0; i < THREAD_M; i++) {
+        a_reg[i] = select(0.0, a[a_rows[i] + k], a_rows[i] != NO_ROW);
+      }
+${multiplyAdd('      ', plainB)}
+    }
+  }` : `  for (var k = 0; k < K; k++) {
+    for (var i = 0; i < THREAD_M; i++) {
+      a_reg[i] = load_a(rows[i], k);
+    }
+${multiplyAdd('    ', plainB)}
+  }`}
+
+  for (var i = 0; i < THREAD_M; i++) {
+    for (var j = 0; j < THREAD_N; j++) {
+      let m = m0 + i;
+      let n = n0 + j * THREADS;
+      if (m < M && n < N) {
+        store_c(m, n, epilogue(m, n, acc[i * THREAD_N + j]));
+      }
+    }
+  }`,
+  };
+}
+
+/** The inner step of the barrier-free variant: load this k's B values, then the outer product. */
+function multiplyAdd(indent: string, plainB: boolean): string {
+  const lines = [
+    'for (var j = 0; j < THREAD_N; j++) {',
+    plainB ? '  b_reg[j] = b[b_rows[j] + k];' : '  b_reg[j] = load_b(cols[j], k);',
+    '}',
+    'for (var i = 0; i < THREAD_M; i++) {',
+    '  for (var j = 0; j < THREAD_N; j++) {',
+    '    acc[i * THREAD_N + j] = fma(a_reg[i], b_reg[j], acc[i * THREAD_N + j]);',
+    '  }',
+    '}',
+  ];
+  return lines.map((l) => indent + l).join('\n');
 }

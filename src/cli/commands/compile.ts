@@ -9,8 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { DeviceLimits } from '../../../backends/webgpu/device.js';
-import { planModel, type ModelInput, type ModelPlan } from '../../../backends/webgpu/plan.js';
+import { planModel, type ModelInput, type ModelPlan, type PlanLimits } from '../../../backends/webgpu/plan.js';
 import { DiagnosticError } from '../../lang/diagnostics.js';
 import { compileProgram, isPassName, PASSES, PASS_NAMES, type PassName } from '../../passes/pipeline.js';
 import { programToText } from '../../passes/print.js';
@@ -131,12 +130,12 @@ export const registerCompile: CommandRegistrar = (program: Command, io) => {
         return;
       }
 
-      let limits: Partial<DeviceLimits> | undefined;
+      let limits: PlanLimits | undefined;
       let limitsFrom = 'WebGPU default limits (`--adapter` sizes kernels for this machine)';
       if (opts.adapter) {
         limits = await withDevice(async (device) => {
-          limitsFrom = `the adapter's: ${device.describe()}`;
-          return { ...device.limits };
+          limitsFrom = `the adapter's: ${device.describe()}; GEMM variant ${device.gemmVariant}`;
+          return { ...device.limits, gemm: device.gemmVariant };
         });
       }
       const plan = planModel(model, input, limits);
