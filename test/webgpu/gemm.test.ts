@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { erf as erf64, gelu as gelu64 } from '../../backends/reference/erf.js';
 import { ERF_WGSL, MIN_LIMITS } from '../../backends/webgpu/kernels/common.js';
-import { GEMM_TILES, emitGemm, type GemmOptions } from '../../backends/webgpu/kernels/gemm.js';
+import { GEMM_DIRECT, GEMM_TILES, emitGemm, type GemmOptions } from '../../backends/webgpu/kernels/gemm.js';
 import { freshSeed, maxNormRelativeError, randomArray, rng, runKernel, useDevice } from './util.js';
 
 const device = useDevice();
@@ -101,6 +101,78 @@ describe('emitGemm', () => {
       expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
     });
   }
+
+  // The barrier-free variant (forced: the device's own choice depends on the adapter), at its
+  // default shape and at an odd one where no dimension divides the block.
+  const ODD_DIRECT = { threads: 8, threadM: 3, threadN: 5 };
+  const DIRECT_CASES: [number, number, number, Pick<GemmOptions, 'bias' | 'gelu' | 'residual'>, typeof GEMM_DIRECT][] = [
+    [1, 1, 1, ALL, GEMM_DIRECT],
+    [37, 19, 53, ALL, GEMM_DIRECT],
+    [130, 70, 96, {}, GEMM_DIRECT],
+    [70, 45, 33, { bias: true }, ODD_DIRECT],
+  ];
+  for (const [M, N, K, epilogue, direct] of DIRECT_CASES) {
+    it(`direct ${direct.threads} threads ${direct.threadM}×${direct.threadN}: ${M}×${N}×${K} ${Object.keys(epilogue).join('+') || 'plain'}`, async () => {
+      const seed = freshSeed();
+      const o: GemmOptions = { M, N, K, ...epilogue, direct };
+      expect(emitGemm(o).wgsl).not.toContain('workgroupBarrier');
+      const error = await gemmError(problem(seed, M, N, K), o);
+      console.log(`gemm direct ${M}×${N}×${K}: error ${error.toExponential(2)} (seed ${seed})`);
+      expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
+    });
+  }
+
+  it('direct: reads A through a row base per run of k (a channel-group shift), and through load_a per element without one', async () => {
+    // A is [2, M, K] (two frames); row m of the GEMM reads frame 1, except channels k mod 8 < 2,
+    // which read frame 0: the base changes per channel group, runs of 2. With zeros, channels
+    // k mod 8 = 2 also read zeros, which changes at 2 and 3: runs of 1.
+    const [M, N, K] = [29, 21, 24];
+    const frame = M * K;
+    const at = (m: number, k: number, zeros: boolean): number | null =>
+      zeros && k % 8 === 2 ? null : (k % 8 < 2 ? 0 : frame) + m * K + k;
+    const zeroGuard = (zeros: boolean, value: string) => (zeros ? `if (k % 8 == 2) { return ${value}; } ` : '');
+    const loadSource = (zeros: boolean) => `fn load_a(m: i32, k: i32) -> f32 {
+  ${zeroGuard(zeros, '0.0')}return a[select(${frame}, 0, k % 8 < 2) + m * K + k];
+}`;
+    const baseSource = (zeros: boolean) => `fn a_base(m: i32, k: i32) -> i32 {
+  ${zeroGuard(zeros, 'NO_ROW')}return select(${frame}, 0, k % 8 < 2) + m * K;
+}`;
+    for (const [zeros, run, withBase] of [[false, 2, true], [true, 1, true], [true, 1, false]] as const) {
+      const seed = freshSeed();
+      const random = rng(seed);
+      const p = problem(seed, M, N, K, M * N);
+      p.a = randomArray(random, 2 * frame);
+      const loadA = { describes: 'channel-group shift', source: loadSource(zeros) };
+      const aBase = { fn: { describes: 'channel-group shift', source: baseSource(zeros) }, run };
+      const o: GemmOptions = { M, N, K, loadA, aElements: 2 * frame, bias: true, direct: GEMM_DIRECT, ...(withBase ? { aBase } : {}) };
+      expect(emitGemm(o).wgsl).toContain(withBase ? `A row base once per row and run of ${run}` : 'A through load_a per element');
+      const want = new Float64Array(M * N);
+      for (let m = 0; m < M; m++) {
+        for (let n = 0; n < N; n++) {
+          let acc = p.bias[n]!;
+          for (let k = 0; k < K; k++) {
+            const i = at(m, k, zeros);
+            if (i !== null) acc += p.a[i]! * p.b[n * K + k]!;
+          }
+          want[m * N + n] = acc;
+        }
+      }
+      const kernel = emitGemm({ ...o, limits: device().kernelLimits() });
+      const got = await runKernel(device(), kernel, { a: p.a, b: p.b, bias: p.bias }, 'c');
+      const error = maxNormRelativeError(got, want);
+      console.log(`gemm direct channel-group shift (zeros ${zeros}, run ${run}, base ${withBase}): error ${error.toExponential(2)} (seed ${seed})`);
+      expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
+    }
+  });
+
+  it('takes the variant the limits name for the adapter unless one is forced', () => {
+    const o = { M: 8, N: 8, K: 8 };
+    expect(emitGemm({ ...o, limits: { ...MIN_LIMITS, gemm: 'direct' } }).wgsl).toContain('no workgroup memory');
+    expect(emitGemm({ ...o, limits: { ...MIN_LIMITS, gemm: 'tiled' } }).wgsl).toContain('workgroupBarrier');
+    expect(emitGemm({ ...o, limits: MIN_LIMITS }).wgsl).toContain('workgroupBarrier');
+    expect(emitGemm({ ...o, tile: GEMM_TILES[2]!, limits: { ...MIN_LIMITS, gemm: 'direct' } }).wgsl).toContain('tile 16×16');
+    expect(() => emitGemm({ ...o, loadA: { describes: 'x', source: 'fn load_a(m: i32, k: i32) -> f32 { return a[m * K + k]; }' }, aBase: { fn: { describes: 'x', source: 'fn a_base(m: i32, k: i32) -> i32 { return m * K; }' }, run: 3 }, direct: GEMM_DIRECT })).toThrow(/run 3 does not divide K = 8/);
+  });
 
   it('folds a dispatch wider than one grid axis over x and y', async () => {
     const seed = freshSeed();
