@@ -3,7 +3,7 @@
 // it offers. Every call that can fail on the device runs inside error scopes, so a validation or
 // out-of-memory error becomes an exception naming the kernel, and a lost device is reported on the
 // next call, not as silence. No Node module here: the browser page runs the same runtime.
-import { GEMM_VARIANTS, type GemmVariantName, type Kernel, type KernelBinding, type KernelLimits, type Triple } from './kernels/common.js';
+import { KERNEL_STYLES, type KernelStyle, type Kernel, type KernelBinding, type KernelLimits, type Triple } from './kernels/common.js';
 
 /** A WGSL compiler message, positioned in the kernel's source. */
 export interface CompilerMessage {
@@ -120,16 +120,16 @@ export function isSoftwareAdapter(info: AdapterDescription): boolean {
 }
 
 /**
- * The GEMM variant for an adapter: 'direct' on CPU adapters, where workgroup barriers cost more
+ * The kernel style for an adapter: 'direct' on CPU adapters, where workgroup barriers cost more
  * than the caches save (measured on llvmpipe: about 2× less CPU time per GEMM), 'tiled'
- * elsewhere. `forced` (the PSTC_GEMM environment variable) overrides, for tests and tuning.
+ * elsewhere. `forced` (the PSTC_KERNELS environment variable) overrides, for tests and tuning.
  */
-export function gemmVariantFor(info: AdapterDescription, forced?: string): GemmVariantName {
+export function kernelStyleFor(info: AdapterDescription, forced?: string): KernelStyle {
   if (forced !== undefined && forced !== '') {
-    if (!(GEMM_VARIANTS as readonly string[]).includes(forced)) {
-      throw new Error(`PSTC_GEMM=${forced} is not a GEMM variant; use one of: ${GEMM_VARIANTS.join(', ')} (or unset it)`);
+    if (!(KERNEL_STYLES as readonly string[]).includes(forced)) {
+      throw new Error(`PSTC_KERNELS=${forced} is not a kernel style; use one of: ${KERNEL_STYLES.join(', ')} (or unset it)`);
     }
-    return forced as GemmVariantName;
+    return forced as KernelStyle;
   }
   return isSoftwareAdapter(info) ? 'direct' : 'tiled';
 }
@@ -138,8 +138,8 @@ export class PstcDevice {
   readonly info: AdapterDescription;
   readonly limits: DeviceLimits;
   readonly features: ReadonlySet<string>;
-  /** The GEMM variant kernels are emitted with on this adapter (see gemmVariantFor). */
-  readonly gemmVariant: GemmVariantName;
+  /** The style GEMM and attention kernels are emitted in on this adapter (see kernelStyleFor). */
+  readonly kernelStyle: KernelStyle;
   private lost: GPUDeviceLostInfo | undefined;
   private destroyed = false;
 
@@ -153,7 +153,7 @@ export class PstcDevice {
     for (const name of REQUESTED_LIMITS) limits[name] = device.limits[name];
     this.limits = limits;
     this.features = new Set(device.features);
-    this.gemmVariant = gemmVariantFor(this.info, globalThis.process?.env?.PSTC_GEMM);
+    this.kernelStyle = kernelStyleFor(this.info, globalThis.process?.env?.PSTC_KERNELS);
     void device.lost.then((info) => {
       this.lost = info;
     });
@@ -173,7 +173,7 @@ export class PstcDevice {
       maxComputeWorkgroupSizeX: this.limits.maxComputeWorkgroupSizeX,
       maxComputeWorkgroupsPerDimension: this.limits.maxComputeWorkgroupsPerDimension,
       maxStorageBuffersPerShaderStage: this.limits.maxStorageBuffersPerShaderStage,
-      gemm: this.gemmVariant,
+      style: this.kernelStyle,
     };
   }
 

@@ -14,7 +14,7 @@ import type { FusedGraph } from '../../src/passes/fuse.js';
 import { need, runPipeline, startProgram, type Program } from '../../src/passes/pipeline.js';
 import type { MemoryPlan } from '../../src/passes/plan-memory.js';
 import type { DeviceLimits } from './gpu-device.js';
-import type { GemmVariantName, KernelLimits } from './kernels/common.js';
+import type { KernelStyle, KernelLimits } from './kernels/common.js';
 import { lowerKernels, type KernelListing, type LoweredKernel } from './lower-kernels.js';
 
 export interface ModelInput {
@@ -56,9 +56,9 @@ export const DEFAULT_LIMITS: DeviceLimits = {
 
 export const F32 = 4;
 
-function kernelLimitsOf(l: DeviceLimits, gemm: GemmVariantName | undefined): KernelLimits {
+function kernelLimitsOf(l: DeviceLimits, style: KernelStyle | undefined): KernelLimits {
   return {
-    ...(gemm ? { gemm } : {}),
+    ...(style ? { style } : {}),
     maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
     maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
     maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
@@ -108,8 +108,8 @@ function uniformBytes(steps: LoweredKernel[]): number {
   return total;
 }
 
-/** The adapter's limits, and the kernel variants chosen for it (PstcDevice.gemmVariant). */
-export type PlanLimits = Partial<DeviceLimits> & Pick<KernelLimits, 'gemm'>;
+/** The adapter's limits, and the kernel variants chosen for it (PstcDevice.kernelStyle). */
+export type PlanLimits = Partial<DeviceLimits> & Pick<KernelLimits, 'style'>;
 
 export function planModel(model: ModelConfig, input: ModelInput, limits?: PlanLimits): ModelPlan {
   return planProgram(startProgram(model, input), limits);
@@ -121,7 +121,7 @@ export function planModel(model: ModelConfig, input: ModelInput, limits?: PlanLi
  */
 export function planProgram(program: Program, limits?: PlanLimits): ModelPlan {
   const full: DeviceLimits = { ...DEFAULT_LIMITS, ...limits };
-  const kernelLimits = kernelLimitsOf(full, limits?.gemm);
+  const kernelLimits = kernelLimitsOf(full, limits?.style);
   const bindingLimit = Math.min(full.maxStorageBufferBindingSize, full.maxBufferSize);
   const input = program.input;
 

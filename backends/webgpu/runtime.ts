@@ -11,7 +11,7 @@ import type { ModelConfig } from '../../src/lang/model.js';
 import { size, type Graph, type NodeId } from '../../src/ir/graph.js';
 import { checkWeights } from '../../src/ir/params.js';
 import type { DeviceLimits, PstcDevice } from './gpu-device.js';
-import type { GemmVariantName } from './kernels/common.js';
+import type { KernelStyle } from './kernels/common.js';
 import { Execution } from './executor.js';
 import { kernelCost } from '../../src/passes/kernel-cost.js';
 import type { ProfiledDispatch } from './profile.js';
@@ -45,8 +45,8 @@ export interface CompiledModel extends ModelPlan {
 export interface CompileOptions {
   /** Tighter limits than the device's (tests force micro-batching with a small binding size). */
   limits?: Partial<DeviceLimits>;
-  /** Force a GEMM variant (tests); default the device's choice (PstcDevice.gemmVariant). */
-  gemm?: GemmVariantName;
+  /** Force a kernel style (tests); default the device's choice (PstcDevice.kernelStyle). */
+  style?: KernelStyle;
 }
 
 export async function compileModel(
@@ -58,7 +58,7 @@ export async function compileModel(
 ): Promise<CompiledModel> {
   const limits: DeviceLimits = { ...device.limits };
   for (const [k, v] of Object.entries(options.limits ?? {}) as [keyof DeviceLimits, number][]) limits[k] = Math.min(limits[k], v);
-  const plan = planModel(model, input, { ...limits, gemm: options.gemm ?? device.gemmVariant });
+  const plan = planModel(model, input, { ...limits, style: options.style ?? device.kernelStyle });
   const { graph, fused } = plan;
   checkWeights(graph, weights);
 

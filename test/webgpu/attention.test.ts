@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { attentionTiling, emitWindowAttention, type AttentionOptions } from '../../backends/webgpu/kernels/attention.js';
-import { MIN_LIMITS } from '../../backends/webgpu/kernels/common.js';
+import { KERNEL_STYLES, MIN_LIMITS } from '../../backends/webgpu/kernels/common.js';
 import { MAX_HEAD_DIM } from '../../src/lang/facts.js';
 import { freshSeed, maxNormRelativeError, randomArray, rng, runKernel, useDevice } from './util.js';
 
@@ -68,6 +68,9 @@ describe('attentionTiling', () => {
   it('holds a 7×7 window in one query tile and one key tile, and tiles larger windows and wider heads', () => {
     expect(attentionTiling(49, 32, MIN_LIMITS)).toEqual({ threads: 64, queryTiles: 1, keyTile: 49 });
     expect(attentionTiling(392, 32, MIN_LIMITS)).toEqual({ threads: 256, queryTiles: 2, keyTile: 64 });
+    // Direct: no thread helps load, so threads round the queries up to 8, not to a power of two.
+    expect(attentionTiling(49, 32, MIN_LIMITS, true)).toEqual({ threads: 56, queryTiles: 1, keyTile: 49 });
+    expect(attentionTiling(392, 96, MIN_LIMITS, true)).toEqual({ threads: 256, queryTiles: 2, keyTile: 64 });
     expect(attentionTiling(49, 96, MIN_LIMITS).keyTile).toBe(21);
     // The widest head pstc accepts (MAX_HEAD_DIM) still gets a tile of keys in 16 KiB.
     expect(attentionTiling(49, MAX_HEAD_DIM, MIN_LIMITS).keyTile).toBeGreaterThanOrEqual(2);
@@ -99,14 +102,16 @@ describe('emitWindowAttention', () => {
       o: { windows: 2, tokens: 300, channels: 4, heads: 1, bias: { tableRows: 50, groups: 2, windowsPerGroup: 1 }, mask: { masks: 1 } },
     },
   ];
-  for (const { name, o } of CASES) {
-    it(`${name}, with bias and mask`, async () => {
+  // Both styles, forced (the device's own choice depends on the adapter).
+  for (const { name, o } of CASES) for (const style of KERNEL_STYLES) {
+    it(`${name}, with bias and mask (${style})`, async () => {
       const seed = freshSeed();
       const x = inputs(seed, o, o.bias!.tableRows, o.bias!.groups, o.mask!.masks);
-      const kernel = emitWindowAttention({ ...o, limits: device().kernelLimits() });
+      const kernel = emitWindowAttention({ ...o, style, limits: device().kernelLimits() });
+      expect(kernel.wgsl.includes('workgroupBarrier')).toBe(style === 'tiled');
       const actual = await runKernel(device(), kernel, { qkv: x.qkv, bias_table: x.biasTable, bias_index: x.biasIndex, mask: x.mask }, 'out');
       const error = maxNormRelativeError(actual, attention64(o, x));
-      console.log(`attention ${name}: error ${error.toExponential(2)} (seed ${seed})`);
+      console.log(`attention ${name} (${style}): error ${error.toExponential(2)} (seed ${seed})`);
       expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
     });
   }

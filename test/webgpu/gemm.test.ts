@@ -167,10 +167,10 @@ describe('emitGemm', () => {
 
   it('takes the variant the limits name for the adapter unless one is forced', () => {
     const o = { M: 8, N: 8, K: 8 };
-    expect(emitGemm({ ...o, limits: { ...MIN_LIMITS, gemm: 'direct' } }).wgsl).toContain('no workgroup memory');
-    expect(emitGemm({ ...o, limits: { ...MIN_LIMITS, gemm: 'tiled' } }).wgsl).toContain('workgroupBarrier');
+    expect(emitGemm({ ...o, limits: { ...MIN_LIMITS, style: 'direct' } }).wgsl).toContain('no workgroup memory');
+    expect(emitGemm({ ...o, limits: { ...MIN_LIMITS, style: 'tiled' } }).wgsl).toContain('workgroupBarrier');
     expect(emitGemm({ ...o, limits: MIN_LIMITS }).wgsl).toContain('workgroupBarrier');
-    expect(emitGemm({ ...o, tile: GEMM_TILES[2]!, limits: { ...MIN_LIMITS, gemm: 'direct' } }).wgsl).toContain('tile 16×16');
+    expect(emitGemm({ ...o, tile: GEMM_TILES[2]!, limits: { ...MIN_LIMITS, style: 'direct' } }).wgsl).toContain('tile 16×16');
     expect(() => emitGemm({ ...o, loadA: { describes: 'x', source: 'fn load_a(m: i32, k: i32) -> f32 { return a[m * K + k]; }' }, aBase: { fn: { describes: 'x', source: 'fn a_base(m: i32, k: i32) -> i32 { return m * K; }' }, run: 3 }, direct: GEMM_DIRECT })).toThrow(/run 3 does not divide K = 8/);
   });
 

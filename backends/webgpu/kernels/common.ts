@@ -12,10 +12,11 @@ export interface KernelLimits {
   maxComputeWorkgroupsPerDimension: number;
   maxStorageBuffersPerShaderStage: number;
   /**
-   * Not a limit but an adapter fact emitters choose by: which GEMM variant runs faster on it
-   * (PstcDevice picks it from the adapter; PSTC_GEMM forces one). Default 'tiled'.
+   * Not a limit but an adapter fact emitters choose by: which style of GEMM and attention kernel
+   * runs faster on it (PstcDevice picks it from the adapter; PSTC_KERNELS forces one). Default
+   * 'tiled'.
    */
-  gemm?: GemmVariantName;
+  style?: KernelStyle;
 }
 
 /**
@@ -23,8 +24,8 @@ export interface KernelLimits {
  * 'direct': no workgroup memory or barriers, each thread reads its operands from storage
  * (CPU adapters such as llvmpipe, where a barrier is expensive and caches do the staging).
  */
-export type GemmVariantName = 'tiled' | 'direct';
-export const GEMM_VARIANTS: readonly GemmVariantName[] = ['tiled', 'direct'];
+export type KernelStyle = 'tiled' | 'direct';
+export const KERNEL_STYLES: readonly KernelStyle[] = ['tiled', 'direct'];
 
 /** WebGPU's guaranteed minimums: a kernel sized from these runs on every adapter. */
 export const MIN_LIMITS: KernelLimits = {

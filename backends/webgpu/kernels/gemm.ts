@@ -143,7 +143,7 @@ function tileFits(t: GemmTile, limits: KernelLimits): boolean {
 /** A forced variant (direct, then tile), else the one the limits name for the adapter. */
 export function chooseGemmVariant(o: Pick<GemmOptions, 'direct' | 'tile'>, limits: KernelLimits): GemmVariant {
   if (o.direct) return { kind: 'direct', direct: o.direct };
-  if (o.tile || limits.gemm !== 'direct') return { kind: 'tiled', tile: o.tile ?? chooseGemmTile(limits) };
+  if (o.tile || limits.style !== 'direct') return { kind: 'tiled', tile: o.tile ?? chooseGemmTile(limits) };
   return { kind: 'direct', direct: GEMM_DIRECT };
 }
 

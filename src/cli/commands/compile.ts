@@ -134,8 +134,8 @@ export const registerCompile: CommandRegistrar = (program: Command, io) => {
       let limitsFrom = 'WebGPU default limits (`--adapter` sizes kernels for this machine)';
       if (opts.adapter) {
         limits = await withDevice(async (device) => {
-          limitsFrom = `the adapter's: ${device.describe()}; GEMM variant ${device.gemmVariant}`;
-          return { ...device.limits, gemm: device.gemmVariant };
+          limitsFrom = `the adapter's: ${device.describe()}; kernel style ${device.kernelStyle}`;
+          return { ...device.limits, style: device.kernelStyle };
         });
       }
       const plan = planModel(model, input, limits);
