@@ -199,16 +199,18 @@ describe('elementwise and reductions', () => {
     check('Σ dy·x̂ (mul fused into the sum)', seed, values.dgamma!, wantGamma);
   });
 
-  it('layernorm_grad, dy read through a view', async () => {
+  // Both variants (a workgroup per row on 'tiled' adapters for C > 32; one thread per row on
+  // 'direct' ones and for narrow rows), with the row cached in private arrays (C ≤ 128) or not.
+  for (const [style, C] of [['tiled', 70], ['direct', 70], ['tiled', 16], ['direct', 200]] as const) it(`layernorm_grad, dy read through a view (${style}, C = ${C})`, async () => {
     const seed = freshSeed();
     const b = builder(seed);
-    const [R, C] = [37, 70];
+    const R = 37;
     const [x, xv] = b.input('x', [R, C], -2, 3);
     const [dyIn, dyv] = b.input('dy', [C, R]);
     const [gamma, gv] = b.param('gamma', [C]);
     const dy = b.g.view(dyIn, transpose2d(C, R), 'transpose', 'dy');
     const dx = b.g.op({ kind: 'layernorm_grad', eps: 1e-5 }, [x, gamma, dy], 'dx');
-    const { values } = await run(b.build({ dx }));
+    const { values } = await run(b.build({ dx }), { ...device.kernelLimits(), style });
     const want = new Float64Array(R * C);
     const xh = layerNormalized64(xv, C, 1e-5);
     for (let r = 0; r < R; r++) {

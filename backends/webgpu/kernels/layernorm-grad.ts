@@ -1,9 +1,10 @@
 // The backward of LayerNorm over the last dim (biased variance, eps inside the square root), for
 // `rows` rows of C channels: with x̂ = (x − mean)·r, r = 1/√(var + eps) and g = gamma·dy,
 //   dx = r·(g − mean_c(g) − x̂·mean_c(g·x̂)).
-// One workgroup per row, like the forward kernel: each thread keeps its strided share of x and dy
-// in registers (read once, through optional index maps); four fixed-order workgroup sums (mean,
-// variance, Σg, Σg·x̂), so a row gives the same bits every run. dγ and dβ are not here: autodiff
+// The forward kernel's two variants (chooseLayerNormVariant): one workgroup per row, each thread
+// keeping its strided share of x and dy in registers (read once, through optional index maps), with
+// four fixed-order workgroup sums (mean, variance, Σg, Σg·x̂); or one thread per row summing in
+// order, with no workgroup memory or barriers. Either way a row gives the same bits every run. dγ and dβ are not here: autodiff
 // writes them as sums over rows (a reduction kernel).
 import {
   entryPrologue,
@@ -21,7 +22,7 @@ import {
   type WgslFunction,
   workgroupSumWgsl,
 } from './common.js';
-import { threadsFor } from './layernorm.js';
+import { chooseLayerNormVariant, describeVariant, layerNormGrid, rowPerThreadBody, type LayerNormVariant } from './layernorm.js';
 
 export interface LayerNormGradOptions {
   rows: number;
@@ -36,6 +37,8 @@ export interface LayerNormGradOptions {
   loadDy?: WgslFunction;
   dyElements?: number;
   fuses?: readonly string[];
+  /** Force the variant (tests); default chooseLayerNormVariant's. */
+  variant?: LayerNormVariant['kind'];
 }
 
 export function emitLayerNormGrad(o: LayerNormGradOptions): Kernel {
@@ -45,9 +48,10 @@ export function emitLayerNormGrad(o: LayerNormGradOptions): Kernel {
   if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(channels) || channels < 1) {
     throw new Error(`internal error: ${label}: rows = ${rows}, channels = ${channels}`);
   }
-  const threads = threadsFor(channels, limits);
+  const variant = chooseLayerNormVariant(channels, limits, o.variant);
+  const { threads } = variant;
   const perThread = Math.ceil(channels / threads);
-  checkFits(label, 'bytes of workgroup memory', threads * 4, limits.maxComputeWorkgroupStorageSize);
+  if (variant.kind === 'workgroup') checkFits(label, 'bytes of workgroup memory', threads * 4, limits.maxComputeWorkgroupStorageSize);
   const bindings: KernelBinding[] = [
     { binding: 0, name: 'x', kind: 'read-only-storage', type: 'f32', elements: o.loadX ? o.xElements : rows * channels, description: o.loadX ? `x via ${o.loadX.describes}` : `x [${rows}, ${channels}]` },
     { binding: 1, name: 'gamma', kind: 'read-only-storage', type: 'f32', elements: channels, description: `weight [${channels}]` },
@@ -62,8 +66,45 @@ export function emitLayerNormGrad(o: LayerNormGradOptions): Kernel {
     `fuses: ${o.fuses?.length ? o.fuses.join(', ') : '(a single layernorm_grad)'}`,
     `x read through: ${o.loadX ? o.loadX.describes : 'row-major [rows, C]'}`,
     `dy read through: ${o.loadDy ? o.loadDy.describes : 'row-major [rows, C]'}`,
-    `one workgroup of ${threads} threads per row, ${perThread} value(s) per thread, fixed-order workgroup sums`,
+    `${describeVariant(variant, channels)}, fixed-order sums`,
   ]);
+  const body =
+    variant.kind === 'workgroup'
+      ? workgroupBody(threads)
+      : rowPerThreadBody(
+          threads,
+          channels,
+          (x, g) => `
+  var sum = 0.0;
+  for (var ch = 0; ch < C; ch++) {
+    ${x!.cache('ch')}
+    ${g!.cache('ch')}
+    sum += ${x!.at('ch')};
+  }
+  let mean = sum / f32(C);
+  var squares = 0.0;
+  for (var ch = 0; ch < C; ch++) {
+    let d = ${x!.at('ch')} - mean;
+    squares += d * d;
+  }
+  let r = 1.0 / sqrt(squares / f32(C) + EPS);
+  var g_sum = 0.0;
+  var gx_sum = 0.0;
+  for (var ch = 0; ch < C; ch++) {
+    let g = ${g!.at('ch')};
+    g_sum += g;
+    gx_sum += g * (${x!.at('ch')} - mean) * r;
+  }
+  let g_mean = g_sum / f32(C);
+  let gx_mean = gx_sum / f32(C);
+  for (var ch = 0; ch < C; ch++) {
+    dx[row * C + ch] = r * (${g!.at('ch')} - g_mean - (${x!.at('ch')} - mean) * r * gx_mean);
+  }`,
+          [
+            { name: 'xs', expr: (ch) => `load_x(row, ${ch})` },
+            { name: 'gs', expr: (ch) => `gamma[${ch}] * load_dy(row, ${ch})` },
+          ],
+        );
   const wgsl = `${header}
 
 const ROWS: i32 = ${wgslInt(rows)};
@@ -78,7 +119,14 @@ ${loadX}
 
 ${loadDy}
 
-${workgroupSumWgsl(threads)}
+${body}
+`;
+  return { label, wgsl, entryPoint: 'main', workgroupSize: [threads, 1, 1], dispatch: layerNormGrid(variant, rows, limits), bindings };
+}
+
+/** One workgroup of `threads` per row: strided shares in registers, four workgroup sums. */
+function workgroupBody(threads: number): string {
+  return `${workgroupSumWgsl(threads)}
 
 ${entryPrologue({ threads: threads, index: 'row', count: 'ROWS', per: 'workgroup' })}
   let t = i32(lid);
@@ -119,7 +167,5 @@ ${entryPrologue({ threads: threads, index: 'row', count: 'ROWS', per: 'workgroup
       dx[row * C + ch] = r * (gs[i] - g_mean - xs[i] * gx_mean);
     }
   }
-}
-`;
-  return { label, wgsl, entryPoint: 'main', workgroupSize: [threads, 1, 1], dispatch: workgroupGrid(rows, limits), bindings };
+}`;
 }

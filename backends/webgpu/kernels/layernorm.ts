@@ -1,9 +1,12 @@
 // LayerNorm over the last dimension: y[r, c] = (x[r, c] − mean_r)/√(var_r + eps)·gamma[c] + beta[c]
-// for `rows` rows of C channels. One workgroup per row: each thread holds its strided share of the
-// row in registers (read once, through an optional index map), and the workgroup reduces in two
-// passes through workgroup memory — first the mean, then Σ(x − mean)² — which is more accurate than
-// one pass of Σx and Σx² when the mean is large against the spread. Without the affine part
-// (`affine: false`) it writes x̂ = (x − mean)/√(var + eps), which training needs for dγ.
+// for `rows` rows of C channels, in two passes — first the mean, then Σ(x − mean)² — which is more
+// accurate than one pass of Σx and Σx² when the mean is large against the spread. Two variants
+// (chooseLayerNormVariant): one workgroup per row, each thread holding its strided share of the row
+// in registers and the workgroup reducing through workgroup memory; or one thread per row, which
+// loops over the row itself with no workgroup memory or barriers (CPU adapters, where a barrier
+// costs more than a row of work, and narrow rows, where a workgroup per row leaves threads idle).
+// Without the affine part (`affine: false`) it writes x̂ = (x − mean)/√(var + eps), which training
+// needs for dγ.
 import {
   entryPrologue,
   MIN_LIMITS,
@@ -18,6 +21,7 @@ import {
   type Kernel,
   type KernelBinding,
   type KernelLimits,
+  type Triple,
   type WgslFunction,
   workgroupSumWgsl,
 } from './common.js';
@@ -37,6 +41,8 @@ export interface LayerNormOptions {
   fuses?: readonly string[];
   /** false: write x̂ only (no gamma, beta bindings). Default true. */
   affine?: boolean;
+  /** Force the variant (tests); default chooseLayerNormVariant's. */
+  variant?: LayerNormVariant['kind'];
 }
 
 /** Threads per row: enough that each holds a few values, a power of two for the tree reduction. */
@@ -49,6 +55,33 @@ export function threadsFor(channels: number, limits: KernelLimits): number {
   return threads;
 }
 
+/**
+ * How a LayerNorm kernel (forward and backward) spreads rows over threads: 'workgroup' (one
+ * workgroup of `threads` per row, tree sums between barriers) or 'thread' (one thread per row,
+ * `threads` rows per workgroup, sequential sums, no barriers).
+ */
+export type LayerNormVariant = { kind: 'workgroup' | 'thread'; threads: number };
+
+/** Rows this narrow or narrower run one per thread on every adapter: a workgroup would idle. */
+export const ROW_PER_THREAD_MAX_CHANNELS = 32;
+/** Rows per workgroup in the row-per-thread variant. */
+const ROWS_PER_WORKGROUP = 64;
+/** Up to this width a row-per-thread kernel keeps its row in a private array (read once). */
+export const ROW_CACHE_MAX_CHANNELS = 128;
+
+/**
+ * One thread per row on 'direct' adapters (llvmpipe: a workgroup of 32 threads per 16-channel row
+ * spent ~70 ms per pst-tiny batch-16 backward on barriers) and for narrow rows; otherwise one
+ * workgroup per row. `forced` overrides (tests).
+ */
+export function chooseLayerNormVariant(channels: number, limits: KernelLimits, forced?: LayerNormVariant['kind']): LayerNormVariant {
+  const kind = forced ?? (limits.style === 'direct' || channels <= ROW_PER_THREAD_MAX_CHANNELS ? 'thread' : 'workgroup');
+  if (kind === 'thread') {
+    return { kind, threads: Math.min(ROWS_PER_WORKGROUP, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX) };
+  }
+  return { kind, threads: threadsFor(channels, limits) };
+}
+
 export function emitLayerNorm(o: LayerNormOptions): Kernel {
   const { rows, channels } = o;
   const eps = o.eps ?? 1e-5;
@@ -57,9 +90,10 @@ export function emitLayerNorm(o: LayerNormOptions): Kernel {
   if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(channels) || channels < 1) {
     throw new Error(`internal error: ${label}: rows = ${rows}, channels = ${channels}`);
   }
-  const threads = threadsFor(channels, limits);
+  const variant = chooseLayerNormVariant(channels, limits, o.variant);
+  const { threads } = variant;
   const perThread = Math.ceil(channels / threads);
-  checkFits(label, 'bytes of workgroup memory', threads * 4, limits.maxComputeWorkgroupStorageSize);
+  if (variant.kind === 'workgroup') checkFits(label, 'bytes of workgroup memory', threads * 4, limits.maxComputeWorkgroupStorageSize);
 
   const affine = o.affine ?? true;
   const bindings: KernelBinding[] = [
@@ -84,24 +118,12 @@ export function emitLayerNorm(o: LayerNormOptions): Kernel {
     `fuses: ${o.fuses?.length ? o.fuses.join(', ') : '(a single LayerNorm)'}`,
     `x read through: ${o.loadX ? o.loadX.describes : 'row-major [rows, C]'}`,
     `y written through: ${o.storeY ? o.storeY.describes : 'row-major [rows, C]'}`,
-    `one workgroup of ${threads} threads per row, ${perThread} value(s) per thread, two-pass mean/variance`,
+    describeVariant(variant, channels) + ', two-pass mean/variance',
   ]);
-
-  const wgsl = `${header}
-
-const ROWS: i32 = ${wgslInt(rows)};
-const C: i32 = ${wgslInt(channels)};
-const EPS: f32 = ${wgslFloat(eps)};
-const THREADS: i32 = ${threads};
-const PER_THREAD: i32 = ${perThread};
-
-${bindings.map(storageDecl).join('\n')}
-
-${loadX}
-
-${storeY}
-
-${workgroupSumWgsl(threads)}
+  const out = (v: string) => (affine ? `(${v} - mean) * inv_std * gamma[ch] + beta[ch]` : `(${v} - mean) * inv_std`);
+  const body =
+    variant.kind === 'workgroup'
+      ? `${workgroupSumWgsl(threads)}
 
 ${entryPrologue({ threads, index: 'row', count: 'ROWS', per: 'workgroup' })}
   let t = i32(lid);
@@ -128,17 +150,97 @@ ${entryPrologue({ threads, index: 'row', count: 'ROWS', per: 'workgroup' })}
   for (var i = 0; i < PER_THREAD; i++) {
     let ch = t + i * THREADS;
     if (ch < C) {
-      store_y(row, ch, ${affine ? '(values[i] - mean) * inv_std * gamma[ch] + beta[ch]' : '(values[i] - mean) * inv_std'});
+      store_y(row, ch, ${out('values[i]')});
     }
   }
-}
+}`
+      : rowPerThreadBody(threads, channels, (x) => `
+  var sum = 0.0;
+  for (var ch = 0; ch < C; ch++) {
+    ${x.cache('ch')}
+    sum += ${x.at('ch')};
+  }
+  let mean = sum / f32(C);
+  var squares = 0.0;
+  for (var ch = 0; ch < C; ch++) {
+    let d = ${x.at('ch')} - mean;
+    squares += d * d;
+  }
+  let inv_std = 1.0 / sqrt(squares / f32(C) + EPS);
+  for (var ch = 0; ch < C; ch++) {
+    store_y(row, ch, ${out(x.at('ch'))});
+  }`);
+
+  const wgsl = `${header}
+
+const ROWS: i32 = ${wgslInt(rows)};
+const C: i32 = ${wgslInt(channels)};
+const EPS: f32 = ${wgslFloat(eps)};
+const THREADS: i32 = ${threads};
+const PER_THREAD: i32 = ${perThread};
+
+${bindings.map(storageDecl).join('\n')}
+
+${loadX}
+
+${storeY}
+
+${body}
 `;
   return {
     label,
     wgsl,
     entryPoint: 'main',
     workgroupSize: [threads, 1, 1],
-    dispatch: workgroupGrid(rows, limits),
+    dispatch: layerNormGrid(variant, rows, limits),
     bindings,
   };
+}
+
+/** The kernel header's line for the variant. */
+export function describeVariant(variant: LayerNormVariant, channels: number): string {
+  return variant.kind === 'workgroup'
+    ? `one workgroup of ${variant.threads} threads per row, ${Math.ceil(channels / variant.threads)} value(s) per thread`
+    : `one thread per row, ${variant.threads} rows per workgroup, no workgroup memory or barriers, the row ${channels <= ROW_CACHE_MAX_CHANNELS ? 'held in private arrays' : 'read again in each pass'}`;
+}
+
+/** The dispatch for `rows` rows in the variant. */
+export function layerNormGrid(variant: LayerNormVariant, rows: number, limits: KernelLimits): Triple {
+  return workgroupGrid(variant.kind === 'workgroup' ? rows : Math.ceil(rows / variant.threads), limits);
+}
+
+/**
+ * A per-row value the row-per-thread body reads in several passes: `cache(ch)` (in the first
+ * pass) stores it in a private array when the row is narrow enough, `at(ch)` reads it back — or,
+ * for a wide row, `cache` emits nothing and `at` evaluates its expression again.
+ */
+export interface RowValue {
+  cache(ch: string): string;
+  at(ch: string): string;
+}
+
+/** A value of the row a row-per-thread body reads: its private array's name and its expression. */
+export interface RowSource {
+  name: string;
+  expr: (ch: string) => string;
+}
+
+/**
+ * The entry point of a row-per-thread kernel: `row` is the thread's row (threads past ROWS
+ * return); `body` gets one RowValue per source (default: x through load_x).
+ */
+export function rowPerThreadBody(
+  threads: number,
+  channels: number,
+  body: (...values: RowValue[]) => string,
+  sources: readonly RowSource[] = [{ name: 'xs', expr: (ch) => `load_x(row, ${ch})` }],
+): string {
+  const keep = channels <= ROW_CACHE_MAX_CHANNELS;
+  const values: RowValue[] = sources.map(({ name, expr }) => ({
+    cache: (ch) => (keep ? `${name}[${ch}] = ${expr(ch)};` : ''),
+    at: (ch) => (keep ? `${name}[${ch}]` : expr(ch)),
+  }));
+  const decls = keep ? sources.map(({ name }) => `\n  var ${name}: array<f32, C>;`).join('') : '';
+  return `${entryPrologue({ threads, index: 'row', count: 'ROWS', per: 'thread' })}${decls}${body(...values)}
+}`;
 }
