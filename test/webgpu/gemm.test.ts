@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { erf as erf64, gelu as gelu64 } from '../../backends/reference/erf.js';
 import { ERF_WGSL, MIN_LIMITS } from '../../backends/webgpu/kernels/common.js';
-import { GEMM_DIRECT, GEMM_TILES, emitGemm, type GemmOptions } from '../../backends/webgpu/kernels/gemm.js';
+import { GEMM_DIRECT, GEMM_TILES, chooseGemmDirect, chooseGemmVariant, emitGemm, type GemmOptions } from '../../backends/webgpu/kernels/gemm.js';
 import { freshSeed, maxNormRelativeError, randomArray, rng, runKernel, useDevice } from './util.js';
 
 const device = useDevice();
@@ -110,6 +110,10 @@ describe('emitGemm', () => {
     [37, 19, 53, ALL, GEMM_DIRECT],
     [130, 70, 96, {}, GEMM_DIRECT],
     [70, 45, 33, { bias: true }, ODD_DIRECT],
+    // The blocks chosen for narrow N (one, two and three columns per thread).
+    [53, 16, 37, ALL, chooseGemmDirect(16)],
+    [41, 30, 200, { bias: true }, chooseGemmDirect(30)],
+    [29, 48, 16, { residual: true }, chooseGemmDirect(48)],
   ];
   for (const [M, N, K, epilogue, direct] of DIRECT_CASES) {
     it(`direct ${direct.threads} threads ${direct.threadM}×${direct.threadN}: ${M}×${N}×${K} ${Object.keys(epilogue).join('+') || 'plain'}`, async () => {
@@ -163,6 +167,13 @@ describe('emitGemm', () => {
       console.log(`gemm direct channel-group shift (zeros ${zeros}, run ${run}, base ${withBase}): error ${error.toExponential(2)} (seed ${seed})`);
       expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
     }
+  });
+
+  it('sizes the barrier-free block to N: as few columns per thread as cover it, at most GEMM_DIRECT\'s', () => {
+    const direct = { ...MIN_LIMITS, style: 'direct' as const };
+    expect(chooseGemmVariant({ N: 16 }, direct)).toEqual({ kind: 'direct', direct: { ...GEMM_DIRECT, threadN: 1 } });
+    expect(chooseGemmVariant({ N: 48 }, direct)).toEqual({ kind: 'direct', direct: { ...GEMM_DIRECT, threadN: 3 } });
+    expect(chooseGemmVariant({ N: 1000 }, direct)).toEqual({ kind: 'direct', direct: GEMM_DIRECT });
   });
 
   it('takes the variant the limits name for the adapter unless one is forced', () => {

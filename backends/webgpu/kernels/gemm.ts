@@ -58,6 +58,16 @@ export interface GemmDirect {
 
 export const GEMM_DIRECT: GemmDirect = { threads: 16, threadM: 8, threadN: 4 };
 
+/**
+ * The barrier-free block for N columns: GEMM_DIRECT's, with as few columns per thread as cover N
+ * (a 64-column block over N = 16 computed four times the work it stored: pst-tiny's narrow GEMMs,
+ * its dX and dW among them; measured: the batch-16 training step ~790 → ~670 ms on llvmpipe).
+ * Twice the rows for one column per thread measured the same, so the rows stay.
+ */
+export function chooseGemmDirect(N: number): GemmDirect {
+  return { ...GEMM_DIRECT, threadN: Math.min(GEMM_DIRECT.threadN, Math.ceil(N / GEMM_DIRECT.threads)) };
+}
+
 export type GemmVariant = { kind: 'tiled'; tile: GemmTile } | { kind: 'direct'; direct: GemmDirect };
 
 export interface GemmOptions {
@@ -141,10 +151,10 @@ function tileFits(t: GemmTile, limits: KernelLimits): boolean {
 }
 
 /** A forced variant (direct, then tile), else the one the limits name for the adapter. */
-export function chooseGemmVariant(o: Pick<GemmOptions, 'direct' | 'tile'>, limits: KernelLimits): GemmVariant {
+export function chooseGemmVariant(o: Pick<GemmOptions, 'direct' | 'tile' | 'N'>, limits: KernelLimits): GemmVariant {
   if (o.direct) return { kind: 'direct', direct: o.direct };
   if (o.tile || limits.style !== 'direct') return { kind: 'tiled', tile: o.tile ?? chooseGemmTile(limits) };
-  return { kind: 'direct', direct: GEMM_DIRECT };
+  return { kind: 'direct', direct: chooseGemmDirect(o.N) };
 }
 
 export function emitGemm(o: GemmOptions): Kernel {
