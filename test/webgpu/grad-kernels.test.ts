@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { erf } from '../../backends/reference/erf.js';
 import { openDevice, type PstcDevice } from '../../backends/webgpu/device.js';
 import { compileGraph, planGraph } from '../../backends/webgpu/graph-executor.js';
-import { MIN_LIMITS, type Kernel, type KernelLimits } from '../../backends/webgpu/kernels/common.js';
+import { KERNEL_STYLES, MIN_LIMITS, type Kernel, type KernelLimits } from '../../backends/webgpu/kernels/common.js';
 import { RNG_WGSL } from '../../backends/webgpu/kernels/rng.js';
 import { GraphBuilder, size, type Graph, type NodeId, type WindowAttentionOp } from '../../src/ir/graph.js';
 import { evaluate, type IndexMap } from '../../src/ir/indexmap.js';
@@ -353,17 +353,27 @@ async function attentionCase(p: AttentionProblem, seed: number, name: string, li
 }
 
 describe('window attention backward', () => {
-  it('pst-tiny TPS block: frame-dependent bias index and shifted-window mask', async () => {
+  // Both styles, forced: 'tiled' stages k, v / q, k in workgroup memory, 'direct' reads them
+  // through load_qkv with constant head loops; both pack several 9-token (window, head) pairs per
+  // workgroup, the last workgroup partly empty.
+  for (const style of KERNEL_STYLES) it(`pst-tiny TPS block: frame-dependent bias index and shifted-window mask (${style})`, async () => {
     const op = tinyTpsAttention();
     expect(op.mask).not.toBeNull();
     expect(op.biasGroups).toBeGreaterThan(1);
     const N = Math.round(Math.sqrt(op.biasIndex.length / op.biasGroups));
     const windows = op.biasGroups * op.windowsPerGroup;
     const rows = Math.max(...op.biasIndex) + 1;
-    await attentionCase({ op, windows, tokens: N, channels: 16, rows }, freshSeed(), 'tps');
+    const limits = { ...device.kernelLimits(), style };
+    // 9 tokens: 7 pairs per workgroup of 64 threads, and the pairs do not fill the last one.
+    expect(N).toBe(9);
+    expect((windows * op.heads) % 7).not.toBe(0);
+    const c = await attentionCase({ op, windows, tokens: N, channels: 16, rows }, freshSeed(), `tps ${style}`, limits);
+    const wgsl = planGraph(c.graph, { limits }).steps.find((s) => s.fused.kind === 'attention_grad_qkv')!.kernel.wgsl;
+    expect(wgsl).toContain('7 (window, head) pairs per workgroup of 64 threads, 9 threads each');
+    expect(wgsl.includes('k_at_tile')).toBe(style === 'tiled');
   });
 
-  it('a 49-token window with more rows than threads and nothing staged in workgroup memory', async () => {
+  for (const style of KERNEL_STYLES) it(`a 49-token window with more rows than threads and nothing staged in workgroup memory (${style})`, async () => {
     const seed = freshSeed();
     const random = rng(seed ^ 0x5a5a);
     const N = 49;
@@ -380,8 +390,8 @@ describe('window attention backward', () => {
       mask: Float32Array.from({ length: masks * N * N }, () => (random() < 0.2 ? -100 : 0)),
       maskWindows: masks,
     };
-    const limits: KernelLimits = { ...MIN_LIMITS, maxComputeInvocationsPerWorkgroup: 32, maxComputeWorkgroupSizeX: 32, maxComputeWorkgroupStorageSize: 1024 };
-    const c = await attentionCase({ op, windows: 6, tokens: N, channels: 12, rows }, seed, 'N=49 unstaged', limits);
+    const limits: KernelLimits = { ...MIN_LIMITS, maxComputeInvocationsPerWorkgroup: 32, maxComputeWorkgroupSizeX: 32, maxComputeWorkgroupStorageSize: 1024, style };
+    const c = await attentionCase({ op, windows: 6, tokens: N, channels: 12, rows }, seed, `N=49 unstaged ${style}`, limits);
     const program = planGraph(c.graph, { limits });
     expect(program.steps.find((s) => s.fused.kind === 'attention_grad_qkv')!.kernel.wgsl).toContain('read through load_qkv');
   });

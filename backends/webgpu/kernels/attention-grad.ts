@@ -5,9 +5,14 @@
 //   scores: dS[w, h, i, j] = P_ij·(dP_ij − Σ_j' P_ij'·dP_ij'), dP_ij = dout_i·v_j;
 //   qkv:    dq_i = scale·Σ_j dS_ij·k_j,  dk_j = scale·Σ_i dS_ij·q_i,  dv_j = Σ_i P_ij·dout_i,
 //           written in qkv's channel layout [windows, N, 3C] (each element by exactly one thread).
-// Windows of any size: threads loop over rows (and columns) in strides of the workgroup, and the
-// head's staged operands live in workgroup memory only when they fit (else they are read through
-// the load function). Every sum runs in a fixed order, so results are the same bits every run.
+// Windows of any size: threads loop over rows (and columns) in strides of the pair's threads, and
+// the head's staged operands live in workgroup memory only when they fit (else they are read
+// through the load function). Small windows pack several (window, head) pairs into a workgroup, N
+// threads each (a pair per workgroup left 23 of 32 threads idle for pst-tiny's 9-token windows; on
+// llvmpipe this measured no faster, idle lanes cost little there, but a GPU runs them all). The
+// direct style (CPU adapters) stages nothing and takes the constant HEAD_DIM for the head loops, as
+// the forward kernel does (measured on llvmpipe, pst-tiny batch 16: scores 14 → 8 ms, qkv 31 → 23
+// ms per kernel). Every sum runs in a fixed order, so results are the same bits every run.
 // Loops read their trip counts from a uniform, as in the forward kernel (llvmpipe unrolls
 // constant loops and compiles for tens of seconds).
 import {
@@ -24,6 +29,7 @@ import {
   type Kernel,
   type KernelBinding,
   type KernelLimits,
+  type KernelStyle,
   type WgslFunction,
 } from './common.js';
 
@@ -44,6 +50,12 @@ export interface AttentionGradOptions {
   loadDout?: WgslFunction;
   doutElements?: number;
   fuses?: readonly string[];
+  /**
+   * Force the style (tests); default the one the limits name for the adapter. 'direct' (CPU
+   * adapters): nothing staged in workgroup memory, and the head-channel loops take the constant
+   * HEAD_DIM so that the shader compiler keeps q, dk, dv in registers, as the forward kernel does.
+   */
+  style?: KernelStyle;
 }
 
 interface Setup {
@@ -51,7 +63,10 @@ interface Setup {
   N: number;
   C: number;
   headDim: number;
+  direct: boolean;
   threads: number;
+  /** (window, head) pairs per workgroup, THREADS_PER_PAIR threads each. */
+  pairsPerGroup: number;
   bindings: KernelBinding[];
   bind: (name: string, kind: KernelBinding['kind'], type: 'f32' | 'i32', elements: number | undefined, description: string) => void;
   /** Constants, loads and the score terms, shared by both kernels. */
@@ -69,8 +84,10 @@ function setup(o: AttentionGradOptions, what: string): Setup {
   if (C % heads) throw new Error(`internal error: ${label}: ${C} channels do not split into ${heads} heads`);
   const headDim = C / heads;
   const cap = Math.min(256, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
-  let threads = Math.min(cap, Math.max(32, nextPowerOfTwo(N)));
+  let threads = Math.min(cap, Math.max(64, nextPowerOfTwo(N)));
   while (threads & (threads - 1)) threads &= threads - 1;
+  const pairsPerGroup = 2 * N <= threads ? Math.floor(threads / N) : 1;
+  const threadsPerPair = pairsPerGroup > 1 ? N : threads;
   const bindings: KernelBinding[] = [];
   const bind: Setup['bind'] = (name, kind, type, elements, description) =>
     bindings.push({ binding: bindings.length, name, kind, type, elements, description });
@@ -94,6 +111,11 @@ const SCALE: f32 = ${wgslFloat(o.scale)};
 const GROUPS: i32 = ${wgslInt(o.bias.groups)};
 const WINDOWS_PER_GROUP: i32 = ${wgslInt(o.bias.windowsPerGroup)};
 ${o.mask ? `const MASKS: i32 = ${wgslInt(o.mask.masks)};\n` : ''}const THREADS: i32 = ${threads};
+const THREADS_PER_PAIR: i32 = ${threadsPerPair};
+const PAIRS_PER_GROUP: i32 = ${pairsPerGroup};
+const GROUP_COUNT: i32 = ${wgslInt(Math.ceil((windows * heads) / pairsPerGroup))};
+// This thread's pair within the workgroup (indexes the workgroup arrays).
+var<private> slot: i32;
 
 ${loadQkv}
 
@@ -110,7 +132,7 @@ fn score_terms(w: i32, h: i32, i: i32, j: i32) -> f32 {
     `qkv read through: ${o.loadQkv ? o.loadQkv.describes : 'row-major [windows, N, 3C]'}`,
     `dout read through: ${o.loadDout ? o.loadDout.describes : 'row-major [windows, N, C]'}`,
   ];
-  return { label, N, C, headDim, threads, bindings, bind, common, headerLines };
+  return { label, N, C, headDim, direct: (o.style ?? limits.style) === 'direct', threads, pairsPerGroup, bindings, bind, common, headerLines };
 }
 
 function tripUniform(s: Setup): string {
@@ -136,19 +158,19 @@ function tripUniform(s: Setup): string {
  * fit in workgroup memory, as `fn <a>(j, d)` / `fn <b>(j, d)` readers; else the readers load.
  */
 function staged(s: Setup, limits: KernelLimits, reserved: number, names: [string, string], offsets: [string, string]) {
-  const bytes = 2 * s.N * s.headDim * 4;
-  const fits = bytes + reserved <= limits.maxComputeWorkgroupStorageSize;
+  const bytes = 2 * s.pairsPerGroup * s.N * s.headDim * 4;
+  const fits = !s.direct && bytes + reserved <= limits.maxComputeWorkgroupStorageSize;
   const reader = (name: string, off: string) =>
     fits
-      ? `fn ${name}(w: i32, h: i32, j: i32, d: i32) -> f32 {\n  return ${name}_tile[j * HEAD_DIM + d];\n}`
+      ? `fn ${name}(w: i32, h: i32, j: i32, d: i32) -> f32 {\n  return ${name}_tile[(slot * N + j) * HEAD_DIM + d];\n}`
       : `fn ${name}(w: i32, h: i32, j: i32, d: i32) -> f32 {\n  return load_qkv(w, j, ${off} + h * HEAD_DIM + d);\n}`;
-  const decls = fits ? names.map((n) => `var<workgroup> ${n}_tile: array<f32, ${s.N * s.headDim}>;`).join('\n') : '';
+  const decls = fits ? names.map((n) => `var<workgroup> ${n}_tile: array<f32, ${s.pairsPerGroup * s.N * s.headDim}>;`).join('\n') : '';
   const fill = fits
-    ? `  for (var e = t; e < N * HEAD_DIM; e += THREADS) {
+    ? `  for (var e = t; e < tokens * HEAD_DIM; e += THREADS_PER_PAIR) {
     let j = e / HEAD_DIM;
     let d = e % HEAD_DIM;
-    ${names[0]}_tile[e] = load_qkv(w, j, ${offsets[0]} + h * HEAD_DIM + d);
-    ${names[1]}_tile[e] = load_qkv(w, j, ${offsets[1]} + h * HEAD_DIM + d);
+    ${names[0]}_tile[slot * N * HEAD_DIM + e] = load_qkv(w, j, ${offsets[0]} + h * HEAD_DIM + d);
+    ${names[1]}_tile[slot * N * HEAD_DIM + e] = load_qkv(w, j, ${offsets[1]} + h * HEAD_DIM + d);
   }
   workgroupBarrier();`
     : '';
@@ -156,18 +178,36 @@ function staged(s: Setup, limits: KernelLimits, reserved: number, names: [string
     fits,
     source: [decls, reader(names[0], offsets[0]), reader(names[1], offsets[1])].filter(Boolean).join('\n\n'),
     fill,
-    note: fits ? `${names.join(', ')} of the head staged in workgroup memory` : `${names.join(', ')} read through load_qkv (the window is too large to stage)`,
+    note: fits
+      ? `${names.join(', ')} of the head staged in workgroup memory`
+      : `${names.join(', ')} read through load_qkv (${s.direct ? 'direct style: nothing staged, head loops constant' : 'the window is too large to stage'})`,
   };
 }
 
-/** The entry point: one workgroup per (window, head) pair. */
-function mainHead(threads: number): string {
-  return `${entryPrologue({ threads, index: 'pair', count: 'WINDOWS * HEADS', per: 'workgroup' })}
+/**
+ * The entry point: PAIRS_PER_GROUP (window, head) pairs per workgroup, THREADS_PER_PAIR threads
+ * each. A thread without a pair (past the last pair, or left over) runs every loop zero times
+ * (tokens = 0) and still reaches every barrier.
+ */
+function mainHead(s: Setup): string {
+  return `${entryPrologue({ threads: s.threads, index: 'group', count: 'GROUP_COUNT', per: 'workgroup' })}
+  slot = i32(lid) / THREADS_PER_PAIR;
+  let t = i32(lid) % THREADS_PER_PAIR;
+  let unclamped = group * PAIRS_PER_GROUP + slot;
+  let has_pair = slot < PAIRS_PER_GROUP && unclamped < WINDOWS * HEADS;
+  slot = min(slot, PAIRS_PER_GROUP - 1);
+  let pair = min(unclamped, WINDOWS * HEADS - 1);
   let w = pair / HEADS;
   let h = pair % HEADS;
-  let t = i32(lid);
-  let tokens = trip.tokens;
-  let head_dim = trip.head_dim;`;
+  let tokens = select(0, trip.tokens, has_pair);
+  let head_dim = ${s.direct ? 'HEAD_DIM' : 'trip.head_dim'};`;
+}
+
+/** The header line for the thread layout. */
+function layoutNote(s: Setup): string {
+  return s.pairsPerGroup > 1
+    ? `${s.pairsPerGroup} (window, head) pairs per workgroup of ${s.threads} threads, ${s.N} threads each`
+    : `one workgroup of ${s.threads} threads per (window, head)`;
 }
 
 /** dS [windows, heads, N, N] from qkv, the bias table (+ mask) and dout. */
@@ -182,7 +222,7 @@ export function emitAttentionGradScores(o: AttentionGradOptions): Kernel {
     `${s.label}: window attention backward to the scores, ${o.windows} windows × ${o.heads} heads, N=${N}, C=${o.channels} (head dim ${headDim}), scale ${o.scale}`,
     'dS_ij = P_ij·(dP_ij − Σ_j P_ij·dP_ij), dP_ij = dout_i·v_j',
     ...s.headerLines,
-    `one workgroup of ${threads} threads per (window, head), query rows strided over threads; ${kv.note}`,
+    `${layoutNote(s)}, query rows strided over a pair's threads; ${kv.note}`,
   ]);
   const wgsl = `${header}
 
@@ -193,9 +233,9 @@ ${uniform}
 
 ${kv.source}
 
-${mainHead(threads)}
+${mainHead(s)}
 ${kv.fill}
-  for (var i = t; i < tokens; i += THREADS) {
+  for (var i = t; i < tokens; i += THREADS_PER_PAIR) {
     var q: array<f32, ${headDim}>;
     var g: array<f32, ${headDim}>;
     for (var d = 0; d < head_dim; d++) {
@@ -236,7 +276,7 @@ ${kv.fill}
   }
 }
 `;
-  return { label: s.label, wgsl, entryPoint: 'main', workgroupSize: [threads, 1, 1], dispatch: workgroupGrid(o.windows * o.heads, limits), bindings: s.bindings };
+  return { label: s.label, wgsl, entryPoint: 'main', workgroupSize: [threads, 1, 1], dispatch: workgroupGrid(Math.ceil((o.windows * o.heads) / s.pairsPerGroup), limits), bindings: s.bindings };
 }
 
 /** dqkv [windows, N, 3C] from qkv, the bias table (+ mask), dout and dS. */
@@ -247,7 +287,7 @@ export function emitAttentionGradQkv(o: AttentionGradOptions & { loadDs?: WgslFu
   s.bind('ds', 'read-only-storage', 'f32', o.loadDs ? o.dsElements : o.windows * o.heads * N * N, o.loadDs ? `dS via ${o.loadDs.describes}` : `dS [${o.windows}, ${o.heads}, ${N}, ${N}]`);
   s.bind('dqkv', 'storage', 'f32', o.windows * N * 3 * C, `dqkv [${o.windows}, ${N}, ${3 * C}]`);
   const uniform = tripUniform(s);
-  const statsBytes = 2 * N * 4;
+  const statsBytes = 2 * s.pairsPerGroup * N * 4;
   checkFits(s.label, 'bytes of workgroup memory (row statistics)', statsBytes, limits.maxComputeWorkgroupStorageSize);
   const qk = staged(s, limits, statsBytes, ['q_at', 'k_at'], ['0', 'C']);
   const loadDs = o.loadDs
@@ -258,7 +298,7 @@ export function emitAttentionGradQkv(o: AttentionGradOptions & { loadDs?: WgslFu
     'dq_i = scale·Σ_j dS_ij·k_j (thread per row), dk_j = scale·Σ_i dS_ij·q_i and dv_j = Σ_i P_ij·dout_i (thread per column)',
     ...s.headerLines,
     `dS read through: ${o.loadDs ? o.loadDs.describes : 'row-major [windows, heads, N, N]'}`,
-    `one workgroup of ${threads} threads per (window, head); softmax row max and 1/Σ in workgroup memory; ${qk.note}`,
+    `${layoutNote(s)}; softmax row max and 1/Σ in workgroup memory; ${qk.note}`,
   ]);
   const wgsl = `${header}
 
@@ -271,8 +311,8 @@ ${qk.source}
 
 ${loadDs}
 
-var<workgroup> row_max: array<f32, ${N}>;
-var<workgroup> row_inv: array<f32, ${N}>;
+var<workgroup> row_max: array<f32, ${s.pairsPerGroup * N}>;
+var<workgroup> row_inv: array<f32, ${s.pairsPerGroup * N}>;
 
 // S_ij as the forward kernel forms it: the query scaled first.
 fn score(w: i32, h: i32, i: i32, j: i32, head_dim: i32) -> f32 {
@@ -283,10 +323,10 @@ fn score(w: i32, h: i32, i: i32, j: i32, head_dim: i32) -> f32 {
   return dot + score_terms(w, h, i, j);
 }
 
-${mainHead(threads)}
+${mainHead(s)}
 ${qk.fill}
   // Softmax statistics of every row.
-  for (var i = t; i < tokens; i += THREADS) {
+  for (var i = t; i < tokens; i += THREADS_PER_PAIR) {
     var s: array<f32, ${N}>;
     var m = -3.0e38;
     for (var j = 0; j < tokens; j++) {
@@ -297,12 +337,12 @@ ${qk.fill}
     for (var j = 0; j < tokens; j++) {
       total += exp(s[j] - m);
     }
-    row_max[i] = m;
-    row_inv[i] = 1.0 / total;
+    row_max[slot * N + i] = m;
+    row_inv[slot * N + i] = 1.0 / total;
   }
   workgroupBarrier();
   // dq: one thread per query row.
-  for (var i = t; i < tokens; i += THREADS) {
+  for (var i = t; i < tokens; i += THREADS_PER_PAIR) {
     for (var d = 0; d < head_dim; d++) {
       var acc = 0.0;
       for (var j = 0; j < tokens; j++) {
@@ -312,7 +352,7 @@ ${qk.fill}
     }
   }
   // dk, dv: one thread per key column.
-  for (var j = t; j < tokens; j += THREADS) {
+  for (var j = t; j < tokens; j += THREADS_PER_PAIR) {
     // Zeroed explicitly: a declaration inside a loop is not re-zeroed by every compiler.
     var dk: array<f32, ${headDim}>;
     var dv: array<f32, ${headDim}>;
@@ -321,7 +361,7 @@ ${qk.fill}
       dv[d] = 0.0;
     }
     for (var i = 0; i < tokens; i++) {
-      let p = exp(score(w, h, i, j, head_dim) - row_max[i]) * row_inv[i];
+      let p = exp(score(w, h, i, j, head_dim) - row_max[slot * N + i]) * row_inv[slot * N + i];
       let g = load_ds(w, h, i, j);
       for (var d = 0; d < head_dim; d++) {
         dk[d] = fma(g, q_at(w, h, i, d), dk[d]);
@@ -336,5 +376,5 @@ ${qk.fill}
   }
 }
 `;
-  return { label: s.label, wgsl, entryPoint: 'main', workgroupSize: [threads, 1, 1], dispatch: workgroupGrid(o.windows * o.heads, limits), bindings: s.bindings };
+  return { label: s.label, wgsl, entryPoint: 'main', workgroupSize: [threads, 1, 1], dispatch: workgroupGrid(Math.ceil((o.windows * o.heads) / s.pairsPerGroup), limits), bindings: s.bindings };
 }
