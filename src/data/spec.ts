@@ -1,6 +1,7 @@
 // `--data SPEC`: which data a command reads. A spec is `KIND:ITEM,ITEM,…` where an item is a
 // positional value (a path) or `key=value`. Parsing only checks the spec's form; files are opened,
 // and checked against the model, by open.ts.
+import type { DataSettings } from '../lang/data-config.js';
 import { closestName } from '../lang/diagnostics.js';
 import { dataError } from './errors.js';
 
@@ -29,25 +30,14 @@ export interface SyntheticSpec {
   options: MotionSpecOptions;
 }
 
-/** Options of `rawframes:` and `videos:` (mmaction2's pipelines; defaults in video-spec.ts). */
-export interface VideoSpecOptions {
+/** Options of `rawframes:` and `videos:` (mmaction2's pipelines; defaults in video-spec.ts): the
+ *  pipeline settings a `.pst` data section names (one list of them, lang/data-config.ts), with the
+ *  flip map as a lookup, plus where the lists are. */
+export type VideoSpecOptions = Omit<DataSettings, 'format' | 'flipMap'> & {
   root?: string;
   val?: string;
-  tmpl?: string;
-  start?: number;
-  sampler?: 'dense' | 'uniform';
-  interval?: number;
-  clips?: number;
-  crops?: 1 | 3;
-  scale?: number;
-  area?: [number, number];
-  aspect?: [number, number];
-  flip?: number;
   flipMap?: Map<number, number>;
-  mean?: number[];
-  std?: number[];
-  seed?: number;
-}
+};
 
 /** `rawframes:ANN.txt[,key=value…]` / `videos:ANN.txt[,key=value…]` — mmaction2 annotation lists. */
 export interface VideoListSpec {
