@@ -22,7 +22,7 @@ import {
   type WgslFunction,
   workgroupSumWgsl,
 } from './common.js';
-import { chooseLayerNormVariant, describeVariant, layerNormGrid, rowPerThreadBody, type LayerNormVariant } from './layernorm.js';
+import { chooseLayerNormVariant, describeVariant, layerNormConstants, layerNormGrid, rowPerThreadBody, type LayerNormVariant } from './layernorm.js';
 
 export interface LayerNormGradOptions {
   rows: number;
@@ -107,11 +107,7 @@ export function emitLayerNormGrad(o: LayerNormGradOptions): Kernel {
         );
   const wgsl = `${header}
 
-const ROWS: i32 = ${wgslInt(rows)};
-const C: i32 = ${wgslInt(channels)};
-const EPS: f32 = ${wgslFloat(eps)};
-const THREADS: i32 = ${threads};
-const PER_THREAD: i32 = ${perThread};
+${layerNormConstants(rows, channels, eps, threads, perThread)}
 
 ${bindings.map(storageDecl).join('\n')}
 

@@ -173,11 +173,7 @@ ${entryPrologue({ threads, index: 'row', count: 'ROWS', per: 'workgroup' })}
 
   const wgsl = `${header}
 
-const ROWS: i32 = ${wgslInt(rows)};
-const C: i32 = ${wgslInt(channels)};
-const EPS: f32 = ${wgslFloat(eps)};
-const THREADS: i32 = ${threads};
-const PER_THREAD: i32 = ${perThread};
+${layerNormConstants(rows, channels, eps, threads, perThread)}
 
 ${bindings.map(storageDecl).join('\n')}
 
@@ -198,6 +194,15 @@ ${body}
 }
 
 /** The kernel header's line for the variant. */
+/** The WGSL constants both LayerNorm kernels (forward and gradient) are written against. */
+export function layerNormConstants(rows: number, channels: number, eps: number, threads: number, perThread: number): string {
+  return `const ROWS: i32 = ${wgslInt(rows)};
+const C: i32 = ${wgslInt(channels)};
+const EPS: f32 = ${wgslFloat(eps)};
+const THREADS: i32 = ${threads};
+const PER_THREAD: i32 = ${perThread};`;
+}
+
 export function describeVariant(variant: LayerNormVariant, channels: number): string {
   return variant.kind === 'workgroup'
     ? `one workgroup of ${variant.threads} threads per row, ${Math.ceil(channels / variant.threads)} value(s) per thread`
