@@ -16,12 +16,8 @@ export interface ProfilePeak {
   measuredAt: string;
 }
 
-export interface ProfiledKernel {
-  label: string;
-  family: string;
-  block: string;
-  /** Dispatches of this kernel per pass (a micro-batched forward dispatches each kernel per chunk). */
-  dispatches: number;
+/** Time and work of a kernel or a group of kernels, and the rates they give. */
+export interface ProfiledCost {
   ms: number;
   /** Fraction of the sum of all kernels' times. */
   share: number;
@@ -29,20 +25,22 @@ export interface ProfiledKernel {
   bytes: number;
   gflopsPerSecond: number;
   gbytesPerSecond: number;
+}
+
+export interface ProfiledKernel extends ProfiledCost {
+  label: string;
+  family: string;
+  block: string;
+  /** Dispatches of this kernel per pass (a micro-batched forward dispatches each kernel per chunk). */
+  dispatches: number;
   /** Achieved over the adapter's measured peak. */
   peakFlopsFraction: number;
   peakBandwidthFraction: number;
 }
 
-export interface ProfileGroup {
+export interface ProfileGroup extends ProfiledCost {
   name: string;
   kernels: number;
-  ms: number;
-  share: number;
-  flops: number;
-  bytes: number;
-  gflopsPerSecond: number;
-  gbytesPerSecond: number;
 }
 
 export interface Profile {
