@@ -17,8 +17,8 @@ const F32 = 4;
 export interface ExecutionPlan {
   kernels: readonly LoweredKernel[];
   memory: Pick<MemoryPlan, 'slot' | 'bytes' | 'buffers'>;
-  /** The data of every param node a kernel binds. */
-  params: ReadonlyMap<NodeId, { name: string; data: Float32Array }>;
+  /** The data of every param node a kernel binds: float32, or half-float bits where stored as f16. */
+  params: ReadonlyMap<NodeId, { name: string; data: Float32Array | Uint16Array }>;
 }
 
 /** Pipelines per device, by WGSL text without comment lines (the headers name the nodes). */

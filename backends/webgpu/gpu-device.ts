@@ -37,6 +37,17 @@ export class NoAdapterError extends Error {
   }
 }
 
+/** The adapter lacks a feature the caller requires (e.g. 'shader-f16' for --precision f16). */
+export class MissingFeatureError extends Error {
+  constructor(
+    readonly features: readonly string[],
+    readonly adapter: string,
+  ) {
+    super(`the WebGPU adapter (${adapter}) lacks required feature(s): ${features.join(', ')}`);
+    this.name = 'MissingFeatureError';
+  }
+}
+
 /** The device was lost (driver reset, destroy()); every later call fails with this. */
 export class DeviceLostError extends Error {
   constructor(reason: string, detail: string) {
@@ -58,6 +69,70 @@ export interface OpenDeviceOptions {
   requireFeatures?: GPUFeatureName[];
 }
 
+/** One matrix shape the adapter's subgroups multiply (`chromium-experimental-subgroup-matrix`). */
+export interface SubgroupMatrixConfig {
+  /** Type of the left and right operands, e.g. 'f16'. */
+  componentType: string;
+  /** Type of the accumulator and result, e.g. 'f32'. */
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
+}
+
+/**
+ * What the adapter offers that a kernel could choose by, read from the adapter itself (not the
+ * device: a feature is requested only when a command asks for it).
+ */
+export interface AdapterCapabilities {
+  shaderF16: boolean;
+  subgroups: boolean;
+  /** Subgroup sizes the adapter reports (0 where it does not say). */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
+  timestampQuery: boolean;
+  /** The feature 'chromium-experimental-subgroup-matrix' (tensor-core tiles on GPUs that have them). */
+  subgroupMatrix: boolean;
+  subgroupMatrixConfigs: SubgroupMatrixConfig[];
+}
+
+/** The feature that exposes subgroup matrices in Dawn (not in the WebGPU typings yet). */
+export const SUBGROUP_MATRIX_FEATURE = 'chromium-experimental-subgroup-matrix';
+
+/** The capabilities of `adapter`; fields a WebGPU implementation does not expose read as absent. */
+export function adapterCapabilities(adapter: GPUAdapter): AdapterCapabilities {
+  const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: readonly Record<string, unknown>[] };
+  const configs = (info.subgroupMatrixConfigs ?? []).map((c) => ({
+    componentType: String(c.componentType),
+    resultComponentType: String(c.resultComponentType),
+    M: Number(c.M),
+    N: Number(c.N),
+    K: Number(c.K),
+  }));
+  return {
+    shaderF16: adapter.features.has('shader-f16'),
+    subgroups: adapter.features.has('subgroups'),
+    subgroupMinSize: info.subgroupMinSize ?? 0,
+    subgroupMaxSize: info.subgroupMaxSize ?? 0,
+    timestampQuery: adapter.features.has('timestamp-query'),
+    subgroupMatrix: adapter.features.has(SUBGROUP_MATRIX_FEATURE as GPUFeatureName),
+    subgroupMatrixConfigs: configs,
+  };
+}
+
+/** The capabilities in a few lines of text (bench, explain --adapter). */
+export function describeCapabilities(c: AdapterCapabilities): string[] {
+  const yes = (b: boolean) => (b ? 'offered' : 'not offered');
+  const sizes = c.subgroupMinSize ? ` (size ${c.subgroupMinSize === c.subgroupMaxSize ? c.subgroupMinSize : `${c.subgroupMinSize}…${c.subgroupMaxSize}`})` : '';
+  const configs = c.subgroupMatrixConfigs.map((m) => `${m.componentType}→${m.resultComponentType} ${m.M}×${m.N}×${m.K}`);
+  return [
+    `shader-f16: ${yes(c.shaderF16)}${c.shaderF16 ? ' (used only with --precision f16)' : ''}`,
+    `subgroups: ${yes(c.subgroups)}${c.subgroups ? sizes : ''}`,
+    `timestamp-query: ${yes(c.timestampQuery)}`,
+    `subgroup matrices (${SUBGROUP_MATRIX_FEATURE}): ${yes(c.subgroupMatrix)}; configurations: ${configs.length ? configs.join(', ') : 'none'}`,
+  ];
+}
+
 /** Limits requested at the adapter's values: all that the kernels size themselves from. */
 const REQUESTED_LIMITS = [
   'maxStorageBufferBindingSize',
@@ -74,8 +149,12 @@ const REQUESTED_LIMITS = [
 type RequestedLimit = (typeof REQUESTED_LIMITS)[number];
 export type DeviceLimits = Record<RequestedLimit, number>;
 
-/** Requested when the adapter offers them, never required ('timestamp-query': `bench --profile`). */
-const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+/**
+ * Requested when the adapter offers them, never required ('timestamp-query': `bench --profile`).
+ * 'shader-f16' is not among them: it is required only by `--precision f16` (requireFeatures), so a
+ * float32 run asks the adapter for nothing it does not use.
+ */
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['subgroups', 'timestamp-query'];
 
 /**
  * Open a device on `gpu` (the host's entry point: Dawn's GPU object, or navigator.gpu).
@@ -97,9 +176,7 @@ export async function openDeviceOn(
   if (!adapter) throw new NoAdapterError('requestAdapter() returned null');
 
   const missing = (options.requireFeatures ?? []).filter((f) => !adapter.features.has(f));
-  if (missing.length) {
-    throw new Error(`the WebGPU adapter lacks required feature(s): ${missing.join(', ')}`);
-  }
+  if (missing.length) throw new MissingFeatureError(missing, describeAdapter(adapter.info));
   const features = new Set<GPUFeatureName>(options.requireFeatures ?? []);
   for (const f of OPTIONAL_FEATURES) if (adapter.features.has(f)) features.add(f);
 
@@ -112,6 +189,12 @@ export async function openDeviceOn(
     requiredLimits,
   });
   return new PstcDevice(adapter, device);
+}
+
+/** One line naming an adapter, e.g. "mesa software llvmpipe ...". */
+export function describeAdapter(info: AdapterDescription): string {
+  const { vendor, architecture, device, description } = info;
+  return `${vendor} ${architecture} ${device} ${description}`.replace(/\s+/g, ' ').trim();
 }
 
 /** A CPU implementation of Vulkan/WebGPU (Mesa's lavapipe/llvmpipe, SwiftShader). */
@@ -161,8 +244,12 @@ export class PstcDevice {
 
   /** One line naming the adapter, e.g. "mesa software llvmpipe ...". */
   describe(): string {
-    const { vendor, architecture, device, description } = this.info;
-    return `${vendor} ${architecture} ${device} ${description}`.replace(/\s+/g, ' ').trim();
+    return describeAdapter(this.info);
+  }
+
+  /** What the adapter offers (shader-f16, subgroups, subgroup matrices), whether requested or not. */
+  capabilities(): AdapterCapabilities {
+    return adapterCapabilities(this.adapter);
   }
 
   /** The limits kernel emitters size their tiles from. */
@@ -308,13 +395,16 @@ export class PstcDevice {
     await this.run(kernel.label, pipeline, ordered, kernel.dispatch);
   }
 
-  /** A storage buffer holding `data` (also a copy source and destination, for read-back and reuse). */
-  createBuffer(data: Float32Array | Int32Array | Uint32Array, label = 'data'): GPUBuffer {
+  /**
+   * A storage buffer holding `data` (also a copy source and destination, for read-back and reuse);
+   * half floats (Uint16Array bits) are padded to a multiple of 4 bytes, as buffer sizes must be.
+   */
+  createBuffer(data: Float32Array | Int32Array | Uint32Array | Uint16Array, label = 'data'): GPUBuffer {
     this.checkAlive();
     const buffer = this.device.createBuffer({
       label,
       // A zero-sized binding is invalid; an empty tensor still gets one element.
-      size: Math.max(4, data.byteLength),
+      size: Math.max(4, Math.ceil(data.byteLength / 4) * 4),
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
       mappedAtCreation: true,
     });

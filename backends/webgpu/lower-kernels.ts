@@ -18,6 +18,7 @@ import { emitGemm } from './kernels/gemm.js';
 import { emitLayerNorm } from './kernels/layernorm.js';
 import { emitLayerNormGrad } from './kernels/layernorm-grad.js';
 import { emitSum } from './kernels/reduce.js';
+import { storageOf, withF16Storage, type Precision } from './precision.js';
 import { RNG_WGSL, keepThreshold } from './kernels/rng.js';
 
 /** One kernel as `pstc compile --emit wgsl` and `explain` list it. */
@@ -48,8 +49,18 @@ export interface LoweredKernel {
   binds: Record<string, Bound>;
 }
 
-export function lowerKernels(fused: FusedGraph, limits: KernelLimits = MIN_LIMITS): LoweredKernel[] {
-  return fused.kernels.map((k, i) => lowerKernel(fused.graph, k, i, limits));
+export function lowerKernels(fused: FusedGraph, limits: KernelLimits = MIN_LIMITS, precision: Precision = 'f32'): LoweredKernel[] {
+  const lowered = fused.kernels.map((k, i) => lowerKernel(fused.graph, k, i, limits));
+  if (precision === 'f32') return lowered;
+  const storage = storageOf(fused, precision);
+  return lowered.map((l) => storedAsF16(l, (b) => (b.kind === 'param' || b.kind === 'tensor') && storage(b.node) === 'f16'));
+}
+
+/** A lowered kernel with the f32 arrays bound to f16 tensors (params, activations) stored as f16. */
+function storedAsF16(l: LoweredKernel, isF16: (b: Bound) => boolean): LoweredKernel {
+  const names = new Set(l.kernel.bindings.filter((b) => b.type === 'f32' && l.binds[b.name] !== undefined && isF16(l.binds[b.name]!)).map((b) => b.name));
+  const kernel = withF16Storage(l.kernel, names);
+  return { ...l, kernel, listing: { ...l.listing, wgsl: kernel.wgsl } };
 }
 
 function lowerKernel(graph: Graph, k: FusedKernel, index: number, limits: KernelLimits): LoweredKernel {

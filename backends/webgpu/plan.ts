@@ -12,10 +12,11 @@ import type { ModelConfig } from '../../src/lang/model.js';
 import { size, type Graph } from '../../src/ir/graph.js';
 import type { FusedGraph } from '../../src/passes/fuse.js';
 import { need, runPipeline, startProgram, type Program } from '../../src/passes/pipeline.js';
-import type { MemoryPlan } from '../../src/passes/plan-memory.js';
+import { planMemory, type MemoryPlan } from '../../src/passes/plan-memory.js';
 import type { DeviceLimits } from './gpu-device.js';
 import type { KernelStyle, KernelLimits } from './kernels/common.js';
 import { lowerKernels, type KernelListing, type LoweredKernel } from './lower-kernels.js';
+import { tensorBytesAt, type Precision } from './precision.js';
 
 export interface ModelInput {
   batch: number;
@@ -39,6 +40,8 @@ export interface ModelPlan {
   steps: LoweredKernel[];
   fused: FusedGraph;
   memory: MemoryPlan;
+  /** How weights and activations are stored (precision.ts): f32, or f16 with f32 arithmetic. */
+  precision: Precision;
 }
 
 /** WebGPU's guaranteed limits: a plan made with these runs on every adapter. */
@@ -74,11 +77,15 @@ interface Planned {
   memory: MemoryPlan;
 }
 
-/** The pipeline to its end from wherever `program` stands, then the kernels emitted. */
-function planned(program: Program, limits: KernelLimits): Planned {
+/**
+ * The pipeline to its end from wherever `program` stands, then the kernels emitted. With f16, the
+ * buffers are planned again at f16 sizes (the same liveness, smaller tensors).
+ */
+function planned(program: Program, limits: KernelLimits, precision: Precision): Planned {
   const done = runPipeline(program);
   const fused = need(done, 'fused', 'webgpu plan');
-  return { graph: fused.graph, fused, steps: lowerKernels(fused, limits), memory: need(done, 'memory', 'webgpu plan') };
+  const memory = precision === 'f32' ? need(done, 'memory', 'webgpu plan') : planMemory(fused, [], tensorBytesAt(fused, precision));
+  return { graph: fused.graph, fused, steps: lowerKernels(fused, limits, precision), memory };
 }
 
 /** The largest activation a kernel binds, and that kernel. */
@@ -108,8 +115,11 @@ function uniformBytes(steps: LoweredKernel[]): number {
   return total;
 }
 
-/** The adapter's limits, and the kernel variants chosen for it (PstcDevice.kernelStyle). */
-export type PlanLimits = Partial<DeviceLimits> & Pick<KernelLimits, 'style'>;
+/**
+ * The adapter's limits, the kernel variants chosen for it (PstcDevice.kernelStyle), and the
+ * storage precision (default f32).
+ */
+export type PlanLimits = Partial<DeviceLimits> & Pick<KernelLimits, 'style'> & { precision?: Precision };
 
 export function planModel(model: ModelConfig, input: ModelInput, limits?: PlanLimits): ModelPlan {
   return planProgram(startProgram(model, input), limits);
@@ -120,12 +130,13 @@ export function planModel(model: ModelConfig, input: ModelInput, limits?: PlanLi
  * lowered graph): the rest of the pipeline runs from where it stands.
  */
 export function planProgram(program: Program, limits?: PlanLimits): ModelPlan {
-  const full: DeviceLimits = { ...DEFAULT_LIMITS, ...limits };
+  const { precision = 'f32', ...deviceLimits } = limits ?? {};
+  const full: DeviceLimits = { ...DEFAULT_LIMITS, ...deviceLimits };
   const kernelLimits = kernelLimitsOf(full, limits?.style);
   const bindingLimit = Math.min(full.maxStorageBufferBindingSize, full.maxBufferSize);
   const input = program.input;
 
-  let lowered = planned(program, kernelLimits);
+  let lowered = planned(program, kernelLimits, precision);
   let microBatch = input.batch;
   const largest = largestBinding(lowered);
   if (largest.bytes > bindingLimit) {
@@ -144,7 +155,7 @@ export function planProgram(program: Program, limits?: PlanLimits): ModelPlan {
         },
       ]);
     }
-    lowered = planned(startProgram(program.model, { ...input, batch: microBatch }), kernelLimits);
+    lowered = planned(startProgram(program.model, { ...input, batch: microBatch }), kernelLimits, precision);
   }
   for (const id of lowered.graph.params) {
     const n = lowered.graph.nodes[id]!;
@@ -187,6 +198,7 @@ export function planProgram(program: Program, limits?: PlanLimits): ModelPlan {
     steps,
     fused,
     memory,
+    precision,
   };
 }
 

@@ -16,9 +16,29 @@ import { Execution } from './executor.js';
 import { kernelCost } from '../../src/passes/kernel-cost.js';
 import type { ProfiledDispatch } from './profile.js';
 import { F32, planModel, type ModelInput, type ModelPlan } from './plan.js';
+import { storageOf, toFloat16Bits, type Precision } from './precision.js';
 
 export type { KernelListing } from './lower-kernels.js';
 export { DEFAULT_LIMITS, planModel, planProgram, type ModelInput, type ModelPlan } from './plan.js';
+
+/**
+ * PST314: f16 storage asked of a device without 'shader-f16': the adapter does not offer it, or
+ * (a library caller) the device was opened without requesting it.
+ */
+export function f16Unavailable(device: PstcDevice): DiagnosticError {
+  const offered = device.adapter.features.has('shader-f16');
+  return new DiagnosticError([
+    {
+      code: 'PST314',
+      severity: 'error',
+      message: offered
+        ? `f16 storage needs the 'shader-f16' feature, and this device (${device.describe()}) was opened without it`
+        : `the WebGPU adapter (${device.describe()}) does not offer 'shader-f16', which f16 storage needs`,
+      flag: '--precision',
+      hint: offered ? "open the device with openDevice({ requireFeatures: ['shader-f16'] })" : 'use --precision f32 (the default) on this adapter',
+    },
+  ]);
+}
 
 export interface ForwardResult {
   features: Float32Array;
@@ -47,6 +67,11 @@ export interface CompileOptions {
   limits?: Partial<DeviceLimits>;
   /** Force a kernel style (tests); default the device's choice (PstcDevice.kernelStyle). */
   style?: KernelStyle;
+  /**
+   * How weights and activations are stored (precision.ts); default f32. f16 needs a device
+   * opened with the 'shader-f16' feature (openDevice({ requireFeatures: ['shader-f16'] })).
+   */
+  precision?: Precision;
 }
 
 export async function compileModel(
@@ -58,15 +83,19 @@ export async function compileModel(
 ): Promise<CompiledModel> {
   const limits: DeviceLimits = { ...device.limits };
   for (const [k, v] of Object.entries(options.limits ?? {}) as [keyof DeviceLimits, number][]) limits[k] = Math.min(limits[k], v);
-  const plan = planModel(model, input, { ...limits, style: options.style ?? device.kernelStyle });
+  const precision = options.precision ?? 'f32';
+  if (precision === 'f16' && !device.features.has('shader-f16')) throw f16Unavailable(device);
+  const plan = planModel(model, input, { ...limits, style: options.style ?? device.kernelStyle, precision });
   const { graph, fused } = plan;
   checkWeights(graph, weights);
 
-  const params = new Map<NodeId, { name: string; data: Float32Array }>();
+  const storage = storageOf(fused, precision);
+  const params = new Map<NodeId, { name: string; data: Float32Array | Uint16Array }>();
   for (const id of graph.params) {
     const n = graph.nodes[id]!;
     const name = n.op.kind === 'param' ? n.op.name : n.label;
-    params.set(id, { name, data: weights.get(name)!.data });
+    const data = weights.get(name)!.data;
+    params.set(id, { name, data: storage(id) === 'f16' ? toFloat16Bits(data) : data });
   }
   const execution = await Execution.create(device, { kernels: plan.steps, memory: plan.memory, params });
   try {

@@ -26,8 +26,16 @@ export interface MemoryPlan {
 
 const F32 = 4;
 
-/** `keep`: materialised nodes held to the end besides the outputs (tests and debugging read them). */
-export function planMemory(fused: FusedGraph, keep: readonly NodeId[] = []): MemoryPlan {
+/** Bytes a tensor takes on the device: float32 unless a backend stores it otherwise (f16). */
+export type TensorBytes = (id: NodeId, elements: number) => number;
+
+const FLOAT32_BYTES: TensorBytes = (_id, elements) => elements * F32;
+
+/**
+ * `keep`: materialised nodes held to the end besides the outputs (tests and debugging read them).
+ * `tensorBytes`: what each activation and param takes (default float32).
+ */
+export function planMemory(fused: FusedGraph, keep: readonly NodeId[] = [], tensorBytes: TensorBytes = FLOAT32_BYTES): MemoryPlan {
   const { graph, kernels } = fused;
   const isParam = (id: NodeId) => graph.nodes[id]!.op.kind === 'param';
 
@@ -48,7 +56,7 @@ export function planMemory(fused: FusedGraph, keep: readonly NodeId[] = []): Mem
   const bytes = new Map<NodeId, number>();
   const interval = new Map<NodeId, [number, number]>();
   const define = (id: NodeId, step: number) => {
-    bytes.set(id, size(graph.nodes[id]!.shape) * F32);
+    bytes.set(id, tensorBytes(id, size(graph.nodes[id]!.shape)));
     interval.set(id, [step, lastRead.get(id) ?? step]);
   };
   for (const id of graph.inputs) define(id, -1);
@@ -89,7 +97,7 @@ export function planMemory(fused: FusedGraph, keep: readonly NodeId[] = []): Mem
   }
 
   let weightBytes = 0;
-  for (const id of graph.params) weightBytes += size(graph.nodes[id]!.shape) * F32;
+  for (const id of graph.params) weightBytes += tensorBytes(id, size(graph.nodes[id]!.shape));
   for (const k of kernels) weightBytes += staticTableBytes(k);
   return {
     slot,

@@ -23,9 +23,28 @@ describe('PstcDevice', () => {
     expect(device().limits.maxStorageBufferBindingSize).toBe(device().adapter.limits.maxStorageBufferBindingSize);
     expect(device().limits.maxComputeWorkgroupStorageSize).toBe(device().adapter.limits.maxComputeWorkgroupStorageSize);
     expect(device().limits.maxComputeInvocationsPerWorkgroup).toBe(device().adapter.limits.maxComputeInvocationsPerWorkgroup);
-    for (const f of ['shader-f16', 'subgroups'] as const) {
-      expect(device().features.has(f)).toBe(device().adapter.features.has(f));
+    expect(device().features.has('subgroups')).toBe(device().adapter.features.has('subgroups'));
+    // shader-f16 only where a command asks for it (--precision f16: requireFeatures).
+    expect(device().features.has('shader-f16')).toBe(false);
+  });
+
+  it('reads the adapter capabilities from the adapter itself', () => {
+    const c = device().capabilities();
+    expect(c.shaderF16).toBe(device().adapter.features.has('shader-f16'));
+    expect(c.subgroups).toBe(device().adapter.features.has('subgroups'));
+    expect(c.subgroupMatrix).toBe(device().adapter.features.has('chromium-experimental-subgroup-matrix' as GPUFeatureName));
+    const offered = (device().adapter.info as { subgroupMatrixConfigs?: unknown[] }).subgroupMatrixConfigs ?? [];
+    expect(c.subgroupMatrixConfigs).toHaveLength(offered.length);
+    for (const m of c.subgroupMatrixConfigs) for (const d of [m.M, m.N, m.K]) expect(Number.isInteger(d) && d > 0).toBe(true);
+  });
+
+  it('requests shader-f16 when required, and names the adapter when it lacks a feature', async () => {
+    if (device().adapter.features.has('shader-f16')) {
+      const f16 = await openAnother({ requireFeatures: ['shader-f16'] });
+      expect(f16.features.has('shader-f16')).toBe(true);
+      f16.destroy();
     }
+    await expect(openAnother({ requireFeatures: ['no-such-feature' as GPUFeatureName] })).rejects.toThrow(/lacks required feature\(s\): no-such-feature/);
   });
 
   it('runs a trivial kernel and reads the numbers back', async () => {

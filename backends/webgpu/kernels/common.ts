@@ -44,7 +44,8 @@ export interface KernelBinding {
   /** The WGSL variable name, and the key the runtime binds a buffer by. */
   name: string;
   kind: BindingKind;
-  type: 'f32' | 'i32' | 'u32';
+  /** 'f16': stored as half floats (precision.ts withF16Storage retypes a kernel's f32 arrays). */
+  type: 'f32' | 'i32' | 'u32' | 'f16';
   /** Elements the kernel may touch; undefined where a caller-supplied mapping decides. */
   elements: number | undefined;
   description: string;
