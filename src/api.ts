@@ -2,7 +2,8 @@
 // WebGPU device with its weights, and run it. The CLI commands `run` and `bench` are built on the
 // same runtime; this module only adds what a program wants from one call: opening a device when
 // none is given, loading or initialising weights, and checking a weight map against the model.
-import { openDevice, type PstcDevice } from '../backends/webgpu/device.js';
+import { openDeviceFor, type PstcDevice } from '../backends/webgpu/device.js';
+import type { Precision } from '../backends/webgpu/precision.js';
 import { compileModel, type CompiledModel, type ForwardResult, type ModelInput } from '../backends/webgpu/runtime.js';
 import { DiagnosticError } from './lang/diagnostics.js';
 import { loadModel } from './lang/elaborate.js';
@@ -22,8 +23,18 @@ export interface CompileOptions {
   weights?: WeightInput | string;
   /** Without `weights`: initialise fresh weights (as for training from scratch) with this seed; default 0. */
   seed?: number;
-  /** The device to compile for; without one, compile() opens one and the model's destroy() closes it. */
+  /**
+   * The device to compile for; without one, compile() opens one (with 'shader-f16' for f16) and the
+   * model's destroy() closes it. A device of your own must be opened with
+   * `requireFeatures: ['shader-f16']` for f16.
+   */
   device?: PstcDevice;
+  /**
+   * 'f32' (default), or 'f16': weights and activations stored as half floats on the device, f32
+   * arithmetic, clip and outputs f32 (backends/webgpu/precision.ts). Forward only. Without
+   * 'shader-f16' on the adapter: a DiagnosticError PST314.
+   */
+  precision?: Precision;
 }
 
 /**
@@ -42,10 +53,11 @@ export async function compile(modelFileOrConfig: string | ModelConfig, options: 
   };
   const weights = resolveWeights(model, options);
 
-  const device = options.device ?? (await openDevice());
+  const precision = options.precision ?? 'f32';
+  const device = options.device ?? (await openDeviceFor(precision));
   let compiled: CompiledModel;
   try {
-    compiled = await compileModel(device, model, input, weights);
+    compiled = await compileModel(device, model, input, weights, { precision });
   } catch (e) {
     if (!options.device) device.destroy();
     throw e;

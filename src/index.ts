@@ -18,7 +18,22 @@ export { programToText, graphToText } from './passes/print.js';
 export { interpret, type InterpretResult } from '../backends/reference/interpreter.js';
 
 // The WebGPU backend.
-export { openDevice, PstcDevice, NoAdapterError, DeviceLostError, KernelError, type DeviceLimits, type AdapterDescription } from '../backends/webgpu/device.js';
+export {
+  openDevice,
+  openDeviceFor,
+  PstcDevice,
+  NoAdapterError,
+  DeviceLostError,
+  KernelError,
+  MissingFeatureError,
+  adapterCapabilities,
+  type DeviceLimits,
+  type AdapterDescription,
+  type AdapterCapabilities,
+  type SubgroupMatrixConfig,
+} from '../backends/webgpu/device.js';
+export { PRECISIONS, type Precision } from '../backends/webgpu/precision.js';
+export { maxNormRelativeError, errorAgainstReference, type ReferenceError } from '../backends/reference/error.js';
 export { planModel, planProgram } from '../backends/webgpu/plan.js';
 export {
   compileModel,

@@ -12,6 +12,7 @@
 // `withF16Storage` retypes the arrays bound to f16 tensors and converts at each access, so every
 // kernel variant (and any new one) gets f16 storage with no change of its own. The WGSL compiler
 // checks the result: an access left unconverted mixes f16 and f32, which WGSL refuses.
+import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import type { NodeId } from '../../src/ir/graph.js';
 import type { FusedGraph } from '../../src/passes/fuse.js';
 import type { TensorBytes } from '../../src/passes/plan-memory.js';
@@ -19,6 +20,24 @@ import type { Kernel } from './kernels/common.js';
 
 export type Precision = 'f32' | 'f16';
 export const PRECISIONS: readonly Precision[] = ['f32', 'f16'];
+
+/**
+ * PST314: f16 storage asked of an adapter without 'shader-f16' (`offered` false), or (a library
+ * caller) of a device opened without requesting the feature.
+ */
+export function f16Unavailable(adapter: string, offered: boolean): DiagnosticError {
+  return new DiagnosticError([
+    {
+      code: 'PST314',
+      severity: 'error',
+      message: offered
+        ? `f16 storage needs the 'shader-f16' feature, and this device (${adapter}) was opened without it`
+        : `the WebGPU adapter (${adapter}) does not offer 'shader-f16', which --precision f16 needs`,
+      flag: '--precision',
+      hint: offered ? "open the device with openDevice({ requireFeatures: ['shader-f16'] })" : 'use --precision f32 (the default) on this adapter',
+    },
+  ]);
+}
 
 /** Bytes of a tensor of `elements` stored as `type` (f16 rounded up to 4: binding sizes must be). */
 export function storageBytes(elements: number, type: Precision): number {

@@ -16,29 +16,10 @@ import { Execution } from './executor.js';
 import { kernelCost } from '../../src/passes/kernel-cost.js';
 import type { ProfiledDispatch } from './profile.js';
 import { F32, planModel, type ModelInput, type ModelPlan } from './plan.js';
-import { storageOf, toFloat16Bits, type Precision } from './precision.js';
+import { f16Unavailable, storageOf, toFloat16Bits, type Precision } from './precision.js';
 
 export type { KernelListing } from './lower-kernels.js';
 export { DEFAULT_LIMITS, planModel, planProgram, type ModelInput, type ModelPlan } from './plan.js';
-
-/**
- * PST314: f16 storage asked of a device without 'shader-f16': the adapter does not offer it, or
- * (a library caller) the device was opened without requesting it.
- */
-export function f16Unavailable(device: PstcDevice): DiagnosticError {
-  const offered = device.adapter.features.has('shader-f16');
-  return new DiagnosticError([
-    {
-      code: 'PST314',
-      severity: 'error',
-      message: offered
-        ? `f16 storage needs the 'shader-f16' feature, and this device (${device.describe()}) was opened without it`
-        : `the WebGPU adapter (${device.describe()}) does not offer 'shader-f16', which f16 storage needs`,
-      flag: '--precision',
-      hint: offered ? "open the device with openDevice({ requireFeatures: ['shader-f16'] })" : 'use --precision f32 (the default) on this adapter',
-    },
-  ]);
-}
 
 export interface ForwardResult {
   features: Float32Array;
@@ -84,7 +65,7 @@ export async function compileModel(
   const limits: DeviceLimits = { ...device.limits };
   for (const [k, v] of Object.entries(options.limits ?? {}) as [keyof DeviceLimits, number][]) limits[k] = Math.min(limits[k], v);
   const precision = options.precision ?? 'f32';
-  if (precision === 'f16' && !device.features.has('shader-f16')) throw f16Unavailable(device);
+  if (precision === 'f16' && !device.features.has('shader-f16')) throw f16Unavailable(device.describe(), device.adapter.features.has('shader-f16'));
   const plan = planModel(model, input, { ...limits, style: options.style ?? device.kernelStyle, precision });
   const { graph, fused } = plan;
   checkWeights(graph, weights);

@@ -6,6 +6,7 @@ import type { ModelConfig } from '../lang/model.js';
 import { escapeControls } from '../lang/diagnostics.js';
 import { UsageError } from './errors.js';
 import { defaultWorkers } from '../data/decode-pool.js';
+import { PRECISIONS, type Precision } from '../../backends/webgpu/precision.js';
 
 export function positiveInt(flag: string, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value: string) => {
@@ -55,6 +56,24 @@ export function byteSize(flag: string): (value: string) => number {
 }
 
 /** The training memory flags (train, bench --train, explain --train): recomputation and a budget. */
+/** What `--precision` means, said once for every command that takes it (run, bench). */
+export const PRECISION_HELP =
+  'f32 (default) or f16: weights and activations stored as half floats on the device (half the bytes), arithmetic and accumulation in f32, ' +
+  "clip and outputs f32; needs an adapter offering 'shader-f16' (PST314 otherwise); forward only (training is f32)";
+
+/** Parses a precision flag's value (f32 or f16); a mistake names `flag`. */
+export function precisionOf(flag: string): (value: string) => Precision {
+  return (value) => {
+    if ((PRECISIONS as readonly string[]).includes(value)) return value as Precision;
+    throw new UsageError(`${flag}: '${value}' is not a precision; use ${PRECISIONS.join(' or ')}`);
+  };
+}
+
+/** Adds `--precision f32|f16` (backends/webgpu/precision.ts) to a forward command. */
+export function withPrecisionOption(command: Command): Command {
+  return command.option('--precision <type>', PRECISION_HELP, precisionOf('--precision'), 'f32');
+}
+
 export interface MemoryFlags {
   recompute?: boolean;
   memoryBudget?: number;

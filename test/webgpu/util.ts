@@ -50,17 +50,8 @@ export function randomArray(random: () => number, n: number, lo = -1, hi = 1): F
   return out;
 }
 
-/** |actual − expected|∞ / |expected|∞ (the project's error measure). */
-export function maxNormRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  if (actual.length !== expected.length) throw new Error(`length ${actual.length} ≠ ${expected.length}`);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return scale === 0 ? diff : diff / scale;
-}
+/** The project's error measure (backends/reference/error.ts). */
+export { maxNormRelativeError } from '../../backends/reference/error.js';
 
 /**
  * Compile `kernel`, upload `inputs` by binding name, create every other (non-constant) binding as

@@ -5,10 +5,16 @@
 // (clock, heat, other load) falls on both alike, and prints the ratio of medians A/B
 // (model over baseline: 1.03 means the model takes 3% longer). `--data SPEC` first times the
 // loader alone (decoding, augmentation; `--workers N` threads) in clips/s, printed beside the
-// device's clips/s, so a user sees whether the device would wait for the CPU.
+// device's clips/s, so a user sees whether the device would wait for the CPU. `--precision f16`
+// stores weights and activations as half floats (backends/webgpu/precision.ts) and reports the
+// logits' error against the float64 interpreter; `--baseline-precision` times the baseline at
+// another precision (f16 against f32 on one model: --baseline the same file). The adapter's
+// capabilities (shader-f16, subgroups, subgroup matrices and their configurations) are printed.
 import type { Command } from 'commander';
 import { closeData, dataInputOf, Loader, openData } from '../../data/index.js';
-import type { PstcDevice } from '../../../backends/webgpu/device.js';
+import { describeCapabilities, type AdapterCapabilities, type PstcDevice } from '../../../backends/webgpu/device.js';
+import type { Precision } from '../../../backends/webgpu/precision.js';
+import { errorAgainstReference, type ReferenceError } from '../../../backends/reference/error.js';
 import { compileModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { initWeights } from '../../weights/index.js';
@@ -18,7 +24,7 @@ import { UsageError } from '../errors.js';
 import { randomClip } from '../clips.js';
 import { withDevice } from '../device.js';
 import type { CommandRegistrar } from '../registrar.js';
-import { inputFrom, MAX_PASSES, nonNegativeInt, positiveInt, withInputOptions, withLoaderOptions, withMemoryOptions, withModelArgument } from '../options.js';
+import { inputFrom, MAX_PASSES, nonNegativeInt, positiveInt, precisionOf, withInputOptions, withLoaderOptions, withMemoryOptions, withModelArgument, withPrecisionOption } from '../options.js';
 import { trainingRecompute } from '../training-memory.js';
 import { formatBytes, renderTable } from '../table.js';
 import { loadCommandModel } from '../model.js';
@@ -48,6 +54,8 @@ interface BenchOptions {
   data?: string;
   workers: number;
   skipBad?: boolean;
+  precision: Precision;
+  baselinePrecision?: Precision;
 }
 
 /** The loader alone: batches of the training split read as training reads them. */
@@ -78,10 +86,14 @@ export interface BenchResult {
   recompute?: boolean;
   /** With --profile: time per kernel, by kind and by block, against the adapter's peak. */
   profile?: Profile;
+  /** How weights and activations were stored (f16: half floats, f32 arithmetic). */
+  precision: Precision;
+  /** f16: the forward's error against the float64 interpreter (max-norm relative). */
+  errorAgainstFloat64?: ReferenceError;
 }
 
 export interface BenchReport {
-  adapter: { vendor: string; architecture: string; device: string; description: string };
+  adapter: { vendor: string; architecture: string; device: string; description: string; capabilities: AdapterCapabilities };
   /** forward: one inference pass; train: one training step (forward, backward, AdamW). */
   mode: BenchMode;
   warmup: number;
@@ -117,6 +129,8 @@ interface Subject {
   input: ModelInput;
   /** Training steps: activation recomputation per block. */
   recompute?: boolean;
+  /** Forward passes: f32, or f16 storage (training steps are f32). */
+  precision: Precision;
 }
 
 /** What bench times: one forward, or one training step (forward, backward, optimizer). */
@@ -132,12 +146,16 @@ interface Timed {
   measured(): number;
   /** Every dispatch of one pass, in order, with its cost (after a pass has filled the buffers). */
   profiled(): ProfiledDispatch[];
+  /** One forward's error against the float64 interpreter (f16 forwards). */
+  referenceError?(): Promise<ReferenceError>;
   destroy(): void;
 }
 
 async function timedForward(device: PstcDevice, s: Subject, clip: Float32Array): Promise<Timed> {
-  const c = await compileModel(device, s.model, s.input, initWeights(s.model, 1));
+  const weights = initWeights(s.model, 1);
+  const c = await compileModel(device, s.model, s.input, weights, { precision: s.precision });
   return {
+    ...(s.precision === 'f16' ? { referenceError: async () => errorAgainstReference(s.model, s.input, weights, clip, await c.forward(clip)) } : {}),
     time: () => c.timeForward(clip),
     dispatches: c.dispatchesPerForward,
     kernels: c.kernels.length,
@@ -221,8 +239,11 @@ export async function benchModels(
         plannedPeakBytes: c.planned,
         measuredPeakBytes: c.measured(),
         ...(mode === 'train' ? { recompute: s.recompute ?? false } : {}),
+        precision: s.precision,
       };
     });
+    // After the timing, so that the interpreter's CPU work does not fall on any timed pass.
+    for (const [k, c] of compiled.entries()) if (c.referenceError) results[k]!.errorAgainstFloat64 = await c.referenceError();
     if (profile) {
       const method = profile.method ?? timingMethodOf(device);
       const peak = await cachedPeak(device, profile.peakCachePath);
@@ -241,7 +262,7 @@ export async function benchModels(
       }
     }
     const ratio = results.length > 1 ? results[0]!.latencyMs.median / results[1]!.latencyMs.median : undefined;
-    return { adapter: { ...device.info }, mode, warmup, iters, results, ...(ratio !== undefined ? { ratio } : {}) };
+    return { adapter: { ...device.info, capabilities: device.capabilities() }, mode, warmup, iters, results, ...(ratio !== undefined ? { ratio } : {}) };
   } finally {
     for (const c of compiled) c.destroy();
   }
@@ -258,6 +279,13 @@ export function renderBench(report: BenchReport): string {
     [report.mode === 'train' ? 'dispatches per step' : 'dispatches per forward', (r) => String(r.dispatchesPerForward)],
     ...(report.mode === 'train' ? [] : ([['kernels', (r: BenchResult) => String(r.kernels)]] as [string, (r: BenchResult) => string][])),
     ['micro-batch', (r) => String(r.microBatch)],
+    ['precision', (r) => (r.precision === 'f16' ? 'f16 storage, f32 arithmetic' : 'f32')],
+    ...(results.some((r) => r.errorAgainstFloat64)
+      ? ([
+          ['error vs float64: logits', (r: BenchResult) => (r.errorAgainstFloat64?.logits !== undefined ? r.errorAgainstFloat64.logits.toExponential(2) : '–')],
+          ['error vs float64: features', (r: BenchResult) => (r.errorAgainstFloat64 ? r.errorAgainstFloat64.features.toExponential(2) : '–')],
+        ] as [string, (r: BenchResult) => string][])
+      : []),
     ...(report.mode === 'train' ? ([['recompute', (r: BenchResult) => (r.recompute ? 'per block' : 'no')]] as [string, (r: BenchResult) => string][]) : []),
     ['planned peak: activations', (r) => formatBytes(r.plannedPeakBytes.activations)],
     ['planned peak: weights', (r) => formatBytes(r.plannedPeakBytes.weights)],
@@ -274,8 +302,12 @@ export function renderBench(report: BenchReport): string {
     table,
     '',
     `adapter: ${[vendor, architecture, description].filter(Boolean).join(' / ')}`,
+    ...describeCapabilities(report.adapter.capabilities).map((l) => `  ${l}`),
     `${report.mode === 'train' ? 'training steps (forward, backward, AdamW; one submission each)' : 'forward passes'}: ${report.warmup} warm-up, then ${report.iters} timed; random weights and clip${results.length > 1 ? '; passes alternate between the models' : ''}`,
   ];
+  for (const r of results) {
+    if (r.errorAgainstFloat64) lines.push(`error vs float64 of ${r.model} (${r.precision}): max-norm relative, the float64 interpreter on the same clip and weights (${r.errorAgainstFloat64.referenceSeconds.toFixed(1)} s)`);
+  }
   if (report.ratio !== undefined) {
     lines.push(`ratio of medians ${results[0]!.model} / ${results[1]!.model}: ${report.ratio.toFixed(3)}`);
   }
@@ -302,12 +334,13 @@ function profileMethod(value: string): TimingMethod {
 }
 
 export const registerBench: CommandRegistrar = (program: Command, io) => {
-  withLoaderOptions(withMemoryOptions(withInputOptions(withModelArgument(program.command('bench')))))
+  withPrecisionOption(withLoaderOptions(withMemoryOptions(withInputOptions(withModelArgument(program.command('bench'))))))
     .description('forward latency on the WebGPU device (random weights and clip): median and spread, clips/s, dispatches, planned and measured peak memory')
     .option('--warmup <N>', 'untimed passes first', nonNegativeInt('--warmup', MAX_PASSES), 3)
     .option('--iters <N>', 'timed passes', positiveInt('--iters', MAX_PASSES), 10)
     .option('--baseline <other.pst>', 'also time this model, alternating passes with the first, and print the ratio of medians')
     .option('--baseline-model <name>', 'which model of the --baseline file (default: its last model)')
+    .option('--baseline-precision <type>', "the --baseline model's precision, f32 or f16 (default: --precision's), e.g. f16 against f32 on one model", precisionOf('--baseline-precision'))
     .option('--json', 'print the report as JSON')
     .option('--train', 'time training steps (forward, backward, AdamW) instead of forward passes')
     .option('--profile', "then time every kernel (--iters runs), by kind and by block, with achieved GFLOP/s and GB/s against the adapter's measured peak (cached)")
@@ -315,14 +348,18 @@ export const registerBench: CommandRegistrar = (program: Command, io) => {
     .option('--data <spec>', 'also time the loader alone on this data (its training split, batches of --batch), next to the device')
     .action(async (file: string, opts: BenchOptions) => {
       if (!opts.train && (opts.recompute || opts.memoryBudget !== undefined)) throw new UsageError(`${opts.recompute ? '--recompute' : '--memory-budget'}: only with --train`);
-      const subject = (path: string, name: string | undefined, set: string[] = []): Subject => {
+      if (opts.baselinePrecision !== undefined && opts.baseline === undefined) throw new UsageError('--baseline-precision is for --baseline: add --baseline');
+      const subject = (path: string, name: string | undefined, precision: Precision, set: string[] = []): Subject => {
         const { model } = loadCommandModel(path, { ...(name !== undefined ? { model: name } : {}), set });
         const input: ModelInput = inputFrom(model, opts);
-        if (!opts.train) return { file: path, model, input };
-        return { file: path, model, input, recompute: trainingRecompute(model, input, opts, (note) => io.err(`${model.name}: ${note}`)) };
+        if (!opts.train) return { file: path, model, input, precision };
+        return { file: path, model, input, precision, recompute: trainingRecompute(model, input, opts, (note) => io.err(`${model.name}: ${note}`)) };
       };
-      const subjects = [subject(file, opts.model, opts.set)];
-      if (opts.baseline !== undefined) subjects.push(subject(opts.baseline, opts.baselineModel));
+      const subjects = [subject(file, opts.model, opts.precision, opts.set)];
+      if (opts.baseline !== undefined) subjects.push(subject(opts.baseline, opts.baselineModel, opts.baselinePrecision ?? opts.precision));
+      if (opts.train && subjects.some((s) => s.precision !== 'f32')) {
+        throw new UsageError('--precision f16: training steps run in f32 (f16 storage is for forward passes); drop --precision or --train');
+      }
 
       if (opts.profileMethod !== undefined && !opts.profile) throw new UsageError('--profile-method is for --profile: add --profile');
       // The loader first, before the device is busy: the two would compete for the CPU.
@@ -335,7 +372,7 @@ export const registerBench: CommandRegistrar = (program: Command, io) => {
           throw new UsageError(`--profile-method timestamp-query: the adapter (${device.describe()}) does not offer timestamp queries; use --profile-method submission`);
         }
         return benchModels(device, subjects, opts.warmup, opts.iters, opts.train ? 'train' : 'forward', opts.profile ? { ...(opts.profileMethod ? { method: opts.profileMethod } : {}) } : undefined);
-      });
+      }, subjects.some((s) => s.precision === 'f16') ? 'f16' : 'f32');
       const report: BenchReport = { ...measured, ...(loader ? { loader } : {}) };
       io.out(opts.json ? JSON.stringify(report, null, 2) : renderBench(report));
     });

@@ -4,7 +4,8 @@
 // `--input video.mp4` or `--input FRAME_DIR/`: the test pipeline of `pstc eval` (sampling, resize,
 // centre or three crops, normalisation; --pipeline changes its options) makes the clips × crops
 // views, one forward runs them all, and the top-5 classes of the view-averaged softmax are printed
-// (names from --classes); --out is optional then.
+// (names from --classes); --out is optional then. `--precision f16` stores weights and
+// activations as half floats on the device (backends/webgpu/precision.ts); the output stays float32.
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DiagnosticError } from '../../lang/diagnostics.js';
@@ -17,7 +18,8 @@ import { FormatError, initWeights, loadCheckpoint, makeRandom, nonFiniteReport, 
 import { UsageError } from '../errors.js';
 import { randomClip } from '../clips.js';
 import { withDevice } from '../device.js';
-import { nonNegativeInt, withModelArgument } from '../options.js';
+import { nonNegativeInt, withModelArgument, withPrecisionOption } from '../options.js';
+import type { Precision } from '../../../backends/webgpu/precision.js';
 import { loadCommandModel } from '../model.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { checkOutputPath } from '../output-path.js';
@@ -33,6 +35,7 @@ interface RunOptions {
   features?: boolean;
   pipeline?: string;
   classes?: string;
+  precision: Precision;
 }
 
 /** A folder, or a file not named .npy, is a video or frame folder for the test pipeline; a
@@ -156,7 +159,7 @@ function checkRunFlags(opts: RunOptions): void {
 }
 
 export const registerRun: CommandRegistrar = (program: Command, io) => {
-  withModelArgument(program.command('run'))
+  withPrecisionOption(withModelArgument(program.command('run')))
     .description('run one forward pass on the WebGPU device: a clip .npy in, logits (or --features) .npy out')
     .option('--weights <file>', 'checkpoint: .safetensors or PyTorch .pth (official state-dict names load as they are)')
     .option('--random-weights <seed>', 'instead of --weights: freshly initialised weights (demos, tests)', nonNegativeInt('--random-weights'))
@@ -189,7 +192,7 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
       const out = opts.out;
 
       await withDevice(async (device) => {
-        const compiled = await compileModel(device, model, input, weights);
+        const compiled = await compileModel(device, model, input, weights, { precision: opts.precision });
         try {
           const start = performance.now();
           const result = await compiled.forward(clip);
@@ -199,7 +202,7 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
             : [result.logits!, result.logitsShape!, 'logits'];
           if (out !== undefined) {
             writeFileAtomic(out, writeNpy(shape, data));
-            io.err(`wrote ${out}: ${what} ${shape.join('×')} (float32); forward ${ms.toFixed(1)} ms on ${device.describe()}`);
+            io.err(`wrote ${out}: ${what} ${shape.join('×')} (float32); forward ${ms.toFixed(1)} ms${opts.precision === 'f16' ? ' (f16 storage)' : ''} on ${device.describe()}`);
           }
           if (video && !opts.features) {
             // The views' softmax averaged, as pstc eval scores a sample.
@@ -216,6 +219,6 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
         } finally {
           compiled.destroy();
         }
-      });
+      }, opts.precision);
     });
 };
