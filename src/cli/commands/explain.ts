@@ -1,6 +1,8 @@
 // `pstc explain MODEL.pst`: what a model costs and what its shifts do, read off the lowered IR,
 // and the WebGPU plan of the same program. The report itself (data and text) is
-// ../explain-report.ts, which the browser playground also shows.
+// ../explain-report.ts, which the browser playground also shows. `--adapter` adds this
+// machine's WebGPU adapter and what it offers (shader-f16, subgroups, subgroup matrices and their
+// configurations): the report itself needs no device.
 import type { Command } from 'commander';
 import { patternToSvg } from '../../explore/pattern-picture.js';
 import { patternToPng } from '../../explore/pattern-png.js';
@@ -17,6 +19,8 @@ import type { TrainingPlan } from '../../train/plan.js';
 import { UsageError } from '../errors.js';
 import { formatBytes } from '../table.js';
 import { explainModel, renderReport, type PatternUse } from '../explain-report.js';
+import { describeCapabilities, type AdapterCapabilities, type AdapterDescription } from '../../../backends/webgpu/gpu-device.js';
+import { withDevice } from '../device.js';
 
 export { explainModel, renderReport, type PatternUse } from '../explain-report.js';
 
@@ -33,6 +37,12 @@ interface ExplainOptions {
   compareModel?: string;
   recompute?: boolean;
   memoryBudget?: number;
+  adapter?: boolean;
+}
+
+/** This machine's adapter and its capabilities, for `explain --adapter`. */
+async function adapterReport(): Promise<{ description: string; info: AdapterDescription; capabilities: AdapterCapabilities }> {
+  return withDevice(async (device) => ({ description: device.describe(), info: { ...device.info }, capabilities: device.capabilities() }));
 }
 
 /** The training step's plan as text, after explain's report. */
@@ -56,7 +66,8 @@ export const registerExplain: CommandRegistrar = (program: Command, io) => {
     .option('--train', 'also plan a training step (forward, backward, AdamW): kernels, dispatches, memory')
     .option('--compare <other>', 'side by side with another model: a .pst file, or another model or variant of this file')
     .option('--compare-model <name>', 'which model or variant of the --compare file (default: its last model)')
-    .action((file: string, opts: ExplainOptions) => {
+    .option('--adapter', "also open this machine's WebGPU adapter and print what it offers: shader-f16, subgroups, subgroup matrices and their configurations")
+    .action(async (file: string, opts: ExplainOptions) => {
       if (!opts.train && (opts.recompute || opts.memoryBudget !== undefined)) throw new UsageError(`${opts.recompute ? '--recompute' : '--memory-budget'}: only with --train`);
       const { model, result } = loadCommandModel(file, opts);
       for (const [flag, path] of [['--svg', opts.svg], ['--png', opts.png]] as const) {
@@ -74,13 +85,16 @@ export const registerExplain: CommandRegistrar = (program: Command, io) => {
       const report = explainModel(model, input);
       if (opts.svg !== undefined || opts.png !== undefined) writePictures(report.patterns, opts, io.out, [...result.sources.keys()]);
       const training = opts.train ? fitTrainingFlags(model, input, opts) : undefined;
+      const adapter = opts.adapter ? await adapterReport() : undefined;
       if (opts.json) {
         const t = training ? { training: { ...training.plan, ...(training.note ? { note: training.note } : {}) } } : {};
-        io.out(JSON.stringify({ ...report, ...t }, (_k, v) => (v instanceof Int32Array || v instanceof Float32Array ? undefined : v), 2));
+        const a = adapter ? { adapter: { ...adapter.info, capabilities: adapter.capabilities } } : {};
+        io.out(JSON.stringify({ ...report, ...t, ...a }, (_k, v) => (v instanceof Int32Array || v instanceof Float32Array ? undefined : v), 2));
         return;
       }
       io.out(renderReport(report, io.color));
       if (training) io.out(renderTrainingPlan(training.plan, training.note));
+      if (adapter) io.out(['', `Adapter: ${adapter.description}`, ...describeCapabilities(adapter.capabilities).map((l) => `  ${l}`)].join('\n'));
     });
 };
 
