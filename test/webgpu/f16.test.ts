@@ -141,4 +141,27 @@ describe('f16 storage on the device', () => {
       }
     }, 600_000);
   }
+
+  it('micro-batches by the f16 sizes (3 clips = 2 + 1), with the same tolerance', async (ctx) => {
+    if (!f16) return ctx.skip();
+    const seed = freshSeed();
+    const model = tinyModel('pst-tiny');
+    const input = { batch: 3, frames: model.input.frames, size: model.input.size };
+    const largestPerClip = Math.max(...planModel(model, { ...input, batch: 1 }, { precision: 'f16' }).memory.bytes.values());
+    const limits = { maxStorageBufferBindingSize: 2 * largestPerClip };
+    const weights = randomWeights(model, seed);
+    const graph = graphFor(model, input, 'fold');
+    const clip = randomClip(graph, seed);
+    const want = interpret(graph, { clip }, weights);
+    const compiled = await compileModel(f16, model, input, weights, { precision: 'f16', limits });
+    try {
+      expect([compiled.microBatch, compiled.chunks]).toEqual([2, 2]);
+      const got = await compiled.forward(Float32Array.from(clip));
+      const logits = maxNormRelativeError(got.logits!, want.logits!);
+      expect(logits, `seed ${seed}`).toBeLessThanOrEqual(F16_TOLERANCE);
+      expect(maxNormRelativeError(got.features, want.features), `seed ${seed}`).toBeLessThanOrEqual(F16_TOLERANCE);
+    } finally {
+      compiled.destroy();
+    }
+  }, 600_000);
 });
