@@ -46,6 +46,15 @@ first-order pairs (approach, fade) come first. 90 % is therefore the ceiling whi
 at 0.5. Shorter probes that did not help: `--bias-std S` (bias tables from N(0, S²), S = 1, 3),
 linear weights × 5 or × 20 (linear probe at init: no translation signal in the pooled features,
 as for swin2d-tiny); 2-class subsets (one pair alone) plateau longer than the 10-class set.
+
+Dec 2026, the rotation pair (same recipe, 2500 steps, cosine over 2500, two runs side by side on a
+loaded machine, ~1 s/step): with the orbit (the triangle circling a pivot and turning) pst-tiny
+10-way 0.52/0.60/0.61/0.74/0.89/0.90/0.90/0.90/0.89/0.89 at steps 250…2500, rotation pair 0.46–0.54
+throughout — never learned; with the spin now in the generator (a striped triangle 2–2.5 patches in
+radius turning in place by 30–44° per state) 0.23/0.54/0.59/0.66/0.73/0.88/0.91/0.96/0.97/0.97, its
+pair 0.54/0.46/0.49/0.48/0.49/0.63/0.71/0.83/0.85/0.86 at steps 250…2500: the stripes' turn is a
+local cue, the same in every token the object covers (as a translation's velocity is), where the
+orbit's is the turn of the direction of motion, a change of a second-order feature.
 """
 import argparse
 import json
