@@ -35,6 +35,8 @@ describe('pstc bench', () => {
     expect(res.microBatch).toBeGreaterThanOrEqual(1);
     expect(res.plannedPeakBytes.total).toBeGreaterThan(0);
     expect(res.measuredPeakBytes).toBeGreaterThan(0);
+    // Building (emitting, compiling, uploading) is timed apart from the passes.
+    expect(res.buildMs).toBeGreaterThan(0);
   });
 
   it('times a --baseline model alternately and prints the ratio of medians in its table', async () => {
@@ -43,6 +45,7 @@ describe('pstc bench', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/latency median\s+[\d.]+ ms\s+[\d.]+ ms/);
     expect(r.stdout).toMatch(/input \(N C T H W\)\s+2×3×8×32×32\s+2×3×8×32×32/);
+    expect(r.stdout).toMatch(/build \(pipelines, upload\)\s+[\d.]+ s\s+[\d.]+ s/);
     expect(r.stdout).toMatch(/ratio of medians pst_t_tiny \/ \S+: \d+\.\d{3}/);
     expect(r.stdout).toMatch(/adapter: \S/);
   });

@@ -82,6 +82,12 @@ export interface BenchResult {
   microBatch: number;
   plannedPeakBytes: { activations: number; weights: number; total: number };
   measuredPeakBytes: number;
+  /**
+   * Milliseconds from the model to a runnable pass: kernels emitted, pipelines compiled, weights
+   * uploaded. On lavapipe most of it is the driver compiling shaders, which Mesa caches on disk
+   * across processes ($XDG_CACHE_HOME/mesa_shader_cache*): a second run of the same model is faster.
+   */
+  buildMs: number;
   /** Training steps: whether each block's activations were recomputed in the backward. */
   recompute?: boolean;
   /** With --profile: time per kernel, by kind and by block, against the adapter's peak. */
@@ -219,7 +225,12 @@ export async function benchModels(
     const clips = subjects.map((s, i) =>
       randomClip([s.input.batch, s.model.embed.inChannels, s.input.frames, s.input.size, s.input.size], i + 1),
     );
-    for (const [k, s] of subjects.entries()) compiled.push(await (mode === 'train' ? timedTrainStep : timedForward)(device, s, clips[k]!));
+    const buildMs: number[] = [];
+    for (const [k, s] of subjects.entries()) {
+      const start = performance.now();
+      compiled.push(await (mode === 'train' ? timedTrainStep : timedForward)(device, s, clips[k]!));
+      buildMs.push(performance.now() - start);
+    }
     for (let i = 0; i < warmup; i++) for (const c of compiled) await c.time();
     const samples: number[][] = subjects.map(() => []);
     for (let i = 0; i < iters; i++) for (const [k, c] of compiled.entries()) samples[k]!.push(await c.time());
@@ -238,6 +249,7 @@ export async function benchModels(
         microBatch: c.microBatch,
         plannedPeakBytes: c.planned,
         measuredPeakBytes: c.measured(),
+        buildMs: buildMs[k]!,
         ...(mode === 'train' ? { recompute: s.recompute ?? false } : {}),
         precision: s.precision,
       };
@@ -279,6 +291,7 @@ export function renderBench(report: BenchReport): string {
     [report.mode === 'train' ? 'dispatches per step' : 'dispatches per forward', (r) => String(r.dispatchesPerForward)],
     ...(report.mode === 'train' ? [] : ([['kernels', (r: BenchResult) => String(r.kernels)]] as [string, (r: BenchResult) => string][])),
     ['micro-batch', (r) => String(r.microBatch)],
+    ['build (pipelines, upload)', (r) => `${(r.buildMs / 1000).toFixed(2)} s`],
     ['precision', (r) => (r.precision === 'f16' ? 'f16 storage, f32 arithmetic' : 'f32')],
     ...(results.some((r) => r.errorAgainstFloat64)
       ? ([
