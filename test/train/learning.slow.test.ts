@@ -1,9 +1,10 @@
-// The paper's claim in miniature, as a user runs it (opt-in: PSTC_LEARN=1; about an hour for both
-// models on this 2-core machine): `pstc train` on synthetic:motion takes pst-tiny well above chance
-// — on the order-only pairs too — while swin2d-tiny, with no temporal interaction, learns which
-// pair a clip belongs to (the mover's shape shows it) but stays at chance inside each pair.
-// PSTC_LEARN_STEPS shortens the run (the thresholds below hold from ~1000 steps; see
-// docs/training.md "Does it learn?" for the curve and why translation takes that long).
+// The paper's claim in miniature, as a user runs it (opt-in: PSTC_LEARN=1; about 25 minutes for
+// both models on this idle 2-core machine, an hour under load): `pstc train` on synthetic:motion
+// takes pst-tiny from chance to ≥ 90 % validation top-1 — on the order-only pairs too — while
+// swin2d-tiny, with no temporal interaction, learns which pair a clip belongs to (the mover's shape
+// shows it) but stays at chance inside each pair. PSTC_LEARN_STEPS changes the run's length (the
+// 90 % needs ~1250 steps or more; docs/training.md "Does it learn?" has the curve and why
+// translation and rotation take that long).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'pstc-learn-'));
-const steps = Number(process.env.PSTC_LEARN_STEPS ?? 1400);
+const steps = Number(process.env.PSTC_LEARN_STEPS ?? 2000);
 
 interface Eval {
   kind: 'eval';
@@ -44,8 +45,8 @@ describe.skipIf(!process.env.PSTC_LEARN)('learning the order-only motion set (PS
     const pst = trainOn('pst-tiny');
     const swin = trainOn('swin2d-tiny');
     // 10 classes in 5 pairs: knowing the pair alone gives 50 % top-1 and 50 % order pairs.
-    expect(pst.top1).toBeGreaterThan(0.75);
-    expect(pst.pairAccuracy).toBeGreaterThan(0.75);
+    expect(pst.top1).toBeGreaterThanOrEqual(0.9);
+    expect(pst.pairAccuracy).toBeGreaterThanOrEqual(0.9);
     expect(swin.pairAccuracy).toBeLessThan(0.55);
     expect(swin.top1).toBeLessThan(0.55);
   }, 4 * 3600_000);
