@@ -168,7 +168,25 @@ ${biasFn}
 
 ${maskFn}
 
-${entryPrologue({ threads, index: 'item', count: 'WINDOWS * HEADS * QUERY_TILES', per: 'workgroup' })}
+${
+    direct
+      ? `${entryPrologue({ threads, index: 'row', count: 'WINDOWS * HEADS * N', per: 'thread' })}
+  // This thread's query row: row = (w·HEADS + h)·N + i, consecutive rows in consecutive threads.
+  let i = row % N;
+  let pair = row / N;
+  let w = pair / HEADS;
+  let h = pair % HEADS;
+  let has_query = true;
+  let tokens = trip.tokens;
+  let head_dim = HEAD_DIM;
+  let key_tile = trip.key_tile;
+  var q: array<f32, ${headDim}>;
+  var acc: array<f32, ${headDim}>;
+  for (var d = 0; d < head_dim; d++) {
+    q[d] = load_qkv(w, i, h * HEAD_DIM + d) * SCALE;
+    acc[d] = 0.0;
+  }`
+      : `${entryPrologue({ threads, index: 'item', count: 'WINDOWS * HEADS * QUERY_TILES', per: 'workgroup' })}
   let pair = item / QUERY_TILES;
   let w = pair / HEADS;
   let h = pair % HEADS;
@@ -177,7 +195,7 @@ ${entryPrologue({ threads, index: 'item', count: 'WINDOWS * HEADS * QUERY_TILES'
   let i = (item % QUERY_TILES) * THREADS + t;
   let has_query = i < N;
   let tokens = trip.tokens;
-  let head_dim = ${direct ? 'HEAD_DIM' : 'trip.head_dim'};
+  let head_dim = trip.head_dim;
   let key_tile = trip.key_tile;
   // The query row, scaled first (as the reference implementation does), and the unnormalised
   // output: Σ_j exp(s_j − row_max)·v_j over the keys seen so far, with sum Σ_j exp(s_j − row_max).
@@ -186,6 +204,7 @@ ${entryPrologue({ threads, index: 'item', count: 'WINDOWS * HEADS * QUERY_TILES'
   for (var d = 0; d < head_dim; d++) {
     q[d] = select(0.0, load_qkv(w, min(i, N - 1), h * HEAD_DIM + d) * SCALE, has_query);
     acc[d] = 0.0;
+  }`
   }
   var row_max = -3.0e38;
   var total = 0.0;
@@ -245,7 +264,7 @@ ${
     wgsl,
     entryPoint: 'main',
     workgroupSize: [threads, 1, 1],
-    dispatch: workgroupGrid(windows * heads * queryTiles, limits),
+    dispatch: workgroupGrid(direct ? Math.ceil((windows * heads * N) / threads) : windows * heads * queryTiles, limits),
     bindings,
   };
 }
@@ -267,8 +286,8 @@ export function attentionTiling(
 ): { threads: number; queryTiles: number; keyTile: number } {
   let cap = Math.min(256, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
   while (cap & (cap - 1)) cap &= cap - 1;
-  const threads = direct ? Math.min(cap, Math.ceil(tokens / 8) * 8) : Math.min(cap, Math.max(32, nextPowerOfTwo(tokens)));
+  const threads = direct ? Math.min(cap, Number(process.env.DT ?? 64)) : Math.min(cap, Math.max(32, nextPowerOfTwo(tokens)));
   const fits = direct ? MAX_KEY_TILE : Math.floor(limits.maxComputeWorkgroupStorageSize / (2 * headDim * 4));
   const keyTile = Math.max(1, Math.min(tokens, MAX_KEY_TILE, fits));
-  return { threads, queryTiles: Math.ceil(tokens / threads), keyTile };
+  return { threads, queryTiles: direct ? 1 : Math.ceil(tokens / threads), keyTile };
 }
