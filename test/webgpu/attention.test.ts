@@ -68,9 +68,9 @@ describe('attentionTiling', () => {
   it('holds a 7×7 window in one query tile and one key tile, and tiles larger windows and wider heads', () => {
     expect(attentionTiling(49, 32, MIN_LIMITS)).toEqual({ threads: 64, queryTiles: 1, keyTile: 49 });
     expect(attentionTiling(392, 32, MIN_LIMITS)).toEqual({ threads: 256, queryTiles: 2, keyTile: 64 });
-    // Direct: no thread helps load, so threads round the queries up to 8, not to a power of two.
-    expect(attentionTiling(49, 32, MIN_LIMITS, true)).toEqual({ threads: 56, queryTiles: 1, keyTile: 49 });
-    expect(attentionTiling(392, 96, MIN_LIMITS, true)).toEqual({ threads: 256, queryTiles: 2, keyTile: 64 });
+    // Direct: workgroups of 64 query rows of any windows and heads; keys in tiles of the private score array.
+    expect(attentionTiling(49, 32, MIN_LIMITS, true)).toEqual({ threads: 64, queryTiles: 1, keyTile: 49 });
+    expect(attentionTiling(392, 96, MIN_LIMITS, true)).toEqual({ threads: 64, queryTiles: 1, keyTile: 64 });
     expect(attentionTiling(49, 96, MIN_LIMITS).keyTile).toBe(21);
     // The widest head pstc accepts (MAX_HEAD_DIM) still gets a tile of keys in 16 KiB.
     expect(attentionTiling(49, MAX_HEAD_DIM, MIN_LIMITS).keyTile).toBeGreaterThanOrEqual(2);

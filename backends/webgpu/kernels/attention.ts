@@ -13,9 +13,10 @@
 // constants N and HEAD_DIM: with constants,
 // llvmpipe (Mesa's CPU driver) unrolls them fully and takes 15–35 s to compile one pipeline
 // instead of about one. The direct style (no workgroup memory or barriers: every thread reads
-// the keys and values itself, at the same addresses as its neighbours) is for CPU adapters; there
-// the head-channel loops take the constant HEAD_DIM, so q and acc stay in registers (measured on
-// llvmpipe: 25–40 % less CPU time per kernel, for about 0.5 s more compile time).
+// the keys and values itself) is for CPU adapters; there the head-channel loops take the constant
+// HEAD_DIM, so q and acc stay in registers (measured on llvmpipe: 25–40 % less CPU time per
+// kernel, for about 0.5 s more compile time), and a workgroup holds DIRECT_THREADS consecutive
+// query rows of any (window, head) pairs rather than one pair's window (see DIRECT_THREADS).
 import { MAX_HEAD_DIM } from '../../../src/lang/facts.js';
 import {
   entryPrologue,
@@ -126,8 +127,9 @@ export function emitWindowAttention(o: AttentionOptions): Kernel {
     `fuses: ${o.fuses?.length ? o.fuses.join(', ') : 'QKᵀ, bias, mask, softmax, ·V, head merge'}`,
     `qkv read through: ${o.loadQkv ? o.loadQkv.describes : 'row-major [windows, N, 3C]'}`,
     `out written through: ${o.storeO ? o.storeO.describes : 'row-major [windows, N, C]'}`,
-    `one workgroup of ${threads} threads per (window, head${queryTiles > 1 ? `, tile of ${threads} queries: ${queryTiles} tiles` : ''}); ` +
-      (direct ? `K, V read by every thread, no workgroup memory, in tiles of ${keyTile} tokens` : `K, V through workgroup memory in tiles of ${keyTile} tokens`) +
+    (direct
+      ? `one thread per query row, ${threads} consecutive rows of (window, head) pairs per workgroup; K, V read by every thread, no workgroup memory, in tiles of ${keyTile} tokens`
+      : `one workgroup of ${threads} threads per (window, head${queryTiles > 1 ? `, tile of ${threads} queries: ${queryTiles} tiles` : ''}); K, V through workgroup memory in tiles of ${keyTile} tokens`) +
       ', online softmax',
   ]);
 
@@ -176,10 +178,12 @@ ${
   let pair = row / N;
   let w = pair / HEADS;
   let h = pair % HEADS;
+  // Threads past the last row returned above; the rest all have a query.
   let has_query = true;
   let tokens = trip.tokens;
   let head_dim = HEAD_DIM;
   let key_tile = trip.key_tile;
+  // The query row, scaled first, and the unnormalised output (as in the tiled style below).
   var q: array<f32, ${headDim}>;
   var acc: array<f32, ${headDim}>;
   for (var d = 0; d < head_dim; d++) {
@@ -269,14 +273,24 @@ ${
   };
 }
 
+/**
+ * Threads per workgroup in the direct style, which packs query rows of consecutive (window, head)
+ * pairs into a workgroup: llvmpipe pays a fixed cost per workgroup, and a workgroup per pair (as
+ * the tiled style has) ran pst-tiny's 9-token windows in 16-thread workgroups, 7 of them idle:
+ * 6.4 → 4.2 ms for 576 windows × 2 heads (best of 15, loaded machine). 32…256 measured alike
+ * within the noise; 64 keeps a 7×7 window's rows within two workgroups.
+ */
+const DIRECT_THREADS = 64;
+
 /** Most keys a thread scores before folding them into its output (its private score array). */
 const MAX_KEY_TILE = 64;
 
 /**
  * Threads per workgroup (one query each: a power of two ≥ 32 that the device allows; for the
- * direct style, the queries rounded up to a multiple of 8, a CPU adapter's SIMD width, since no
- * thread helps load), how many workgroups share a window's queries, and how many keys and values
- * fit workgroup memory at once (direct: the private score array alone bounds the key tile).
+ * direct style, DIRECT_THREADS query rows of any windows and heads, since no thread helps load),
+ * how many workgroups share a window's queries (direct: rows are not tiled by window, so 1), and
+ * how many keys and values fit workgroup memory at once (direct: the private score array alone
+ * bounds the key tile).
  */
 export function attentionTiling(
   tokens: number,
@@ -286,7 +300,7 @@ export function attentionTiling(
 ): { threads: number; queryTiles: number; keyTile: number } {
   let cap = Math.min(256, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
   while (cap & (cap - 1)) cap &= cap - 1;
-  const threads = direct ? Math.min(cap, Number(process.env.DT ?? 64)) : Math.min(cap, Math.max(32, nextPowerOfTwo(tokens)));
+  const threads = direct ? Math.min(cap, DIRECT_THREADS) : Math.min(cap, Math.max(32, nextPowerOfTwo(tokens)));
   const fits = direct ? MAX_KEY_TILE : Math.floor(limits.maxComputeWorkgroupStorageSize / (2 * headDim * 4));
   const keyTile = Math.max(1, Math.min(tokens, MAX_KEY_TILE, fits));
   return { threads, queryTiles: direct ? 1 : Math.ceil(tokens / threads), keyTile };
