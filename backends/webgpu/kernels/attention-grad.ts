@@ -13,6 +13,15 @@
 // direct style (CPU adapters) stages nothing and takes the constant HEAD_DIM for the head loops, as
 // the forward kernel does (measured on llvmpipe, pst-tiny batch 16: scores 14 → 8 ms, qkv 31 → 23
 // ms per kernel). Every sum runs in a fixed order, so results are the same bits every run.
+// attention_grad_qkv forms each row's softmax once: a row pass (thread per query row) computes
+// the scores, the row's P and dq, and leaves P in workgroup memory for the column pass (thread per
+// key: dk, dv) when the pair's N×N floats fit (a 7×7 window: 9.6 KB); before, it formed the
+// scores twice (row statistics, then again per column) and re-read q, k and dS inside the head
+// loops. The FLOPs are now the 4·N²·c that kernel-cost counts, not 5·N²·c. Measured on llvmpipe
+// (CPU time per dispatch, medians, alternating with the old kernel, same output bits): pst-tiny
+// stage 2 (256 windows × 4 heads, N = 9) 21 → 12 ms, 128 windows × 3 heads of 32 with N = 49
+// 1200 → 625 ms. What remains there: one workgroup barrier between the passes (removing it, which
+// is wrong, saved 28 % at N = 49: llvmpipe runs a barrier by switching coroutines).
 // Loops read their trip counts from a uniform, as in the forward kernel (llvmpipe unrolls
 // constant loops and compiles for tens of seconds).
 import {

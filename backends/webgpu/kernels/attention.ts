@@ -260,13 +260,29 @@ ${
         s[jj] = exp(s[jj] - new_max);
         total += s[jj];
       }
+${
+  direct && !unrolled
+    ? `      // Keys outer, head channels inner: acc stays in registers (the channel loop is constant) and
+      // s[jj] is read once per key, not once per channel (the key loop is not unrolled here).
+      // Measured on llvmpipe (CPU time, medians of 15 alternating): pst-tiny's 576 windows × 2
+      // heads 8.1 → 3.4 ms. With unrolled key tiles the channel-outer order below is faster
+      // (N = 49, heads of 32: 136 vs 180 ms), s and o being registers there either way.
       for (var d = 0; d < head_dim; d++) {
+        acc[d] *= rescale;
+      }
+      for (var jj = 0; jj < kt; jj++) {
+        for (var d = 0; d < head_dim; d++) {
+          acc[d] = fma(s[jj], load_qkv(w, j0 + jj, 2 * C + h * HEAD_DIM + d), acc[d]);
+        }
+      }`
+    : `      for (var d = 0; d < head_dim; d++) {
         var o = acc[d] * rescale;
         for (var jj = 0; jj < ${unrolled ? 'KEY_TILE' : 'kt'}; jj++) {
-          o = fma(s[jj], ${unrolled ? 'load_qkv(w, min(j0 + jj, N - 1), 2 * C + h * HEAD_DIM + d)' : direct ? 'load_qkv(w, j0 + jj, 2 * C + h * HEAD_DIM + d)' : 'v_tile[jj * HEAD_DIM + d]'}, o);
+          o = fma(s[jj], ${unrolled ? 'load_qkv(w, min(j0 + jj, N - 1), 2 * C + h * HEAD_DIM + d)' : 'v_tile[jj * HEAD_DIM + d]'}, o);
         }
         acc[d] = o;
-      }
+      }`
+}
       row_max = new_max;
     }
   }
