@@ -308,7 +308,7 @@ ${
  * Threads per workgroup in the direct style, which packs query rows of consecutive (window, head)
  * pairs into a workgroup: llvmpipe pays a fixed cost per workgroup, and a workgroup per pair (as
  * the tiled style has) ran pst-tiny's 9-token windows in 16-thread workgroups, 7 of them idle:
- * 6.4 → 4.2 ms for 576 windows × 2 heads (best of 15, loaded machine). 32…256 measured alike
+ * 6.4 → 4.2 ms for 576 windows × 2 heads (wall clock, fastest of 15 on a loaded machine). 32…256 measured alike
  * within the noise; 64 keeps a 7×7 window's rows within two workgroups.
  */
 const DIRECT_THREADS = 64;
@@ -325,11 +325,11 @@ const DIRECT_THREADS = 64;
 const DIRECT_KEY_TILE = 8;
 const ONE_TILE_TOKENS = 16;
 
-/** Most keys a thread scores before folding them into its output (its private score array). */
+/** Tiled style: most keys a thread scores before folding them into its output (its private score array). */
 const MAX_KEY_TILE = 64;
 
 /** Whether the direct style takes the keys in unrolled tiles of a constant size (see DIRECT_KEY_TILE). */
-export function unrolledKeyTiles(tokens: number): boolean {
+function unrolledKeyTiles(tokens: number): boolean {
   return tokens > ONE_TILE_TOKENS;
 }
 
