@@ -68,9 +68,12 @@ describe('attentionTiling', () => {
   it('holds a 7×7 window in one query tile and one key tile, and tiles larger windows and wider heads', () => {
     expect(attentionTiling(49, 32, MIN_LIMITS)).toEqual({ threads: 64, queryTiles: 1, keyTile: 49 });
     expect(attentionTiling(392, 32, MIN_LIMITS)).toEqual({ threads: 256, queryTiles: 2, keyTile: 64 });
-    // Direct: no thread helps load, so threads round the queries up to 8, not to a power of two.
-    expect(attentionTiling(49, 32, MIN_LIMITS, true)).toEqual({ threads: 56, queryTiles: 1, keyTile: 49 });
-    expect(attentionTiling(392, 96, MIN_LIMITS, true)).toEqual({ threads: 256, queryTiles: 2, keyTile: 64 });
+    // Direct: workgroups of 64 query rows of any windows and heads; a small window's keys in one
+    // tile, a larger one's in even unrolled tiles of at most 8 (the last one short for N = 300).
+    expect(attentionTiling(9, 8, MIN_LIMITS, true)).toEqual({ threads: 64, queryTiles: 1, keyTile: 9 });
+    expect(attentionTiling(49, 32, MIN_LIMITS, true)).toEqual({ threads: 64, queryTiles: 1, keyTile: 7 });
+    expect(attentionTiling(392, 96, MIN_LIMITS, true)).toEqual({ threads: 64, queryTiles: 1, keyTile: 8 });
+    expect(attentionTiling(300, 4, MIN_LIMITS, true)).toEqual({ threads: 64, queryTiles: 1, keyTile: 8 });
     expect(attentionTiling(49, 96, MIN_LIMITS).keyTile).toBe(21);
     // The widest head pstc accepts (MAX_HEAD_DIM) still gets a tile of keys in 16 KiB.
     expect(attentionTiling(49, MAX_HEAD_DIM, MIN_LIMITS).keyTile).toBeGreaterThanOrEqual(2);
@@ -109,6 +112,7 @@ describe('emitWindowAttention', () => {
       const x = inputs(seed, o, o.bias!.tableRows, o.bias!.groups, o.mask!.masks);
       const kernel = emitWindowAttention({ ...o, style, limits: device().kernelLimits() });
       expect(kernel.wgsl.includes('workgroupBarrier')).toBe(style === 'tiled');
+      if (style === 'direct') expect(kernel.wgsl).toContain(o.tokens > 16 ? 'in unrolled tiles of' : `in one tile of ${o.tokens} tokens`);
       const actual = await runKernel(device(), kernel, { qkv: x.qkv, bias_table: x.biasTable, bias_index: x.biasIndex, mask: x.mask }, 'out');
       const error = maxNormRelativeError(actual, attention64(o, x));
       console.log(`attention ${name} (${style}): error ${error.toExponential(2)} (seed ${seed})`);
@@ -148,7 +152,8 @@ describe('emitWindowAttention', () => {
   it('streams keys and values through a small workgroup memory and few threads (many key and query tiles)', async () => {
     // 512 bytes: key tiles of 4 tokens of 16 channels; 32 threads: 2 query tiles of a 49-token window.
     const o: AttentionOptions = { windows: 3, tokens: 49, channels: 32, heads: 2, bias: { tableRows: 169, groups: 3, windowsPerGroup: 1 }, mask: { masks: 3 } };
-    const limits = { ...device().kernelLimits(), maxComputeWorkgroupStorageSize: 512, maxComputeInvocationsPerWorkgroup: 32 };
+    // The tiled style, forced: on a CPU adapter the device's own (direct) stages nothing.
+    const limits = { ...device().kernelLimits(), maxComputeWorkgroupStorageSize: 512, maxComputeInvocationsPerWorkgroup: 32, style: 'tiled' as const };
     expect(attentionTiling(49, 16, limits)).toEqual({ threads: 32, queryTiles: 2, keyTile: 4 });
     const seed = freshSeed();
     const x = inputs(seed, o, 169, 3, 3);

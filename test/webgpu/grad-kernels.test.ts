@@ -371,6 +371,9 @@ describe('window attention backward', () => {
     const wgsl = planGraph(c.graph, { limits }).steps.find((s) => s.fused.kind === 'attention_grad_qkv')!.kernel.wgsl;
     expect(wgsl).toContain('7 (window, head) pairs per workgroup of 64 threads, 9 threads each');
     expect(wgsl.includes('k_at_tile')).toBe(style === 'tiled');
+    // The probabilities of 7 windows (2268 bytes) fit: the column pass reads them, not a recomputed softmax.
+    expect(wgsl).toContain('; P in workgroup memory');
+    expect(wgsl).not.toContain('row_inv');
   });
 
   for (const style of KERNEL_STYLES) it(`a 49-token window with more rows than threads and nothing staged in workgroup memory (${style})`, async () => {
@@ -393,7 +396,11 @@ describe('window attention backward', () => {
     const limits: KernelLimits = { ...MIN_LIMITS, maxComputeInvocationsPerWorkgroup: 32, maxComputeWorkgroupSizeX: 32, maxComputeWorkgroupStorageSize: 1024, style };
     const c = await attentionCase({ op, windows: 6, tokens: N, channels: 12, rows }, seed, `N=49 unstaged ${style}`, limits);
     const program = planGraph(c.graph, { limits });
-    expect(program.steps.find((s) => s.fused.kind === 'attention_grad_qkv')!.kernel.wgsl).toContain('read through load_qkv');
+    const wgsl = program.steps.find((s) => s.fused.kind === 'attention_grad_qkv')!.kernel.wgsl;
+    expect(wgsl).toContain('read through load_qkv');
+    // 49×49 probabilities do not fit 1 KiB: the row statistics do, and the column pass recomputes each score.
+    expect(wgsl).toContain('; softmax row max and 1/Σ in workgroup memory');
+    expect(wgsl).not.toContain('p_tile');
   });
 
   it('gives the same bits on every run', async () => {

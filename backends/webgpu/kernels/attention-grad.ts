@@ -13,6 +13,15 @@
 // direct style (CPU adapters) stages nothing and takes the constant HEAD_DIM for the head loops, as
 // the forward kernel does (measured on llvmpipe, pst-tiny batch 16: scores 14 → 8 ms, qkv 31 → 23
 // ms per kernel). Every sum runs in a fixed order, so results are the same bits every run.
+// attention_grad_qkv forms each row's softmax once: a row pass (thread per query row) computes
+// the scores, the row's P and dq, and leaves P in workgroup memory for the column pass (thread per
+// key: dk, dv) when the pair's N×N floats fit (a 7×7 window: 9.6 KB); before, it formed the
+// scores twice (row statistics, then again per column) and re-read q, k and dS inside the head
+// loops. The FLOPs are now the 4·N²·c that kernel-cost counts, not 5·N²·c. Measured on llvmpipe
+// (CPU time per dispatch, medians, alternating with the old kernel, same output bits): pst-tiny
+// stage 2 (256 windows × 4 heads, N = 9) 21 → 12 ms, 128 windows × 3 heads of 32 with N = 49
+// 1200 → 625 ms. What remains there: one workgroup barrier between the passes (removing it, which
+// is wrong, saved 28 % at N = 49: llvmpipe runs a barrier by switching coroutines).
 // Loops read their trip counts from a uniform, as in the forward kernel (llvmpipe unrolls
 // constant loops and compiles for tens of seconds).
 import {
@@ -287,9 +296,14 @@ export function emitAttentionGradQkv(o: AttentionGradOptions & { loadDs?: WgslFu
   s.bind('ds', 'read-only-storage', 'f32', o.loadDs ? o.dsElements : o.windows * o.heads * N * N, o.loadDs ? `dS via ${o.loadDs.describes}` : `dS [${o.windows}, ${o.heads}, ${N}, ${N}]`);
   s.bind('dqkv', 'storage', 'f32', o.windows * N * 3 * C, `dqkv [${o.windows}, ${N}, ${3 * C}]`);
   const uniform = tripUniform(s);
-  const statsBytes = 2 * s.pairsPerGroup * N * 4;
-  checkFits(s.label, 'bytes of workgroup memory (row statistics)', statsBytes, limits.maxComputeWorkgroupStorageSize);
-  const qk = staged(s, limits, statsBytes, ['q_at', 'k_at'], ['0', 'C']);
+  // The probabilities P of the pair's window, kept in workgroup memory between the row pass (which
+  // forms them) and the column pass (dv = Pᵀ·dout), when they fit; else only the softmax row
+  // statistics are kept and the column pass recomputes each score.
+  const probabilityBytes = s.pairsPerGroup * N * N * 4;
+  const keepP = probabilityBytes <= limits.maxComputeWorkgroupStorageSize;
+  const reserved = keepP ? probabilityBytes : 2 * s.pairsPerGroup * N * 4;
+  checkFits(s.label, 'bytes of workgroup memory (row statistics)', reserved, limits.maxComputeWorkgroupStorageSize);
+  const qk = staged(s, limits, reserved, ['q_at', 'k_at'], ['0', 'C']);
   const loadDs = o.loadDs
     ? requireFunction(o.loadDs, 'load_ds', s.label)
     : `fn load_ds(w: i32, h: i32, i: i32, j: i32) -> f32 {\n  return ds[((w * HEADS + h) * N + i) * N + j];\n}`;
@@ -298,7 +312,7 @@ export function emitAttentionGradQkv(o: AttentionGradOptions & { loadDs?: WgslFu
     'dq_i = scale·Σ_j dS_ij·k_j (thread per row), dk_j = scale·Σ_i dS_ij·q_i and dv_j = Σ_i P_ij·dout_i (thread per column)',
     ...s.headerLines,
     `dS read through: ${o.loadDs ? o.loadDs.describes : 'row-major [windows, heads, N, N]'}`,
-    `${layoutNote(s)}; softmax row max and 1/Σ in workgroup memory; ${qk.note}`,
+    `${layoutNote(s)}; ${keepP ? 'P' : 'softmax row max and 1/Σ'} in workgroup memory; ${qk.note}`,
   ]);
   const wgsl = `${header}
 
@@ -311,7 +325,10 @@ ${qk.source}
 
 ${loadDs}
 
-var<workgroup> row_max: array<f32, ${s.pairsPerGroup * N}>;
+${
+    keepP
+      ? `var<workgroup> p_tile: array<f32, ${s.pairsPerGroup * N * N}>;`
+      : `var<workgroup> row_max: array<f32, ${s.pairsPerGroup * N}>;
 var<workgroup> row_inv: array<f32, ${s.pairsPerGroup * N}>;
 
 // S_ij as the forward kernel forms it: the query scaled first.
@@ -321,36 +338,56 @@ fn score(w: i32, h: i32, i: i32, j: i32, head_dim: i32) -> f32 {
     dot = fma(q_at(w, h, i, d) * SCALE, k_at(w, h, j, d), dot);
   }
   return dot + score_terms(w, h, i, j);
-}
+}`
+  }
 
 ${mainHead(s)}
 ${qk.fill}
-  // Softmax statistics of every row.
+  // Rows: the softmax of each row (scores formed as the forward kernel forms them: the query
+  // scaled first), then dq. The row's query and its dq live in registers, read and written once.
   for (var i = t; i < tokens; i += THREADS_PER_PAIR) {
+    var q: array<f32, ${headDim}>;
+    var dq: array<f32, ${headDim}>;
+    for (var d = 0; d < head_dim; d++) {
+      q[d] = q_at(w, h, i, d) * SCALE;
+      dq[d] = 0.0;
+    }
     var s: array<f32, ${N}>;
     var m = -3.0e38;
     for (var j = 0; j < tokens; j++) {
-      s[j] = score(w, h, i, j, head_dim);
+      var dot = 0.0;
+      for (var d = 0; d < head_dim; d++) {
+        dot = fma(q[d], k_at(w, h, j, d), dot);
+      }
+      s[j] = dot + score_terms(w, h, i, j);
       m = max(m, s[j]);
     }
     var total = 0.0;
     for (var j = 0; j < tokens; j++) {
-      total += exp(s[j] - m);
+      s[j] = exp(s[j] - m);
+      total += s[j];
     }
-    row_max[slot * N + i] = m;
-    row_inv[slot * N + i] = 1.0 / total;
+    let inv_total = 1.0 / total;
+${
+    keepP
+      ? `    for (var j = 0; j < tokens; j++) {
+      p_tile[(slot * N + i) * N + j] = s[j] * inv_total;
+    }`
+      : `    row_max[slot * N + i] = m;
+    row_inv[slot * N + i] = inv_total;`
+  }
+    for (var j = 0; j < tokens; j++) {
+      let g = load_ds(w, h, i, j);
+      for (var d = 0; d < head_dim; d++) {
+        dq[d] = fma(g, k_at(w, h, j, d), dq[d]);
+      }
+    }
+    let base = (w * N + i) * (3 * C) + h * HEAD_DIM;
+    for (var d = 0; d < head_dim; d++) {
+      dqkv[base + d] = dq[d] * SCALE;
+    }
   }
   workgroupBarrier();
-  // dq: one thread per query row.
-  for (var i = t; i < tokens; i += THREADS_PER_PAIR) {
-    for (var d = 0; d < head_dim; d++) {
-      var acc = 0.0;
-      for (var j = 0; j < tokens; j++) {
-        acc = fma(load_ds(w, h, i, j), k_at(w, h, j, d), acc);
-      }
-      dqkv[(w * N + i) * (3 * C) + h * HEAD_DIM + d] = acc * SCALE;
-    }
-  }
   // dk, dv: one thread per key column.
   for (var j = t; j < tokens; j += THREADS_PER_PAIR) {
     // Zeroed explicitly: a declaration inside a loop is not re-zeroed by every compiler.
@@ -361,7 +398,7 @@ ${qk.fill}
       dv[d] = 0.0;
     }
     for (var i = 0; i < tokens; i++) {
-      let p = exp(score(w, h, i, j, head_dim) - row_max[slot * N + i]) * row_inv[slot * N + i];
+      let p = ${keepP ? 'p_tile[(slot * N + i) * N + j]' : 'exp(score(w, h, i, j, head_dim) - row_max[slot * N + i]) * row_inv[slot * N + i]'};
       let g = load_ds(w, h, i, j);
       for (var d = 0; d < head_dim; d++) {
         dk[d] = fma(g, q_at(w, h, i, d), dk[d]);

@@ -13,9 +13,10 @@
 // constants N and HEAD_DIM: with constants,
 // llvmpipe (Mesa's CPU driver) unrolls them fully and takes 15–35 s to compile one pipeline
 // instead of about one. The direct style (no workgroup memory or barriers: every thread reads
-// the keys and values itself, at the same addresses as its neighbours) is for CPU adapters; there
-// the head-channel loops take the constant HEAD_DIM, so q and acc stay in registers (measured on
-// llvmpipe: 25–40 % less CPU time per kernel, for about 0.5 s more compile time).
+// the keys and values itself) is for CPU adapters; there the head-channel loops take the constant
+// HEAD_DIM, so q and acc stay in registers (measured on llvmpipe: 25–40 % less CPU time per
+// kernel, for about 0.5 s more compile time), and a workgroup holds DIRECT_THREADS consecutive
+// query rows of any (window, head) pairs rather than one pair's window (see DIRECT_THREADS).
 import { MAX_HEAD_DIM } from '../../../src/lang/facts.js';
 import {
   entryPrologue,
@@ -80,6 +81,7 @@ export function emitWindowAttention(o: AttentionOptions): Kernel {
   const scale = o.scale ?? headDim ** -0.5;
   const direct = (o.style ?? limits.style) === 'direct';
   const { threads, queryTiles, keyTile } = attentionTiling(N, headDim, limits, direct);
+  const unrolled = direct && unrolledKeyTiles(N);
   if (!direct) checkFits(label, 'bytes of workgroup memory', 2 * keyTile * headDim * 4, limits.maxComputeWorkgroupStorageSize);
 
   const bindings: KernelBinding[] = [];
@@ -126,8 +128,9 @@ export function emitWindowAttention(o: AttentionOptions): Kernel {
     `fuses: ${o.fuses?.length ? o.fuses.join(', ') : 'QKᵀ, bias, mask, softmax, ·V, head merge'}`,
     `qkv read through: ${o.loadQkv ? o.loadQkv.describes : 'row-major [windows, N, 3C]'}`,
     `out written through: ${o.storeO ? o.storeO.describes : 'row-major [windows, N, C]'}`,
-    `one workgroup of ${threads} threads per (window, head${queryTiles > 1 ? `, tile of ${threads} queries: ${queryTiles} tiles` : ''}); ` +
-      (direct ? `K, V read by every thread, no workgroup memory, in tiles of ${keyTile} tokens` : `K, V through workgroup memory in tiles of ${keyTile} tokens`) +
+    (direct
+      ? `one thread per query row, ${threads} consecutive rows of (window, head) pairs per workgroup; K, V read by every thread, no workgroup memory, in ${unrolled ? `unrolled tiles of ${keyTile} tokens` : `one tile of ${keyTile} tokens`}`
+      : `one workgroup of ${threads} threads per (window, head${queryTiles > 1 ? `, tile of ${threads} queries: ${queryTiles} tiles` : ''}); K, V through workgroup memory in tiles of ${keyTile} tokens`) +
       ', online softmax',
   ]);
 
@@ -168,7 +171,27 @@ ${biasFn}
 
 ${maskFn}
 
-${entryPrologue({ threads, index: 'item', count: 'WINDOWS * HEADS * QUERY_TILES', per: 'workgroup' })}
+${
+    direct
+      ? `${entryPrologue({ threads, index: 'row', count: 'WINDOWS * HEADS * N', per: 'thread' })}
+  // This thread's query row: row = (w·HEADS + h)·N + i, consecutive rows in consecutive threads.
+  let i = row % N;
+  let pair = row / N;
+  let w = pair / HEADS;
+  let h = pair % HEADS;
+  // Threads past the last row returned above; the rest all have a query.
+  let has_query = true;
+  let tokens = trip.tokens;
+  let head_dim = HEAD_DIM;
+  let key_tile = trip.key_tile;
+  // The query row, scaled first, and the unnormalised output (as in the tiled style below).
+  var q: array<f32, ${headDim}>;
+  var acc: array<f32, ${headDim}>;
+  for (var d = 0; d < head_dim; d++) {
+    q[d] = load_qkv(w, i, h * HEAD_DIM + d) * SCALE;
+    acc[d] = 0.0;
+  }`
+      : `${entryPrologue({ threads, index: 'item', count: 'WINDOWS * HEADS * QUERY_TILES', per: 'workgroup' })}
   let pair = item / QUERY_TILES;
   let w = pair / HEADS;
   let h = pair % HEADS;
@@ -177,7 +200,7 @@ ${entryPrologue({ threads, index: 'item', count: 'WINDOWS * HEADS * QUERY_TILES'
   let i = (item % QUERY_TILES) * THREADS + t;
   let has_query = i < N;
   let tokens = trip.tokens;
-  let head_dim = ${direct ? 'HEAD_DIM' : 'trip.head_dim'};
+  let head_dim = trip.head_dim;
   let key_tile = trip.key_tile;
   // The query row, scaled first (as the reference implementation does), and the unnormalised
   // output: Σ_j exp(s_j − row_max)·v_j over the keys seen so far, with sum Σ_j exp(s_j − row_max).
@@ -186,6 +209,7 @@ ${entryPrologue({ threads, index: 'item', count: 'WINDOWS * HEADS * QUERY_TILES'
   for (var d = 0; d < head_dim; d++) {
     q[d] = select(0.0, load_qkv(w, min(i, N - 1), h * HEAD_DIM + d) * SCALE, has_query);
     acc[d] = 0.0;
+  }`
   }
   var row_max = -3.0e38;
   var total = 0.0;
@@ -207,28 +231,58 @@ ${
 }    if (has_query) {
       var s: array<f32, ${keyTile}>;
       var tile_max = -3.0e38;
-      for (var jj = 0; jj < kt; jj++) {
+${
+  unrolled
+    ? `      // KEY_TILE is a constant here: the loop unrolls and s stays in registers. Keys past the
+      // window's end (the last tile may be short) re-read the last key and score −3e38 (weight 0).
+      for (var jj = 0; jj < KEY_TILE; jj++) {
+        let j = min(j0 + jj, N - 1);
+        var dot = 0.0;
+        for (var d = 0; d < head_dim; d++) {
+          dot = fma(q[d], load_qkv(w, j, C + h * HEAD_DIM + d), dot);
+        }
+        s[jj] = select(-3.0e38, dot + score_bias(w, h, i, j) + score_mask(w, i, j), j0 + jj < N);
+        tile_max = max(tile_max, s[jj]);
+      }`
+    : `      for (var jj = 0; jj < kt; jj++) {
         var dot = 0.0;
         for (var d = 0; d < head_dim; d++) {
           dot = fma(q[d], ${direct ? 'load_qkv(w, j0 + jj, C + h * HEAD_DIM + d)' : 'k_tile[jj * HEAD_DIM + d]'}, dot);
         }
         s[jj] = dot + score_bias(w, h, i, j0 + jj) + score_mask(w, i, j0 + jj);
         tile_max = max(tile_max, s[jj]);
-      }
+      }`
+}
       let new_max = max(row_max, tile_max);
       let rescale = exp(row_max - new_max);
       total *= rescale;
-      for (var jj = 0; jj < kt; jj++) {
+      for (var jj = 0; jj < ${unrolled ? 'KEY_TILE' : 'kt'}; jj++) {
         s[jj] = exp(s[jj] - new_max);
         total += s[jj];
       }
+${
+  direct && !unrolled
+    ? `      // Keys outer, head channels inner: acc stays in registers (the channel loop is constant) and
+      // s[jj] is read once per key, not once per channel (the key loop is not unrolled here).
+      // Measured on llvmpipe (CPU time, medians of 15 alternating): pst-tiny's 576 windows × 2
+      // heads 8.1 → 3.4 ms. With unrolled key tiles the channel-outer order below is faster
+      // (N = 49, heads of 32: 136 vs 180 ms), s and o being registers there either way.
       for (var d = 0; d < head_dim; d++) {
+        acc[d] *= rescale;
+      }
+      for (var jj = 0; jj < kt; jj++) {
+        for (var d = 0; d < head_dim; d++) {
+          acc[d] = fma(s[jj], load_qkv(w, j0 + jj, 2 * C + h * HEAD_DIM + d), acc[d]);
+        }
+      }`
+    : `      for (var d = 0; d < head_dim; d++) {
         var o = acc[d] * rescale;
-        for (var jj = 0; jj < kt; jj++) {
-          o = fma(s[jj], ${direct ? 'load_qkv(w, j0 + jj, 2 * C + h * HEAD_DIM + d)' : 'v_tile[jj * HEAD_DIM + d]'}, o);
+        for (var jj = 0; jj < ${unrolled ? 'KEY_TILE' : 'kt'}; jj++) {
+          o = fma(s[jj], ${unrolled ? 'load_qkv(w, min(j0 + jj, N - 1), 2 * C + h * HEAD_DIM + d)' : 'v_tile[jj * HEAD_DIM + d]'}, o);
         }
         acc[d] = o;
-      }
+      }`
+}
       row_max = new_max;
     }
   }
@@ -245,19 +299,51 @@ ${
     wgsl,
     entryPoint: 'main',
     workgroupSize: [threads, 1, 1],
-    dispatch: workgroupGrid(windows * heads * queryTiles, limits),
+    dispatch: workgroupGrid(direct ? Math.ceil((windows * heads * N) / threads) : windows * heads * queryTiles, limits),
     bindings,
   };
 }
 
-/** Most keys a thread scores before folding them into its output (its private score array). */
+/**
+ * Threads per workgroup in the direct style, which packs query rows of consecutive (window, head)
+ * pairs into a workgroup: llvmpipe pays a fixed cost per workgroup, and a workgroup per pair (as
+ * the tiled style has) ran pst-tiny's 9-token windows in 16-thread workgroups, 7 of them idle:
+ * 6.4 → 4.2 ms for 576 windows × 2 heads (wall clock, fastest of 15 on a loaded machine). 32…256 measured alike
+ * within the noise; 64 keeps a 7×7 window's rows within two workgroups.
+ */
+const DIRECT_THREADS = 64;
+
+/**
+ * Direct style: windows of more than ONE_TILE_TOKENS tokens take their keys in tiles of a
+ * constant size ≤ DIRECT_KEY_TILE (the window split evenly: 49 = 7 × 7, 392 = 49 × 8), a loop the
+ * shader compiler unrolls, keeping the scores in registers; smaller windows take all their keys
+ * in one tile whose loop reads its trip count from the uniform. Measured on llvmpipe (CPU time per
+ * dispatch, medians of 15 alternating with the other variant, load 9): 128 windows × 3 heads of 32,
+ * N = 49: 240–320 → 186–240 ms (1.3×) with tiles of 7, 8 or 25 keys; pst-tiny's N = 9 ran
+ * 0.7–1.0× as fast with a constant tile (of 5 or 9 keys), so it keeps the uniform loop.
+ */
+const DIRECT_KEY_TILE = 8;
+const ONE_TILE_TOKENS = 16;
+
+/** Tiled style: most keys a thread scores before folding them into its output (its private score array). */
 const MAX_KEY_TILE = 64;
+
+/** Whether the direct style takes the keys in unrolled tiles of a constant size (see DIRECT_KEY_TILE). */
+function unrolledKeyTiles(tokens: number): boolean {
+  return tokens > ONE_TILE_TOKENS;
+}
+
+/** The direct style's key tile: all the keys of a small window, else an even split in tiles ≤ DIRECT_KEY_TILE. */
+function directKeyTile(tokens: number): number {
+  return unrolledKeyTiles(tokens) ? Math.ceil(tokens / Math.ceil(tokens / DIRECT_KEY_TILE)) : tokens;
+}
 
 /**
  * Threads per workgroup (one query each: a power of two ≥ 32 that the device allows; for the
- * direct style, the queries rounded up to a multiple of 8, a CPU adapter's SIMD width, since no
- * thread helps load), how many workgroups share a window's queries, and how many keys and values
- * fit workgroup memory at once (direct: the private score array alone bounds the key tile).
+ * direct style, DIRECT_THREADS query rows of any windows and heads, since no thread helps load),
+ * how many workgroups share a window's queries (direct: rows are not tiled by window, so 1), and
+ * how many keys and values fit workgroup memory at once (direct: the private score array alone
+ * bounds the key tile).
  */
 export function attentionTiling(
   tokens: number,
@@ -267,8 +353,9 @@ export function attentionTiling(
 ): { threads: number; queryTiles: number; keyTile: number } {
   let cap = Math.min(256, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
   while (cap & (cap - 1)) cap &= cap - 1;
-  const threads = direct ? Math.min(cap, Math.ceil(tokens / 8) * 8) : Math.min(cap, Math.max(32, nextPowerOfTwo(tokens)));
-  const fits = direct ? MAX_KEY_TILE : Math.floor(limits.maxComputeWorkgroupStorageSize / (2 * headDim * 4));
+  const threads = direct ? Math.min(cap, DIRECT_THREADS) : Math.min(cap, Math.max(32, nextPowerOfTwo(tokens)));
+  if (direct) return { threads, queryTiles: 1, keyTile: directKeyTile(tokens) };
+  const fits = Math.floor(limits.maxComputeWorkgroupStorageSize / (2 * headDim * 4));
   const keyTile = Math.max(1, Math.min(tokens, MAX_KEY_TILE, fits));
-  return { threads, queryTiles: Math.ceil(tokens / threads), keyTile };
+  return { threads, queryTiles: direct ? 1 : Math.ceil(tokens / threads), keyTile };
 }
