@@ -462,12 +462,14 @@ function directBody(
   const step = (indent: string, k: string) =>
     `${lines(indent, (j) => (plainB ? `let b_${j} = b[b_at_${j} + ${k}];` : `let b_${j} = load_b(col_${j}, ${k});`), J)}\n` +
     I.flatMap((i) => J.map((j) => `${indent}acc_${i}_${j} = fma(a_${i}, b_${j}, acc_${i}_${j});`)).join('\n');
-  // S steps from one read per row: lane l reads A at k = q + l; step s takes lane s's value.
+  // S steps from one read per row: lane l reads A at k = q + l; step s takes lane s's value. A
+  // loop over s with a trip count the compiler cannot see is S (always, here), so that it is not
+  // unrolled: unrolled, llvmpipe took 2–4 s instead of ~1 s to compile a GEMM (at its first
+  // dispatch), which PST-T's 53 GEMMs pay on every process start.
   const shared = (indent: string, laneRead: (i: number) => string) =>
     `${lines(indent, (i) => `let a_lane_${i} = ${laneRead(i)};`, I)}\n` +
-    range(S)
-      .map((s) => `${indent}{\n${lines(`${indent}  `, (i) => `let a_${i} = subgroupBroadcast(a_lane_${i}, ${s}u);`, I)}\n${step(`${indent}  `, `q + ${s}`)}\n${indent}}`)
-      .join('\n');
+    `${indent}let steps = u32(min(${S}, K - q));\n` +
+    `${indent}for (var s = 0u; s < steps; s++) {\n${lines(`${indent}  `, (i) => `let a_${i} = subgroupShuffle(a_lane_${i}, s);`, I)}\n${step(`${indent}  `, 'q + i32(s)')}\n${indent}}`;
   const perThread = (indent: string, read: (i: number) => string, k: string) => `${lines(indent, (i) => `let a_${i} = ${read(i)};`, I)}\n${step(indent, k)}`;
   // The k's of one run [start, start + run): whole subgroups of them shared, the rest (run mod S)
   // read by each thread itself.
