@@ -7,7 +7,10 @@
 //   - K is walked in steps of TILE_K: the workgroup stages A[TILE_M × TILE_K] and
 //     B[TILE_N × TILE_K] in workgroup memory (transposed, so the inner loop reads rows);
 //   - each thread accumulates a THREAD_M × THREAD_N block of C in registers (register blocking:
-//     THREAD_M + THREAD_N workgroup reads per THREAD_M·THREAD_N multiply-adds).
+//     THREAD_M + THREAD_N workgroup reads per THREAD_M·THREAD_N multiply-adds);
+//   - plain row-major A and B with K a multiple of 4 are staged with vec4 reads.
+// CPU adapters (llvmpipe) get the barrier-free variant instead (GemmDirect), which on adapters
+// with fixed-size subgroups reads A once per subgroup and shares it by shuffles.
 // Every read and write is bounds-checked, so M, N, K need not be multiples of the tiles, and a
 // caller's load_a is only ever called with 0 ≤ m < M, 0 ≤ k < K.
 import {
@@ -329,8 +332,7 @@ function tiledBody(label: string, M: number, N: number, tile: GemmTile, limits: 
   const tilesM = Math.ceil(M / tile.tileM);
   const tilesN = Math.ceil(N / tile.tileN);
   if (vec4 && tile.tileK % 4) throw new Error(`internal error: ${label}: vec4 staging needs TILE_K a multiple of 4`);
-  // Stage A and B; out-of-range elements are zeros, so they add nothing.
-  const stageScalar = () => `    // Stage A and B; out-of-range elements are zeros, so they add nothing.
+  const stageScalar = `    // Stage A and B; out-of-range elements are zeros, so they add nothing.
     for (var e = t; e < TILE_M * TILE_K; e += THREADS) {
       let mm = e / TILE_K;
       let kk = e % TILE_K;
@@ -349,12 +351,11 @@ function tiledBody(label: string, M: number, N: number, tile: GemmTile, limits: 
       }
       b_tile[kk * TILE_N + nn] = v;
     }`;
-  // K is a multiple of 4, so a vec4 is either wholly inside K or wholly past it.
-  const stageVec4 = () =>
-    (['a', 'b'] as const)
-      .map((x) => {
-        const [rows, first, tileRows] = x === 'a' ? ['M', 'm0', 'TILE_M'] : ['N', 'n0', 'TILE_N'];
-        return `    for (var e = t; e < ${tileRows} * (TILE_K / 4); e += THREADS) {
+  // Staged a vec4 at a time: K is a multiple of 4, so a vec4 is wholly inside K or wholly past it.
+  const stageVec4 = (['a', 'b'] as const)
+    .map((x) => {
+      const [rows, first, tileRows] = x === 'a' ? ['M', 'm0', 'TILE_M'] : ['N', 'n0', 'TILE_N'];
+      return `    for (var e = t; e < ${tileRows} * (TILE_K / 4); e += THREADS) {
       let rr = e / (TILE_K / 4);
       let kk = (e % (TILE_K / 4)) * 4;
       var v = vec4<f32>(0.0);
@@ -363,8 +364,8 @@ function tiledBody(label: string, M: number, N: number, tile: GemmTile, limits: 
       }
 ${[0, 1, 2, 3].map((c) => `      ${x}_tile[(kk + ${c}) * ${tileRows} + rr] = v[${c}];`).join('\n')}
     }`;
-      })
-      .join('\n');
+    })
+    .join('\n');
   return {
     threads,
     workgroups: tilesM * tilesN,
@@ -394,7 +395,7 @@ var<workgroup> b_tile: array<f32, ${tile.tileK * tile.tileN}>;
   var b_reg: array<f32, ${tile.threadN}>;
 
   for (var k0 = 0; k0 < K; k0 += TILE_K) {
-${vec4 ? stageVec4() : stageScalar()}
+${vec4 ? stageVec4 : stageScalar}
     workgroupBarrier();
     // A runtime trip count (the last step may be short): it also keeps the shader compiler from
     // unrolling TILE_K × THREAD_M × THREAD_N multiply-adds, which makes JIT compilers (llvmpipe)
