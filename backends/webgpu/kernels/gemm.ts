@@ -78,12 +78,15 @@ export const GEMM_DIRECT: GemmDirect = { threads: 16, threadM: 8, threadN: 4 };
 
 /**
  * With subgroups A is cheap and B's gathers are the cost, so the block takes more rows and fewer
- * columns: FMAs per B read = THREAD_M. Measured (CPU ms per dispatch, min / median of 5–7
- * interleaved runs, load average 9–11), GEMM_DIRECT without subgroups → this:
+ * columns: FMAs per B read = THREAD_M. Choosing it (CPU ms per dispatch, min / median of 5–7
+ * interleaved runs, load average 9–11; GEMM_DIRECT without subgroups → this, unrolled steps):
  *   3136×288×96  68 / 91 → 45 / 52;   3136×96×384  100 / 135 → 51 / 75;
  *   196×1536×384  85 / 133 → 79 / 82;   64×3072×768  132 / 177 → 75 / 99.
  * 16×2 measured about the same (12×2 ahead on three of four), 8×4 and 16×4 with subgroups only
  * 0–15 % ahead of GEMM_DIRECT, 8×8 and 32×1 behind it; 16×2 without subgroups 20–70 % behind.
+ * As shipped (the step loop, see directBody), against GEMM_DIRECT: 784×576×192 62 → 37 ms,
+ * 3136×96×384 96 → 50, 64×3072×768 90 → 73; pst-tiny's narrow ones 4096×16×64 8.1 → 2.3,
+ * 1024×128×32 4.6 → 2.0, 5184×16×48 8.0 → 2.4, a transposed dW 96×32×2304 7.8 → 2.3.
  */
 export const GEMM_DIRECT_SUBGROUP: GemmDirect = { threads: 16, threadM: 12, threadN: 2 };
 
