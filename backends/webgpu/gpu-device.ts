@@ -261,7 +261,15 @@ export class PstcDevice {
       maxComputeWorkgroupsPerDimension: this.limits.maxComputeWorkgroupsPerDimension,
       maxStorageBuffersPerShaderStage: this.limits.maxStorageBuffersPerShaderStage,
       style: this.kernelStyle,
+      ...(this.subgroupSize ? { subgroupSize: this.subgroupSize } : {}),
     };
+  }
+
+  /** The adapter's subgroup size where 'subgroups' is enabled and the size is fixed (min = max). */
+  get subgroupSize(): number | undefined {
+    const info = this.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+    if (!this.features.has('subgroups') || !info.subgroupMinSize || info.subgroupMinSize !== info.subgroupMaxSize) return undefined;
+    return info.subgroupMinSize;
   }
 
   /** Throws when the device is gone, so that no call silently does nothing. */

@@ -59,9 +59,10 @@ export const DEFAULT_LIMITS: DeviceLimits = {
 
 export const F32 = 4;
 
-function kernelLimitsOf(l: DeviceLimits, style: KernelStyle | undefined): KernelLimits {
+function kernelLimitsOf(l: DeviceLimits, style: KernelStyle | undefined, subgroupSize: number | undefined): KernelLimits {
   return {
     ...(style ? { style } : {}),
+    ...(subgroupSize ? { subgroupSize } : {}),
     maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
     maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
     maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
@@ -116,10 +117,10 @@ function uniformBytes(steps: LoweredKernel[]): number {
 }
 
 /**
- * The adapter's limits, the kernel variants chosen for it (PstcDevice.kernelStyle), and the
- * storage precision (default f32).
+ * The adapter's limits, the kernel variants chosen for it (PstcDevice.kernelStyle), its fixed
+ * subgroup size if any (PstcDevice.subgroupSize), and the storage precision (default f32).
  */
-export type PlanLimits = Partial<DeviceLimits> & Pick<KernelLimits, 'style'> & { precision?: Precision };
+export type PlanLimits = Partial<DeviceLimits> & Pick<KernelLimits, 'style' | 'subgroupSize'> & { precision?: Precision };
 
 export function planModel(model: ModelConfig, input: ModelInput, limits?: PlanLimits): ModelPlan {
   return planProgram(startProgram(model, input), limits);
@@ -130,9 +131,9 @@ export function planModel(model: ModelConfig, input: ModelInput, limits?: PlanLi
  * lowered graph): the rest of the pipeline runs from where it stands.
  */
 export function planProgram(program: Program, limits?: PlanLimits): ModelPlan {
-  const { precision = 'f32', ...deviceLimits } = limits ?? {};
+  const { precision = 'f32', subgroupSize, ...deviceLimits } = limits ?? {};
   const full: DeviceLimits = { ...DEFAULT_LIMITS, ...deviceLimits };
-  const kernelLimits = kernelLimitsOf(full, limits?.style);
+  const kernelLimits = kernelLimitsOf(full, limits?.style, subgroupSize);
   const bindingLimit = Math.min(full.maxStorageBufferBindingSize, full.maxBufferSize);
   const input = program.input;
 

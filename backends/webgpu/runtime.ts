@@ -66,7 +66,7 @@ export async function compileModel(
   for (const [k, v] of Object.entries(options.limits ?? {}) as [keyof DeviceLimits, number][]) limits[k] = Math.min(limits[k], v);
   const precision = options.precision ?? 'f32';
   if (precision === 'f16' && !device.features.has('shader-f16')) throw f16Unavailable(device.describe(), device.adapter.features.has('shader-f16'));
-  const plan = planModel(model, input, { ...limits, style: options.style ?? device.kernelStyle, precision });
+  const plan = planModel(model, input, { ...limits, style: options.style ?? device.kernelStyle, subgroupSize: device.subgroupSize, precision });
   const { graph, fused } = plan;
   checkWeights(graph, weights);
 

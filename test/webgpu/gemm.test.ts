@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { erf as erf64, gelu as gelu64 } from '../../backends/reference/erf.js';
 import { ERF_WGSL, MIN_LIMITS } from '../../backends/webgpu/kernels/common.js';
-import { GEMM_DIRECT, GEMM_TILES, chooseGemmDirect, chooseGemmVariant, emitGemm, type GemmOptions } from '../../backends/webgpu/kernels/gemm.js';
+import { GEMM_DIRECT, GEMM_DIRECT_SUBGROUP, GEMM_TILES, chooseGemmDirect, chooseGemmVariant, emitGemm, type GemmDirect, type GemmOptions } from '../../backends/webgpu/kernels/gemm.js';
 import { freshSeed, maxNormRelativeError, randomArray, rng, runKernel, useDevice } from './util.js';
 
 const device = useDevice();
@@ -96,11 +96,36 @@ describe('emitGemm', () => {
   for (const tile of GEMM_TILES.slice(1)) {
     it(`tile ${tile.tileM}×${tile.tileN}×${tile.tileK} on 70×45×33 with bias`, async () => {
       const seed = freshSeed();
-      const error = await gemmError(problem(seed, 70, 45, 33), { M: 70, N: 45, K: 33, bias: true, tile });
+      const o: GemmOptions = { M: 70, N: 45, K: 33, bias: true, tile };
+      expect(emitGemm(o).wgsl).not.toContain('staged as vec4');
+      const error = await gemmError(problem(seed, 70, 45, 33), o);
       console.log(`gemm tile ${tile.tileM}: error ${error.toExponential(2)} (seed ${seed})`);
       expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
     });
   }
+
+  // Staging plain A and B as vec4 (K a multiple of 4), every tile: M and N ragged, and K = 36
+  // leaves a short last K step for the 16-deep tiles.
+  for (const tile of GEMM_TILES) {
+    it(`tile ${tile.tileM}×${tile.tileN}×${tile.tileK} staged as vec4 on 70×45×36 with everything`, async () => {
+      const seed = freshSeed();
+      const o: GemmOptions = { M: 70, N: 45, K: 36, ...ALL, tile };
+      const wgsl = emitGemm(o).wgsl;
+      expect(wgsl).toContain('A and B staged as vec4');
+      expect(wgsl).toContain('array<vec4<f32>>');
+      const error = await gemmError(problem(seed, 70, 45, 36), o);
+      console.log(`gemm tile ${tile.tileM} vec4: error ${error.toExponential(2)} (seed ${seed})`);
+      expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
+    });
+  }
+
+  it('stages through load_a and load_b, not vec4, when A or B is read through a map', () => {
+    const tile = GEMM_TILES[1]!;
+    const loadA = { describes: 'transpose', source: 'fn load_a(m: i32, k: i32) -> f32 { return a[k * M + m]; }' };
+    const loadB = { describes: 'transpose', source: 'fn load_b(n: i32, k: i32) -> f32 { return b[k * N + n]; }' };
+    expect(emitGemm({ M: 8, N: 8, K: 8, tile, loadA, aElements: 64 }).wgsl).not.toContain('vec4');
+    expect(emitGemm({ M: 8, N: 8, K: 8, tile, loadB, bElements: 64 }).wgsl).not.toContain('vec4');
+  });
 
   // The barrier-free variant (forced: the device's own choice depends on the adapter), at its
   // default shape and at an odd one where no dimension divides the block.
@@ -120,52 +145,97 @@ describe('emitGemm', () => {
       const seed = freshSeed();
       const o: GemmOptions = { M, N, K, ...epilogue, direct };
       expect(emitGemm(o).wgsl).not.toContain('workgroupBarrier');
+      expect(emitGemm(o).wgsl).not.toContain('enable subgroups');
       const error = await gemmError(problem(seed, M, N, K), o);
       console.log(`gemm direct ${M}×${N}×${K}: error ${error.toExponential(2)} (seed ${seed})`);
       expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
     });
   }
 
-  it('direct: reads A through a row base per run of k (a channel-group shift), and through load_a per element without one', async () => {
-    // A is [2, M, K] (two frames); row m of the GEMM reads frame 1, except channels k mod 8 < 2,
-    // which read frame 0: the base changes per channel group, runs of 2. With zeros, channels
-    // k mod 8 = 2 also read zeros, which changes at 2 and 3: runs of 1.
-    const [M, N, K] = [29, 21, 24];
-    const frame = M * K;
-    const at = (m: number, k: number, zeros: boolean): number | null =>
-      zeros && k % 8 === 2 ? null : (k % 8 < 2 ? 0 : frame) + m * K + k;
-    const zeroGuard = (zeros: boolean, value: string) => (zeros ? `if (k % 8 == 2) { return ${value}; } ` : '');
-    const loadSource = (zeros: boolean) => `fn load_a(m: i32, k: i32) -> f32 {
-  ${zeroGuard(zeros, '0.0')}return a[select(${frame}, 0, k % 8 < 2) + m * K + k];
-}`;
-    const baseSource = (zeros: boolean) => `fn a_base(m: i32, k: i32) -> i32 {
-  ${zeroGuard(zeros, 'NO_ROW')}return select(${frame}, 0, k % 8 < 2) + m * K;
-}`;
-    for (const [zeros, run, withBase] of [[false, 2, true], [true, 1, true], [true, 1, false]] as const) {
+  // A read once per subgroup and shared (the adapter's subgroup size; skipped where it has none):
+  // K a multiple of it, K with a remainder read per thread, K below it (nothing shared), M and N
+  // ragged, the blocks chosen for narrow N, and an odd block.
+  const SUBGROUP_CASES: [number, number, number, Pick<GemmOptions, 'bias' | 'gelu' | 'residual'>, (s: number) => GemmDirect][] = [
+    [1, 1, 1, ALL, (s) => ({ ...GEMM_DIRECT_SUBGROUP, subgroup: s })],
+    [37, 19, 53, ALL, (s) => ({ ...GEMM_DIRECT_SUBGROUP, subgroup: s })],
+    [130, 70, 96, {}, (s) => ({ ...GEMM_DIRECT_SUBGROUP, subgroup: s })],
+    [29, 48, 5, { residual: true }, (s) => chooseGemmDirect(48, s)],
+    [53, 16, 37, ALL, (s) => chooseGemmDirect(16, s)],
+    [70, 45, 33, { bias: true }, (s) => ({ threads: s, threadM: 3, threadN: 5, subgroup: s })],
+  ];
+  for (const [M, N, K, epilogue, direct] of SUBGROUP_CASES) {
+    it(`direct, A shared across a subgroup: ${M}×${N}×${K} ${Object.keys(epilogue).join('+') || 'plain'}`, async (ctx) => {
+      const subgroup = device().kernelLimits().subgroupSize;
+      if (!subgroup) return ctx.skip();
       const seed = freshSeed();
-      const random = rng(seed);
-      const p = problem(seed, M, N, K, M * N);
-      p.a = randomArray(random, 2 * frame);
-      const loadA = { describes: 'channel-group shift', source: loadSource(zeros) };
-      const aBase = { fn: { describes: 'channel-group shift', source: baseSource(zeros) }, run };
-      const o: GemmOptions = { M, N, K, loadA, aElements: 2 * frame, bias: true, direct: GEMM_DIRECT, ...(withBase ? { aBase } : {}) };
-      expect(emitGemm(o).wgsl).toContain(withBase ? `A row base once per row and run of ${run}` : 'A through load_a per element');
-      const want = new Float64Array(M * N);
-      for (let m = 0; m < M; m++) {
-        for (let n = 0; n < N; n++) {
-          let acc = p.bias[n]!;
-          for (let k = 0; k < K; k++) {
-            const i = at(m, k, zeros);
-            if (i !== null) acc += p.a[i]! * p.b[n * K + k]!;
-          }
-          want[m * N + n] = acc;
-        }
-      }
-      const kernel = emitGemm({ ...o, limits: device().kernelLimits() });
-      const got = await runKernel(device(), kernel, { a: p.a, b: p.b, bias: p.bias }, 'c');
-      const error = maxNormRelativeError(got, want);
-      console.log(`gemm direct channel-group shift (zeros ${zeros}, run ${run}, base ${withBase}): error ${error.toExponential(2)} (seed ${seed})`);
+      const o: GemmOptions = { M, N, K, ...epilogue, direct: direct(subgroup) };
+      const wgsl = emitGemm(o).wgsl;
+      expect(wgsl).not.toContain('workgroupBarrier');
+      if (K >= subgroup) expect(wgsl).toContain(`A read once per subgroup of ${subgroup} k's`);
+      else expect(wgsl).not.toContain('enable subgroups');
+      const error = await gemmError(problem(seed, M, N, K), o);
+      console.log(`gemm direct subgroup ${M}×${N}×${K}: error ${error.toExponential(2)} (seed ${seed})`);
       expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
+    });
+  }
+
+  // A is [2, M, K] (two frames); row m of the GEMM reads frame 1, except channels k mod P < L,
+  // which read frame 0: the base changes per channel group, runs of gcd(L, P). With zeros,
+  // channels k mod P in [L, L + Z) read zeros: runs of gcd(L, Z, P).
+  async function channelShiftError(shape: { M: number; N: number; K: number; P: number; L: number; Z: number }, zeros: boolean, run: number, withBase: boolean, direct: GemmDirect): Promise<number> {
+    const { M, N, K, P, L, Z } = shape;
+    const frame = M * K;
+    const at = (m: number, k: number): number | null =>
+      zeros && k % P >= L && k % P < L + Z ? null : (k % P < L ? 0 : frame) + m * K + k;
+    const zeroGuard = (value: string) => (zeros ? `if (k % ${P} >= ${L} && k % ${P} < ${L + Z}) { return ${value}; } ` : '');
+    const loadA = { describes: 'channel-group shift', source: `fn load_a(m: i32, k: i32) -> f32 {\n  ${zeroGuard('0.0')}return a[select(${frame}, 0, k % ${P} < ${L}) + m * K + k];\n}` };
+    const aBase = { fn: { describes: 'channel-group shift', source: `fn a_base(m: i32, k: i32) -> i32 {\n  ${zeroGuard('NO_ROW')}return select(${frame}, 0, k % ${P} < ${L}) + m * K;\n}` }, run };
+    const seed = freshSeed();
+    const random = rng(seed);
+    const p = problem(seed, M, N, K, M * N);
+    p.a = randomArray(random, 2 * frame);
+    const o: GemmOptions = { M, N, K, loadA, aElements: 2 * frame, bias: true, direct, ...(withBase ? { aBase } : {}) };
+    expect(emitGemm(o).wgsl).toContain(withBase ? `A row base once per row and run of ${run}` : 'A through load_a per element');
+    const want = new Float64Array(M * N);
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let acc = p.bias[n]!;
+        for (let k = 0; k < K; k++) {
+          const i = at(m, k);
+          if (i !== null) acc += p.a[i]! * p.b[n * K + k]!;
+        }
+        want[m * N + n] = acc;
+      }
+    }
+    const kernel = emitGemm({ ...o, limits: device().kernelLimits() });
+    const got = await runKernel(device(), kernel, { a: p.a, b: p.b, bias: p.bias }, 'c');
+    const error = maxNormRelativeError(got, want);
+    console.log(`gemm direct channel-group shift P ${P} L ${L} (zeros ${zeros}, run ${run}, base ${withBase}, subgroup ${direct.subgroup ?? 'none'}): error ${error.toExponential(2)} (seed ${seed})`);
+    return error;
+  }
+
+  it('direct: reads A through a row base per run of k (a channel-group shift), and through load_a per element without one', async () => {
+    const shape = { M: 29, N: 21, K: 24, P: 8, L: 2, Z: 1 };
+    for (const [zeros, run, withBase] of [[false, 2, true], [true, 1, true], [true, 1, false]] as const) {
+      expect(await channelShiftError(shape, zeros, run, withBase, GEMM_DIRECT)).toBeLessThanOrEqual(TOLERANCE);
+    }
+  });
+
+  it('direct, A shared across a subgroup: a row base per run of whole subgroups, runs shorter than one, and load_a per element', async (ctx) => {
+    const subgroup = device().kernelLimits().subgroupSize;
+    if (!subgroup) return ctx.skip();
+    const direct = { ...GEMM_DIRECT_SUBGROUP, subgroup };
+    // Groups of 2·subgroup channels (runs of whole subgroups; with zeros, runs of one subgroup),
+    // then the short runs of the test above; K = 7·subgroup + 3 leaves a remainder without a base.
+    const wide = { M: 29, N: 21, K: 6 * subgroup, P: 4 * subgroup, L: 2 * subgroup, Z: subgroup };
+    const cases: [typeof wide, boolean, number, boolean][] = [
+      [wide, false, 2 * subgroup, true],
+      [wide, true, subgroup, true],
+      [{ M: 29, N: 21, K: 24, P: 8, L: 2, Z: 1 }, true, 1, true],
+      [{ ...wide, K: 7 * subgroup + 3 }, true, 1, false],
+    ];
+    for (const [shape, zeros, run, withBase] of cases) {
+      expect(await channelShiftError(shape, zeros, run, withBase, direct)).toBeLessThanOrEqual(TOLERANCE);
     }
   });
 
@@ -174,6 +244,13 @@ describe('emitGemm', () => {
     expect(chooseGemmVariant({ N: 16 }, direct)).toEqual({ kind: 'direct', direct: { ...GEMM_DIRECT, threadN: 1 } });
     expect(chooseGemmVariant({ N: 48 }, direct)).toEqual({ kind: 'direct', direct: { ...GEMM_DIRECT, threadN: 3 } });
     expect(chooseGemmVariant({ N: 1000 }, direct)).toEqual({ kind: 'direct', direct: GEMM_DIRECT });
+    // With 8-lane subgroups: GEMM_DIRECT_SUBGROUP's rows, at most its 2 columns per thread.
+    const subgroups = { ...direct, subgroupSize: 8 };
+    expect(chooseGemmVariant({ N: 16 }, subgroups)).toEqual({ kind: 'direct', direct: { ...GEMM_DIRECT_SUBGROUP, threadN: 1, subgroup: 8 } });
+    expect(chooseGemmVariant({ N: 1000 }, subgroups)).toEqual({ kind: 'direct', direct: { ...GEMM_DIRECT_SUBGROUP, subgroup: 8 } });
+    // A subgroup wider than the block's threads: no sharing.
+    expect(chooseGemmVariant({ N: 1000 }, { ...direct, subgroupSize: 32 })).toEqual({ kind: 'direct', direct: GEMM_DIRECT });
+    expect(() => emitGemm({ M: 8, N: 8, K: 8, direct: { ...GEMM_DIRECT, subgroup: 32 } })).toThrow(/not whole subgroups of 32/);
   });
 
   it('takes the variant the limits name for the adapter unless one is forced', () => {

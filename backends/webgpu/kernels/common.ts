@@ -17,6 +17,12 @@ export interface KernelLimits {
    * 'tiled'.
    */
   style?: KernelStyle;
+  /**
+   * Not a limit either: the adapter's subgroup size where it offers the 'subgroups' feature with
+   * one fixed size (llvmpipe: 8); absent otherwise. The barrier-free GEMM shares A loads across a
+   * subgroup with it.
+   */
+  subgroupSize?: number;
 }
 
 /**
@@ -139,6 +145,8 @@ export interface EntryOptions {
   count: string;
   /** 'workgroup': one item per workgroup (threads cooperate); 'thread': one per invocation. */
   per: 'workgroup' | 'thread';
+  /** Also take `sg_lane`, the invocation's index in its subgroup (needs `enable subgroups;`). */
+  subgroupLane?: boolean;
 }
 
 /**
@@ -153,7 +161,7 @@ export function entryPrologue(o: EntryOptions): string {
 @compute @workgroup_size(${o.threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+        @builtin(local_invocation_index) lid: u32${o.subgroupLane ? ',\n        @builtin(subgroup_invocation_id) sg_lane: u32' : ''}) {
   let ${o.index} = ${item};
   if (${o.index} >= ${o.count}) {
     return;

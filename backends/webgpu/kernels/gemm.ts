@@ -7,7 +7,10 @@
 //   - K is walked in steps of TILE_K: the workgroup stages A[TILE_M × TILE_K] and
 //     B[TILE_N × TILE_K] in workgroup memory (transposed, so the inner loop reads rows);
 //   - each thread accumulates a THREAD_M × THREAD_N block of C in registers (register blocking:
-//     THREAD_M + THREAD_N workgroup reads per THREAD_M·THREAD_N multiply-adds).
+//     THREAD_M + THREAD_N workgroup reads per THREAD_M·THREAD_N multiply-adds);
+//   - plain row-major A and B with K a multiple of 4 are staged with vec4 reads.
+// CPU adapters (llvmpipe) get the barrier-free variant instead (GemmDirect), which on adapters
+// with fixed-size subgroups reads A once per subgroup and shares it by shuffles.
 // Every read and write is bounds-checked, so M, N, K need not be multiples of the tiles, and a
 // caller's load_a is only ever called with 0 ≤ m < M, 0 ≤ k < K.
 import {
@@ -47,25 +50,56 @@ export const GEMM_TILES: readonly GemmTile[] = [
  * The barrier-free variant: no workgroup memory; each thread reads A and B straight from storage
  * (the CPU caches do the staging) and accumulates THREAD_M rows × THREAD_N columns. The threads
  * of a workgroup share its THREAD_M rows and take neighbouring columns (n = n0 + t + j·THREADS),
- * so every A read has the same address in all threads of the workgroup (llvmpipe loads it once
- * and broadcasts it) and the B reads and C writes of neighbouring threads are neighbours.
+ * so the B reads and C writes of neighbouring threads are neighbours.
+ *
+ * What limits it on llvmpipe (Mesa 25.0, 8-lane subgroups; CPU time per dispatch of a
+ * 784×576×192 GEMM, the min of 7 interleaved runs, load average 8–9): the reads, not the
+ * multiply-adds. Every storage read inside a loop is a per-lane gather there, even one whose
+ * address is the same in all lanes (A's): 8×4 block 62 ms, without B reads 55 ms, without A
+ * reads 38 ms, without either 20 ms. Reading A and B as vec4s along K changed nothing (62 vs
+ * 58 ms: a vec4 gather is four gathers), nor did unrolling the block into named registers.
+ * What does help is `subgroup`: see GEMM_DIRECT_SUBGROUP.
  */
 export interface GemmDirect {
   threads: number;
   threadM: number;
   threadN: number;
+  /**
+   * The adapter's (fixed) subgroup size, to read A once per subgroup: lane l reads A[m, k + l]
+   * for the next `subgroup` k's and subgroupBroadcast hands each step's value to every lane
+   * (one gather per row and `subgroup` k's instead of one per k). Undefined: every thread reads
+   * each A value itself. Needs whole subgroups per workgroup (threads a multiple of it).
+   */
+  subgroup?: number;
 }
 
+/** Without subgroups: 8 rows × 4 columns per thread. */
 export const GEMM_DIRECT: GemmDirect = { threads: 16, threadM: 8, threadN: 4 };
 
 /**
- * The barrier-free block for N columns: GEMM_DIRECT's, with as few columns per thread as cover N
- * (a 64-column block over N = 16 computed four times the work it stored: pst-tiny's narrow GEMMs,
- * its dX and dW among them; measured: the batch-16 training step ~790 → ~670 ms on llvmpipe).
- * Twice the rows for one column per thread measured the same, so the rows stay.
+ * With subgroups A is cheap and B's gathers are the cost, so the block takes more rows and fewer
+ * columns: FMAs per B read = THREAD_M. Choosing it (CPU ms per dispatch, min / median of 5–7
+ * interleaved runs, load average 9–11; GEMM_DIRECT without subgroups → this, unrolled steps):
+ *   3136×288×96  68 / 91 → 45 / 52;   3136×96×384  100 / 135 → 51 / 75;
+ *   196×1536×384  85 / 133 → 79 / 82;   64×3072×768  132 / 177 → 75 / 99.
+ * 16×2 measured about the same (12×2 ahead on three of four), 8×4 and 16×4 with subgroups only
+ * 0–15 % ahead of GEMM_DIRECT, 8×8 and 32×1 behind it; 16×2 without subgroups 20–70 % behind.
+ * As shipped (the step loop, see directBody), against GEMM_DIRECT: 784×576×192 62 → 37 ms,
+ * 3136×96×384 96 → 50, 64×3072×768 90 → 73; pst-tiny's narrow ones 4096×16×64 8.1 → 2.3,
+ * 1024×128×32 4.6 → 2.0, 5184×16×48 8.0 → 2.4, a transposed dW 96×32×2304 7.8 → 2.3.
  */
-export function chooseGemmDirect(N: number): GemmDirect {
-  return { ...GEMM_DIRECT, threadN: Math.min(GEMM_DIRECT.threadN, Math.ceil(N / GEMM_DIRECT.threads)) };
+export const GEMM_DIRECT_SUBGROUP: GemmDirect = { threads: 16, threadM: 12, threadN: 2 };
+
+/**
+ * The barrier-free block for N columns on an adapter with this subgroup size (undefined: none):
+ * GEMM_DIRECT_SUBGROUP or GEMM_DIRECT, with as few columns per thread as cover N (a 64-column
+ * block over N = 16 computed four times the work it stored: pst-tiny's narrow GEMMs, its dX and
+ * dW among them; measured: the batch-16 training step ~790 → ~670 ms on llvmpipe).
+ */
+export function chooseGemmDirect(N: number, subgroupSize?: number): GemmDirect {
+  const shared = subgroupSize !== undefined && GEMM_DIRECT_SUBGROUP.threads % subgroupSize === 0;
+  const block = shared ? { ...GEMM_DIRECT_SUBGROUP, subgroup: subgroupSize } : GEMM_DIRECT;
+  return { ...block, threadN: Math.min(block.threadN, Math.ceil(N / block.threads)) };
 }
 
 export type GemmVariant = { kind: 'tiled'; tile: GemmTile } | { kind: 'direct'; direct: GemmDirect };
@@ -154,7 +188,7 @@ function tileFits(t: GemmTile, limits: KernelLimits): boolean {
 export function chooseGemmVariant(o: Pick<GemmOptions, 'direct' | 'tile' | 'N'>, limits: KernelLimits): GemmVariant {
   if (o.direct) return { kind: 'direct', direct: o.direct };
   if (o.tile || limits.style !== 'direct') return { kind: 'tiled', tile: o.tile ?? chooseGemmTile(limits) };
-  return { kind: 'direct', direct: chooseGemmDirect(o.N) };
+  return { kind: 'direct', direct: chooseGemmDirect(o.N, limits.subgroupSize) };
 }
 
 export function emitGemm(o: GemmOptions): Kernel {
@@ -169,14 +203,19 @@ export function emitGemm(o: GemmOptions): Kernel {
   if (aBase && (!Number.isInteger(aBase.run) || aBase.run < 1 || K % aBase.run)) {
     throw new Error(`internal error: ${label}: a_base run ${aBase.run} does not divide K = ${K}`);
   }
+  const directA = aBase && { source: requireFunction(aBase.fn, 'a_base', label), run: aBase.run };
+  // The tiled variant stages plain row-major A and B with vec4 reads where K allows (see tiledBody).
+  const vectorK = variant.kind === 'tiled' && !o.loadA && !o.loadB && K % 4 === 0 && variant.tile.tileK % 4 === 0;
   const body =
     variant.kind === 'tiled'
-      ? tiledBody(label, M, N, variant.tile, limits)
-      : directBody(label, M, N, variant.direct, limits, aBase && { source: requireFunction(aBase.fn, 'a_base', label), run: aBase.run }, !o.loadB);
+      ? tiledBody(label, M, N, variant.tile, limits, vectorK)
+      : directBody(label, M, N, K, variant.direct, limits, directA, !o.loadB);
 
   const bindings: KernelBinding[] = [];
   const bind = (name: string, kind: KernelBinding['kind'], elements: number | undefined, description: string) =>
     bindings.push({ binding: bindings.length, name, kind, type: 'f32', elements, description });
+  // With vec4 staging A and B are read four elements at a time (the buffers are the same).
+  const declare = (b: KernelBinding) => (vectorK && (b.name === 'a' || b.name === 'b') ? storageDecl(b).replace(`array<${b.type}>`, `array<vec4<${b.type}>>`) : storageDecl(b));
   bind('a', 'read-only-storage', o.loadA ? o.aElements : M * K, o.loadA ? `A via ${o.loadA.describes}` : `A [${M}, ${K}]`);
   bind('b', 'read-only-storage', o.loadB ? o.bElements : N * K, o.loadB ? `B via ${o.loadB.describes}` : `weight [${N}, ${K}]`);
   bind('c', 'storage', o.storeC ? o.cElements : M * N, o.storeC ? `C via ${o.storeC.describes}` : `C [${M}, ${N}]`);
@@ -192,10 +231,16 @@ export function emitGemm(o: GemmOptions): Kernel {
     );
   }
 
-  const loadA = o.loadA
+  // vec4 staging reads neither through load_a nor load_b (which would not type-check against
+  // vec4 arrays).
+  const loadA = vectorK
+    ? ''
+    : o.loadA
     ? requireFunction(o.loadA, 'load_a', label)
     : `fn load_a(m: i32, k: i32) -> f32 {\n  return a[m * K + k];\n}`;
-  const loadB = o.loadB
+  const loadB = vectorK
+    ? ''
+    : o.loadB
     ? requireFunction(o.loadB, 'load_b', label)
     : `fn load_b(n: i32, k: i32) -> f32 {\n  return b[n * K + k];\n}`;
   const loadGeluX = o.geluGrad ? requireFunction(o.geluGrad, 'load_gelu_x', label) : '';
@@ -226,14 +271,14 @@ export function emitGemm(o: GemmOptions): Kernel {
     body.describes,
   ]);
 
-  const wgsl = `${header}
+  const wgsl = `${body.subgroupLane ? 'enable subgroups;\n' : ''}${header}
 
 const M: i32 = ${wgslInt(M)};
 const N: i32 = ${wgslInt(N)};
 const K: i32 = ${wgslInt(K)};
 ${body.constants}
 
-${bindings.map(storageDecl).join('\n')}
+${bindings.map(declare).join('\n')}
 ${body.declarations}
 ${loadA}
 
@@ -247,7 +292,7 @@ ${epilogue.join('\n')}
   return v;
 }
 
-${entryPrologue({ threads: body.threads, index: 'tile', count: 'TILE_COUNT', per: 'workgroup' })}
+${entryPrologue({ threads: body.threads, index: 'tile', count: 'TILE_COUNT', per: 'workgroup', subgroupLane: body.subgroupLane })}
 ${body.main}
 }
 `;
@@ -268,11 +313,18 @@ interface GemmBody {
   describes: string;
   constants: string;
   declarations: string;
+  /** main takes `sg_lane` (and the kernel enables subgroups). */
+  subgroupLane?: boolean;
   /** The body of main after the prologue (which defines `tile` and `lid`). */
   main: string;
 }
 
-function tiledBody(label: string, M: number, N: number, tile: GemmTile, limits: KernelLimits): GemmBody {
+/**
+ * vec4: A and B are plain row-major, declared as vec4 arrays (K and TILE_K multiples of 4), and
+ * staged a vec4 at a time: a quarter of the global reads, each 16 bytes (the width GPUs' memory
+ * paths reward). Not timed on a GPU yet; llvmpipe runs the barrier-free variant instead.
+ */
+function tiledBody(label: string, M: number, N: number, tile: GemmTile, limits: KernelLimits, vec4: boolean): GemmBody {
   if (tile.tileM % tile.threadM || tile.tileN % tile.threadN) {
     throw new Error(`internal error: ${label}: thread block must divide the tile`);
   }
@@ -282,10 +334,45 @@ function tiledBody(label: string, M: number, N: number, tile: GemmTile, limits: 
   checkFits(label, 'bytes of workgroup memory', workgroupBytes(tile), limits.maxComputeWorkgroupStorageSize);
   const tilesM = Math.ceil(M / tile.tileM);
   const tilesN = Math.ceil(N / tile.tileN);
+  if (vec4 && tile.tileK % 4) throw new Error(`internal error: ${label}: vec4 staging needs TILE_K a multiple of 4`);
+  const stageScalar = `    // Stage A and B; out-of-range elements are zeros, so they add nothing.
+    for (var e = t; e < TILE_M * TILE_K; e += THREADS) {
+      let mm = e / TILE_K;
+      let kk = e % TILE_K;
+      var v = 0.0;
+      if (m0 + mm < M && k0 + kk < K) {
+        v = load_a(m0 + mm, k0 + kk);
+      }
+      a_tile[kk * TILE_M + mm] = v;
+    }
+    for (var e = t; e < TILE_N * TILE_K; e += THREADS) {
+      let nn = e / TILE_K;
+      let kk = e % TILE_K;
+      var v = 0.0;
+      if (n0 + nn < N && k0 + kk < K) {
+        v = load_b(n0 + nn, k0 + kk);
+      }
+      b_tile[kk * TILE_N + nn] = v;
+    }`;
+  // Staged a vec4 at a time: K is a multiple of 4, so a vec4 is wholly inside K or wholly past it.
+  const stageVec4 = (['a', 'b'] as const)
+    .map((x) => {
+      const [rows, first, tileRows] = x === 'a' ? ['M', 'm0', 'TILE_M'] : ['N', 'n0', 'TILE_N'];
+      return `    for (var e = t; e < ${tileRows} * (TILE_K / 4); e += THREADS) {
+      let rr = e / (TILE_K / 4);
+      let kk = (e % (TILE_K / 4)) * 4;
+      var v = vec4<f32>(0.0);
+      if (${first} + rr < ${rows} && k0 + kk < K) {
+        v = ${x}[((${first} + rr) * K + k0 + kk) / 4];
+      }
+${[0, 1, 2, 3].map((c) => `      ${x}_tile[(kk + ${c}) * ${tileRows} + rr] = v[${c}];`).join('\n')}
+    }`;
+    })
+    .join('\n');
   return {
     threads,
     workgroups: tilesM * tilesN,
-    describes: `tile ${tile.tileM}×${tile.tileN}, K step ${tile.tileK}, ${tile.threadM}×${tile.threadN} per thread, ${threads} threads`,
+    describes: `tile ${tile.tileM}×${tile.tileN}, K step ${tile.tileK}, ${tile.threadM}×${tile.threadN} per thread, ${threads} threads` + (vec4 ? '; A and B staged as vec4' : ''),
     constants: `const TILE_M: i32 = ${tile.tileM};
 const TILE_N: i32 = ${tile.tileN};
 const TILE_K: i32 = ${tile.tileK};
@@ -311,25 +398,7 @@ var<workgroup> b_tile: array<f32, ${tile.tileK * tile.tileN}>;
   var b_reg: array<f32, ${tile.threadN}>;
 
   for (var k0 = 0; k0 < K; k0 += TILE_K) {
-    // Stage A and B; out-of-range elements are zeros, so they add nothing.
-    for (var e = t; e < TILE_M * TILE_K; e += THREADS) {
-      let mm = e / TILE_K;
-      let kk = e % TILE_K;
-      var v = 0.0;
-      if (m0 + mm < M && k0 + kk < K) {
-        v = load_a(m0 + mm, k0 + kk);
-      }
-      a_tile[kk * TILE_M + mm] = v;
-    }
-    for (var e = t; e < TILE_N * TILE_K; e += THREADS) {
-      let nn = e / TILE_K;
-      let kk = e % TILE_K;
-      var v = 0.0;
-      if (n0 + nn < N && k0 + kk < K) {
-        v = load_b(n0 + nn, k0 + kk);
-      }
-      b_tile[kk * TILE_N + nn] = v;
-    }
+${vec4 ? stageVec4 : stageScalar}
     workgroupBarrier();
     // A runtime trip count (the last step may be short): it also keeps the shader compiler from
     // unrolling TILE_K × THREAD_M × THREAD_N multiply-adds, which makes JIT compilers (llvmpipe)
@@ -365,13 +434,17 @@ var<workgroup> b_tile: array<f32, ${tile.tileK * tile.tileN}>;
 }
 
 /**
- * aBase: the row-base function's source and run (A read at a[base + k]), or undefined (load_a
- * per element). plainB: B is row-major [N, K] (a weight), read at b[n·K + k] without load_b.
+ * The barrier-free block. aBase: the row-base function's source and run (A read at a[base + k]),
+ * or undefined (load_a per element). plainB: B is row-major [N, K] (a weight), read at b[n·K + k]
+ * without load_b. The block is written out unrolled in named scalars (acc_i_j, a_i, b_j): the
+ * subgroup steps need constant lane numbers, and it keeps the JIT from having to find registers
+ * for arrays; compiling it stays well under a second.
  */
 function directBody(
   label: string,
   M: number,
   N: number,
+  K: number,
   d: GemmDirect,
   limits: KernelLimits,
   aBase: { source: string; run: number } | undefined,
@@ -379,59 +452,77 @@ function directBody(
 ): GemmBody {
   checkFits(label, 'invocations per workgroup', d.threads, limits.maxComputeInvocationsPerWorkgroup);
   checkFits(label, 'invocations along x', d.threads, limits.maxComputeWorkgroupSizeX);
+  if (d.subgroup !== undefined && (!Number.isInteger(d.subgroup) || d.subgroup < 1 || d.threads % d.subgroup)) {
+    throw new Error(`internal error: ${label}: ${d.threads} threads are not whole subgroups of ${d.subgroup}`);
+  }
+  const S = d.subgroup ?? 0;
   const tileN = d.threads * d.threadN;
   const tilesM = Math.ceil(M / d.threadM);
   const tilesN = Math.ceil(N / tileN);
+  const I = range(d.threadM);
+  const J = range(d.threadN);
+  const lines = (indent: string, f: (x: number) => string, xs: readonly number[]) => xs.map((x) => indent + f(x)).join('\n');
+  // One k step given its A values a_i: B's values, then the outer product.
+  const step = (indent: string, k: string) =>
+    `${lines(indent, (j) => (plainB ? `let b_${j} = b[b_at_${j} + ${k}];` : `let b_${j} = load_b(col_${j}, ${k});`), J)}\n` +
+    I.flatMap((i) => J.map((j) => `${indent}acc_${i}_${j} = fma(a_${i}, b_${j}, acc_${i}_${j});`)).join('\n');
+  // S steps from one read per row: lane l reads A at k = q + l; step s takes lane s's value. A
+  // loop over s with a trip count the compiler cannot see is S (always, here), so that it is not
+  // unrolled: unrolled, llvmpipe took 2–4 s instead of ~1 s to compile a GEMM (at its first
+  // dispatch), which PST-T's 53 GEMMs pay on every process start.
+  const shared = (indent: string, laneRead: (i: number) => string) =>
+    `${lines(indent, (i) => `let a_lane_${i} = ${laneRead(i)};`, I)}\n` +
+    `${indent}let steps = u32(min(${S}, K - q));\n` +
+    `${indent}for (var s = 0u; s < steps; s++) {\n${lines(`${indent}  `, (i) => `let a_${i} = subgroupShuffle(a_lane_${i}, s);`, I)}\n${step(`${indent}  `, 'q + i32(s)')}\n${indent}}`;
+  const perThread = (indent: string, read: (i: number) => string, k: string) => `${lines(indent, (i) => `let a_${i} = ${read(i)};`, I)}\n${step(indent, k)}`;
+  // The k's of one run [start, start + run): whole subgroups of them shared, the rest (run mod S)
+  // read by each thread itself.
+  const run = aBase ? aBase.run : K;
+  const sharedK = S ? Math.floor(run / S) * S : 0;
+  const walk = (indent: string, start: string, laneRead: (i: number) => string, read: (i: number) => string) =>
+    [
+      sharedK
+        ? `${indent}for (var q = ${start}; q < ${start} + ${sharedK}; q += ${S}) {\n${shared(`${indent}  `, laneRead)}\n${indent}}`
+        : '',
+      sharedK < run
+        ? `${indent}for (var k = ${start} + ${sharedK}; k < ${start} + ${run}; k++) {\n${perThread(`${indent}  `, read, 'k')}\n${indent}}`
+        : '',
+    ]
+      .filter(Boolean)
+      .join('\n');
+  const kLoop = aBase
+    ? `  for (var k0 = 0; k0 < K; k0 += ${run}) {
+    // The map once per row and run of ${run} elements.
+${lines('    ', (i) => `let base_${i} = a_base(row_${i}, k0);`, I)}
+${lines('    ', (i) => `let live_${i} = base_${i} != NO_ROW;`, I)}
+${lines('    ', (i) => `let a_at_${i} = select(0, base_${i}, live_${i});`, I)}
+${walk('    ', 'k0', (i) => `select(0.0, a[a_at_${i} + q + i32(sg_lane)], live_${i})`, (i) => `select(0.0, a[a_at_${i} + k], live_${i})`)}
+  }`
+    : walk('  ', '0', (i) => `load_a(row_${i}, q + i32(sg_lane))`, (i) => `load_a(row_${i}, k)`);
   return {
     threads: d.threads,
     workgroups: tilesM * tilesN,
+    subgroupLane: sharedK > 0,
     describes:
       `no workgroup memory: ${d.threads} threads share ${d.threadM} rows, each thread ${d.threadN} columns (${d.threadM}×${tileN} per workgroup); ` +
-      (aBase ? `A row base once per row and run of ${aBase.run}` : 'A through load_a per element'),
+      (aBase ? `A row base once per row and run of ${aBase.run}` : 'A through load_a per element') +
+      (sharedK ? `; A read once per subgroup of ${S} k's (subgroupBroadcast)` : ''),
     constants: `const THREAD_M: i32 = ${d.threadM};
 const THREAD_N: i32 = ${d.threadN};
 const THREADS: i32 = ${d.threads};
 const TILES_N: i32 = ${tilesN};
-const TILE_COUNT: i32 = ${wgslInt(tilesM * tilesN)};${aBase ? `\nconst A_RUN: i32 = ${wgslInt(aBase.run)};\n${NO_ROW_WGSL}` : ''}`,
+const TILE_COUNT: i32 = ${wgslInt(tilesM * tilesN)};${aBase ? `\n${NO_ROW_WGSL}` : ''}`,
     declarations: aBase ? `\n${aBase.source}\n` : '',
     main: `  let m0 = (tile / TILES_N) * THREAD_M;
   let n0 = (tile % TILES_N) * (THREADS * THREAD_N) + i32(lid);
   // Rows and columns past the end are clamped to the last one (read, computed, never stored), so
-  // the inner loop needs no bounds checks.
-  var rows: array<i32, ${d.threadM}>;
-  var cols: array<i32, ${d.threadN}>;
-  for (var i = 0; i < THREAD_M; i++) {
-    rows[i] = min(m0 + i, M - 1);
-  }
-  for (var j = 0; j < THREAD_N; j++) {
-    cols[j] = min(n0 + j * THREADS, N - 1);
-  }
-  var acc: array<f32, ${d.threadM * d.threadN}>;
-  var a_reg: array<f32, ${d.threadM}>;
-  var b_reg: array<f32, ${d.threadN}>;
-${plainB ? `  var b_rows: array<i32, ${d.threadN}>;
-  for (var j = 0; j < THREAD_N; j++) {
-    b_rows[j] = cols[j] * K;
-  }
-` : ''}${aBase ? `  var a_rows: array<i32, ${d.threadM}>;
-  for (var k0 = 0; k0 < K; k0 += A_RUN) {
-    // The map once per row and run of A_RUN elements.
-    for (var i = 0; i < THREAD_M; i++) {
-      a_rows[i] = a_base(rows[i], k0);
-    }
-    for (var k = k0; k < k0 + A_RUN; k++) {
-      for (var i = 0; i < THREAD_M; i++) {
-        a_reg[i] = select(0.0, a[a_rows[i] + k], a_rows[i] != NO_ROW);
-      }
-${multiplyAdd('      ', plainB)}
-    }
-  }` : `  for (var k = 0; k < K; k++) {
-    for (var i = 0; i < THREAD_M; i++) {
-      a_reg[i] = load_a(rows[i], k);
-    }
-${multiplyAdd('    ', plainB)}
-  }`}
+  // the inner loop needs no bounds checks (and every lane of a subgroup takes part in it).
+${lines('  ', (i) => `let row_${i} = min(m0 + ${i}, M - 1);`, I)}
+${lines('  ', (j) => `let col_${j} = min(n0 + ${j * d.threads}, N - 1);`, J)}
+${plainB ? lines('  ', (j) => `let b_at_${j} = col_${j} * K;`, J) + '\n' : ''}${I.flatMap((i) => J.map((j) => `  var acc_${i}_${j} = 0.0;`)).join('\n')}
+${kLoop}
 
+  var acc = array<f32, ${d.threadM * d.threadN}>(${I.flatMap((i) => J.map((j) => `acc_${i}_${j}`)).join(', ')});
   for (var i = 0; i < THREAD_M; i++) {
     for (var j = 0; j < THREAD_N; j++) {
       let m = m0 + i;
@@ -444,17 +535,6 @@ ${multiplyAdd('    ', plainB)}
   };
 }
 
-/** The inner step of the barrier-free variant: load this k's B values, then the outer product. */
-function multiplyAdd(indent: string, plainB: boolean): string {
-  const lines = [
-    'for (var j = 0; j < THREAD_N; j++) {',
-    plainB ? '  b_reg[j] = b[b_rows[j] + k];' : '  b_reg[j] = load_b(cols[j], k);',
-    '}',
-    'for (var i = 0; i < THREAD_M; i++) {',
-    '  for (var j = 0; j < THREAD_N; j++) {',
-    '    acc[i * THREAD_N + j] = fma(a_reg[i], b_reg[j], acc[i * THREAD_N + j]);',
-    '  }',
-    '}',
-  ];
-  return lines.map((l) => indent + l).join('\n');
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
 }

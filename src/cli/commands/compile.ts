@@ -135,7 +135,7 @@ export const registerCompile: CommandRegistrar = (program: Command, io) => {
       if (opts.adapter) {
         limits = await withDevice(async (device) => {
           limitsFrom = `the adapter's: ${device.describe()}; kernel style ${device.kernelStyle}`;
-          return { ...device.limits, style: device.kernelStyle };
+          return { ...device.limits, style: device.kernelStyle, subgroupSize: device.subgroupSize };
         });
       }
       const plan = planModel(model, input, limits);
