@@ -191,7 +191,8 @@ export function renderMotion(options: MotionOptions, split: Split, index: number
   // so every model finds the object fast; which way it goes is only in the order of the frames.
   // The spinning triangle is always striped: a checker has a quarter turn's symmetry and halves
   // a single edge, while stripes put an oriented pattern in every token the object covers.
-  const mover = pair === ROTATION_PAIR ? { ...look(PAIR_SHAPES[pair]), texture: 'stripes' as const } : look(PAIR_SHAPES[pair]);
+  const drawn = look(PAIR_SHAPES[pair]);
+  const mover = pair === ROTATION_PAIR ? { ...drawn, texture: 'stripes' as const } : drawn;
   const poses = forwardPoses(pair, states, size, uniform);
   const offsets = options.tile ? latticeOffsets(poses, size) : [[0, 0] as const];
 

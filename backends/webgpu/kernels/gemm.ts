@@ -335,30 +335,29 @@ function tiledBody(label: string, M: number, N: number, tile: GemmTile, limits: 
   const tilesM = Math.ceil(M / tile.tileM);
   const tilesN = Math.ceil(N / tile.tileN);
   if (vec4 && tile.tileK % 4) throw new Error(`internal error: ${label}: vec4 staging needs TILE_K a multiple of 4`);
-  const stageScalar = `    // Stage A and B; out-of-range elements are zeros, so they add nothing.
-    for (var e = t; e < TILE_M * TILE_K; e += THREADS) {
-      let mm = e / TILE_K;
+  // Both operands are staged alike: `rows` of them from `first`, transposed into `${x}_tile`.
+  // Out-of-range elements are zeros, so they add nothing.
+  const operands = [
+    { x: 'a', rows: 'M', first: 'm0', tileRows: 'TILE_M' },
+    { x: 'b', rows: 'N', first: 'n0', tileRows: 'TILE_N' },
+  ] as const;
+  const stageScalar = operands
+    .map(
+      ({ x, rows, first, tileRows }) => `    for (var e = t; e < ${tileRows} * TILE_K; e += THREADS) {
+      let rr = e / TILE_K;
       let kk = e % TILE_K;
       var v = 0.0;
-      if (m0 + mm < M && k0 + kk < K) {
-        v = load_a(m0 + mm, k0 + kk);
+      if (${first} + rr < ${rows} && k0 + kk < K) {
+        v = load_${x}(${first} + rr, k0 + kk);
       }
-      a_tile[kk * TILE_M + mm] = v;
-    }
-    for (var e = t; e < TILE_N * TILE_K; e += THREADS) {
-      let nn = e / TILE_K;
-      let kk = e % TILE_K;
-      var v = 0.0;
-      if (n0 + nn < N && k0 + kk < K) {
-        v = load_b(n0 + nn, k0 + kk);
-      }
-      b_tile[kk * TILE_N + nn] = v;
-    }`;
+      ${x}_tile[kk * ${tileRows} + rr] = v;
+    }`,
+    )
+    .join('\n');
   // Staged a vec4 at a time: K is a multiple of 4, so a vec4 is wholly inside K or wholly past it.
-  const stageVec4 = (['a', 'b'] as const)
-    .map((x) => {
-      const [rows, first, tileRows] = x === 'a' ? ['M', 'm0', 'TILE_M'] : ['N', 'n0', 'TILE_N'];
-      return `    for (var e = t; e < ${tileRows} * (TILE_K / 4); e += THREADS) {
+  const stageVec4 = operands
+    .map(
+      ({ x, rows, first, tileRows }) => `    for (var e = t; e < ${tileRows} * (TILE_K / 4); e += THREADS) {
       let rr = e / (TILE_K / 4);
       let kk = (e % (TILE_K / 4)) * 4;
       var v = vec4<f32>(0.0);
@@ -366,8 +365,8 @@ function tiledBody(label: string, M: number, N: number, tile: GemmTile, limits: 
         v = ${x}[((${first} + rr) * K + k0 + kk) / 4];
       }
 ${[0, 1, 2, 3].map((c) => `      ${x}_tile[(kk + ${c}) * ${tileRows} + rr] = v[${c}];`).join('\n')}
-    }`;
-    })
+    }`,
+    )
     .join('\n');
   return {
     threads,
