@@ -10,7 +10,7 @@
 //     THREAD_M + THREAD_N workgroup reads per THREAD_M·THREAD_N multiply-adds);
 //   - plain row-major A and B with K a multiple of 4 are staged with vec4 reads.
 // CPU adapters (llvmpipe) get the barrier-free variant instead (GemmDirect), which on adapters
-// with fixed-size subgroups reads A once per subgroup and shares it by shuffles.
+// with fixed-size subgroups reads A once per subgroup and shares it by subgroup broadcasts.
 // Every read and write is bounds-checked, so M, N, K need not be multiples of the tiles, and a
 // caller's load_a is only ever called with 0 ≤ m < M, 0 ≤ k < K.
 import {
@@ -84,7 +84,7 @@ export const GEMM_DIRECT: GemmDirect = { threads: 16, threadM: 8, threadN: 4 };
  *   196×1536×384  85 / 133 → 79 / 82;   64×3072×768  132 / 177 → 75 / 99.
  * 16×2 measured about the same (12×2 ahead on three of four), 8×4 and 16×4 with subgroups only
  * 0–15 % ahead of GEMM_DIRECT, 8×8 and 32×1 behind it; 16×2 without subgroups 20–70 % behind.
- * As shipped (the step loop, see directBody), against GEMM_DIRECT: 784×576×192 62 → 37 ms,
+ * With the step loop (before the steps were written out, see directBody), against GEMM_DIRECT: 784×576×192 62 → 37 ms,
  * 3136×96×384 96 → 50, 64×3072×768 90 → 73; pst-tiny's narrow ones 4096×16×64 8.1 → 2.3,
  * 1024×128×32 4.6 → 2.0, 5184×16×48 8.0 → 2.4, a transposed dW 96×32×2304 7.8 → 2.3.
  */
@@ -465,14 +465,17 @@ function directBody(
   const step = (indent: string, k: string) =>
     `${lines(indent, (j) => (plainB ? `let b_${j} = b[b_at_${j} + ${k}];` : `let b_${j} = load_b(col_${j}, ${k});`), J)}\n` +
     I.flatMap((i) => J.map((j) => `${indent}acc_${i}_${j} = fma(a_${i}, b_${j}, acc_${i}_${j});`)).join('\n');
-  // S steps from one read per row: lane l reads A at k = q + l; step s takes lane s's value. A
-  // loop over s with a trip count the compiler cannot see is S (always, here), so that it is not
-  // unrolled: unrolled, llvmpipe took 2–4 s instead of ~1 s to compile a GEMM (at its first
-  // dispatch), which PST-T's 53 GEMMs pay on every process start.
+  // S steps from one read per row: lane l reads A at k = q + l; step s takes lane s's value. The
+  // S steps are written out with constant lane numbers (S always divides the shared k's): against
+  // a loop over s, CPU ms per dispatch on llvmpipe (min of 7–9 interleaved runs, under load)
+  // 784×576×192 37–43 → 33–36, 3136×96×384 50–52 → 42–43, 64×3072×768 73–76 → 61–66; the cost
+  // is compile time, ~0.5 s more per GEMM pipeline when Mesa's shader cache is cold (a loop
+  // unrolled by 2 or 4 gained a third of it or nothing).
   const shared = (indent: string, laneRead: (i: number) => string) =>
     `${lines(indent, (i) => `let a_lane_${i} = ${laneRead(i)};`, I)}\n` +
-    `${indent}let steps = u32(min(${S}, K - q));\n` +
-    `${indent}for (var s = 0u; s < steps; s++) {\n${lines(`${indent}  `, (i) => `let a_${i} = subgroupShuffle(a_lane_${i}, s);`, I)}\n${step(`${indent}  `, 'q + i32(s)')}\n${indent}}`;
+    range(S)
+      .map((s) => `${indent}{\n${lines(`${indent}  `, (i) => `let a_${i} = subgroupBroadcast(a_lane_${i}, ${s}u);`, I)}\n${step(`${indent}  `, `q + ${s}`)}\n${indent}}`)
+      .join('\n');
   const perThread = (indent: string, read: (i: number) => string, k: string) => `${lines(indent, (i) => `let a_${i} = ${read(i)};`, I)}\n${step(indent, k)}`;
   // The k's of one run [start, start + run): whole subgroups of them shared, the rest (run mod S)
   // read by each thread itself.
