@@ -16,7 +16,7 @@ import { Execution } from './executor.js';
 import { kernelCost } from '../../src/passes/kernel-cost.js';
 import type { ProfiledDispatch } from './profile.js';
 import { F32, planModel, type ModelInput, type ModelPlan } from './plan.js';
-import { f16Unavailable, storageOf, toFloat16Bits, type Precision } from './precision.js';
+import { f16Unavailable, storageOf, tensorBytesAt, toFloat16Bits, type Precision } from './precision.js';
 
 export type { KernelListing } from './lower-kernels.js';
 export { DEFAULT_LIMITS, planModel, planProgram, type ModelInput, type ModelPlan } from './plan.js';
@@ -169,7 +169,7 @@ export async function compileModel(
         }),
       measuredPeakBytes: () => execution.allocatedBytes(),
       profiledDispatches() {
-        const one = execution.dispatches.map((dispatch, i) => ({ dispatch, cost: kernelCost(graph, plan.steps[i]!.fused) }));
+        const one = execution.dispatches.map((dispatch, i) => ({ dispatch, cost: kernelCost(graph, plan.steps[i]!.fused, tensorBytesAt(fused, precision)) }));
         return Array.from({ length: plan.chunks }, () => one).flat();
       },
       destroy() {

@@ -14,6 +14,8 @@ export interface ProfilePeak {
   source: string;
   path: string;
   measuredAt: string;
+  /** Load average per core when the peak was measured (peak-cache.ts), where known. */
+  load?: number;
 }
 
 /** Time and work of a kernel or a group of kernels, and the rates they give. */
@@ -162,7 +164,8 @@ export function renderProfile(p: Profile, top = 25): string {
     groupTable('block', p.blocks),
     '',
     `sum of kernel times ${ms(p.kernelSumMs)} ms; whole pass ${ms(p.wholePassMs)} ms (median) — ${comparison}`,
-    `peak (${p.peak.source === 'cached' ? `cached ${p.peak.measuredAt}` : p.peak.source === 'measured' ? 'measured now' : 'measured now, cache not written'}, ${p.peak.path}): ` +
+    `peak (${p.peak.source === 'cached' ? `cached ${p.peak.measuredAt}` : p.peak.source === 'measured' ? 'measured now' : 'measured now, cache not written'}` +
+      `${p.peak.load !== undefined ? `, at load ${p.peak.load.toFixed(2)} per core` : ''}, ${p.peak.path}): ` +
       `${(p.peak.flopsPerSecond / 1e9).toFixed(1)} GFLOP/s (vec4 FMA chains), ${(p.peak.bytesPerSecond / 1e9).toFixed(2)} GB/s (vec4 copy)`,
     'FLOPs: 2 × the MACs of matrix products (elementwise work counts none: —); bytes: every tensor read or written once (a lower bound)',
   ];

@@ -8,9 +8,12 @@
 //   - Bytes: every tensor the kernel reads counted once (a read through a view counts at most
 //     the source's bytes, at most what the view covers), every param and bias read, and the
 //     output written: the traffic of a perfect cache, a lower bound of what the kernel moves.
+//     Each tensor's bytes are the memory plan's (4 per element in f32, 2 where --precision f16
+//     stores it as f16).
 import { size, type Graph, type NodeId } from '../ir/graph.js';
 import { blockOf, macsOf } from '../ir/analysis.js';
 import { kernelReads, kernelSources, type FusedKernel } from './fuse.js';
+import { FLOAT32_BYTES, type TensorBytes } from './plan-memory.js';
 
 /** The families a profile groups kernels by. */
 export type KernelFamily = 'GEMM' | 'attention' | 'LayerNorm' | 'elementwise' | 'reduce' | 'gather/copy' | 'loss' | 'optimizer';
@@ -22,8 +25,6 @@ export interface KernelCost {
   flops: number;
   bytes: number;
 }
-
-const F32 = 4;
 
 export function kernelFamily(kind: FusedKernel['kind']): KernelFamily {
   switch (kind) {
@@ -58,7 +59,7 @@ export function kernelFamily(kind: FusedKernel['kind']): KernelFamily {
   }
 }
 
-export function kernelCost(graph: Graph, k: FusedKernel): KernelCost {
+export function kernelCost(graph: Graph, k: FusedKernel, tensorBytes: TensorBytes = FLOAT32_BYTES): KernelCost {
   const node = (id: NodeId) => graph.nodes[id]!;
   const flops = 2 * k.nodes.reduce((sum, id) => sum + macsOf(graph, node(id)), 0);
   // Per source: the most any one read of it covers, never more than the source holds.
@@ -69,7 +70,7 @@ export function kernelCost(graph: Graph, k: FusedKernel): KernelCost {
     covered.set(r.source, Math.max(covered.get(r.source) ?? 0, seen));
   }
   for (const id of kernelSources(k)) if (!covered.has(id)) covered.set(id, size(node(id).shape));
-  let elements = size(node(k.out).shape);
-  for (const n of covered.values()) elements += n;
-  return { family: kernelFamily(k.kind), block: blockOf(node(k.out).label), flops, bytes: elements * F32 };
+  let bytes = tensorBytes(k.out, size(node(k.out).shape));
+  for (const [id, n] of covered) bytes += tensorBytes(id, n);
+  return { family: kernelFamily(k.kind), block: blockOf(node(k.out).label), flops, bytes };
 }

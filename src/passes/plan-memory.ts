@@ -29,7 +29,7 @@ const F32 = 4;
 /** Bytes a tensor takes on the device: float32 unless a backend stores it otherwise (f16). */
 export type TensorBytes = (id: NodeId, elements: number) => number;
 
-const FLOAT32_BYTES: TensorBytes = (_id, elements) => elements * F32;
+export const FLOAT32_BYTES: TensorBytes = (_id, elements) => elements * F32;
 
 /**
  * `keep`: materialised nodes held to the end besides the outputs (tests and debugging read them).

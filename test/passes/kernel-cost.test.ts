@@ -6,6 +6,7 @@ import { blockOf, costReport, macsOf } from '../../src/ir/analysis.js';
 import { compileProgram, need } from '../../src/passes/pipeline.js';
 import { kernelCost } from '../../src/passes/kernel-cost.js';
 import { tinyModel } from './helpers.js';
+import { tensorBytesAt } from '../../backends/webgpu/precision.js';
 
 const model = tinyModel('pst-tiny');
 const input = { batch: 2, frames: model.input.frames, size: model.input.size };
@@ -48,6 +49,26 @@ describe('kernelCost', () => {
         expect(cost.bytes).toBeLessThanOrEqual(4 * (k.M * k.K + k.N * k.K + k.M * k.N + k.N + (k.residual ? k.M * k.N : 0)));
       }
     }
+  });
+
+  it('bytes follow the storage: with --precision f16 a kernel between f16 tensors moves half', () => {
+    const f16 = tensorBytesAt(fused, 'f16');
+    const f32Tensors = new Set([...fused.graph.inputs, ...Object.values(fused.outputs)]);
+    let inner = 0;
+    for (const { k, cost } of costs) {
+      const half = kernelCost(fused.graph, k, f16);
+      expect(half.flops).toBe(cost.flops);
+      const touches = [k.out, ...k.nodes.flatMap((id) => fused.graph.nodes[id]!.inputs)];
+      if (touches.some((id) => f32Tensors.has(id))) {
+        expect(half.bytes).toBeLessThan(cost.bytes);
+      } else {
+        // Each tensor rounded up to whole 4-byte words.
+        expect(half.bytes).toBeGreaterThanOrEqual(cost.bytes / 2);
+        expect(half.bytes).toBeLessThanOrEqual(cost.bytes / 2 + 4 * 8);
+        inner++;
+      }
+    }
+    expect(inner).toBeGreaterThan(5);
   });
 
   it('names the block of the output: stage and block, the merge, embed and head', () => {

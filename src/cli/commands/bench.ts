@@ -263,7 +263,7 @@ export async function benchModels(
         const dispatches = c.profiled();
         const runs: number[][] = [];
         for (let i = 0; i < iters; i++) runs.push(await timeDispatches(device, dispatches.map((d) => d.dispatch), method));
-        const peakInfo = { flopsPerSecond: peak.peak.flopsPerSecond, bytesPerSecond: peak.peak.bytesPerSecond, source: peak.source, path: peak.path, measuredAt: peak.peak.measuredAt };
+        const peakInfo = { flopsPerSecond: peak.peak.flopsPerSecond, bytesPerSecond: peak.peak.bytesPerSecond, source: peak.source, path: peak.path, measuredAt: peak.peak.measuredAt, load: peak.peak.load };
         results[k]!.profile = buildProfile(
           dispatches.map((d) => ({ label: d.dispatch.label, cost: d.cost })),
           runs,
