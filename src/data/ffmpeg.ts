@@ -1,10 +1,11 @@
 // Video decoding with the FFmpeg binary that the `@ffmpeg-installer/ffmpeg` npm package ships (no
 // system install). A video is probed once (frame count by stream copy, no decoding; size from the
 // stream header); a clip's frames are then decoded in one run that outputs only the selected ones
-// as raw RGB.
+// as raw RGB. Each run is started by a small helper process (ffmpeg-host.ts), not by pstc's own.
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dataError } from './errors.js';
+import { runHosted, type HostedRun } from './ffmpeg-host.js';
 
 let cachedPath: string | undefined;
 
@@ -22,18 +23,28 @@ export function ffmpegPath(): string {
   }
 }
 
-function run(args: string[], maxBuffer = 1 << 30): Promise<{ stdout: Buffer; stderr: string; code: number }> {
-  const path = ffmpegPath();
-  return new Promise((resolve, reject) => {
+/** FFmpeg run from this process: what run() falls back to when the helper process cannot run. */
+function runHere(path: string, args: string[], maxBuffer: number): Promise<HostedRun> {
+  return new Promise((resolve) => {
     execFile(path, args, { encoding: 'buffer', maxBuffer }, (error, stdout, stderr) => {
       const spawnError = error as (NodeJS.ErrnoException & { code?: number | string }) | null;
       if (spawnError && typeof spawnError.code === 'string') {
-        reject(dataError('PST615', `cannot run FFmpeg (${path}): ${spawnError.message}`, { hint: 'check that the binary exists and is executable; reinstall with npm install' }));
+        resolve({ stdout, stderr: '', code: 1, spawnError: spawnError.message });
         return;
       }
       resolve({ stdout, stderr: stderr.toString('utf8'), code: spawnError ? Number(spawnError.code ?? 1) : 0 });
     });
   });
+}
+
+/** Runs FFmpeg (through the helper process: ffmpeg-host.ts) and returns its output and exit code. */
+async function run(args: string[], maxBuffer = 1 << 30): Promise<{ stdout: Buffer; stderr: string; code: number }> {
+  const path = ffmpegPath();
+  const result = await runHosted(path, args, maxBuffer).catch(() => runHere(path, args, maxBuffer));
+  if (result.spawnError !== undefined) {
+    throw dataError('PST615', `cannot run FFmpeg (${path}): ${result.spawnError}`, { hint: 'check that the binary exists and is executable; reinstall with npm install' });
+  }
+  return result;
 }
 
 export interface VideoInfo {
