@@ -25,6 +25,11 @@ export interface Dataset {
    * exactly the clips an uninterrupted one would. Datasets without augmentation ignore `epoch`.
    */
   read(index: number, epoch?: number): Promise<ClipSample>;
+  /**
+   * Classes 2k and 2k+1 are a clip and its reversal (synthetic:motion, or a set exported from it
+   * and read with `pairs=1`): evaluations also report order-pair accuracy (pairs.ts).
+   */
+  readonly orderPairs?: boolean;
   /** Releases open files; reading after close is an error. */
   close?(): Promise<void>;
   /** How to open this very dataset again in another thread (set by openData): a decode worker

@@ -37,6 +37,8 @@ export type VideoSpecOptions = Omit<DataSettings, 'format' | 'flipMap'> & {
   root?: string;
   val?: string;
   flipMap?: Map<number, number>;
+  /** `pairs=1`: classes 2k and 2k+1 are a clip and its reversal (a set exported from synthetic:motion). */
+  pairs?: boolean;
 };
 
 /** `rawframes:ANN.txt[,key=value…]` / `videos:ANN.txt[,key=value…]` — mmaction2 annotation lists. */
@@ -167,7 +169,7 @@ export function parseDataSpec(spec: string): DataSpec {
   }
 }
 
-const VIDEO_KEYS = ['root', 'val', 'tmpl', 'start', 'sampler', 'interval', 'clips', 'crops', 'scale', 'area', 'aspect', 'flip', 'flip_map', 'mean', 'std', 'seed'];
+const VIDEO_KEYS = ['root', 'val', 'tmpl', 'start', 'sampler', 'interval', 'clips', 'crops', 'scale', 'area', 'aspect', 'flip', 'flip_map', 'mean', 'std', 'seed', 'pairs'];
 
 /** `lo:hi` with 0 < lo ≤ hi. */
 function readRange(key: string, text: string, spec: string): [number, number] {
@@ -253,6 +255,10 @@ function parseVideoListSpec(kind: 'rawframes' | 'videos', body: string, text: st
       }
       case 'flip_map':
         options.flipMap = readFlipMap(value, text);
+        break;
+      case 'pairs':
+        if (value !== '0' && value !== '1') throw dataError('PST601', `\`${text}\`: \`pairs=${value}\` is not 0 or 1`, { expected: 'pairs=1 (classes 2k and 2k+1 are a clip and its reversal: report order-pair accuracy)' });
+        options.pairs = value === '1';
         break;
       case 'mean':
       case 'std':

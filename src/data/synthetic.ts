@@ -91,6 +91,7 @@ export class MotionDataset implements Dataset {
   readonly size: number;
   readonly classes: number;
   readonly classNames: readonly string[];
+  readonly orderPairs = true;
   readonly clipShape: readonly [number, number, number, number];
 
   constructor(

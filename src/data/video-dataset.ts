@@ -46,6 +46,8 @@ export interface PipelineOptions {
   mean: readonly number[];
   std: readonly number[];
   seed: number;
+  /** Classes 2k and 2k+1 are a clip and its reversal (`pairs=1`): order-pair accuracy is reported. */
+  orderPairs: boolean;
 }
 
 export interface OpenVideoOptions {
@@ -143,6 +145,7 @@ export class VideoPipelineDataset implements Dataset {
   readonly clipShape: readonly [number, number, number, number];
   /** Consecutive indices that are views (clips × crops) of one sample; 1 when training. */
   readonly views: number;
+  readonly orderPairs: boolean;
 
   constructor(
     readonly name: string,
@@ -158,6 +161,10 @@ export class VideoPipelineDataset implements Dataset {
     this.size = samples.length * this.views;
     this.classes = input.classes ?? Math.max(...samples.map((s) => s.labels[0]!)) + 1;
     this.clipShape = [3, input.frames, input.size, input.size];
+    this.orderPairs = options.orderPairs;
+    if (this.orderPairs && this.classes % 2) {
+      throw dataError('PST606', `${name}: pairs=1, but its ${this.classes} classes are odd in number: they cannot come in pairs (a clip and its reversal)`, { hint: 'drop pairs=1 (it is for sets exported from synthetic:motion)' });
+    }
   }
 
   /** The annotation behind an index (its views share one). */

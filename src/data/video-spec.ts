@@ -24,5 +24,6 @@ export function pipelineOptions(kind: 'rawframes' | 'videos', spec: VideoSpecOpt
     mean: spec.mean ?? IMAGENET_MEAN,
     std: spec.std ?? IMAGENET_STD,
     seed: spec.seed ?? 0,
+    orderPairs: spec.pairs ?? false,
   };
 }

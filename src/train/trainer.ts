@@ -334,11 +334,12 @@ function trimLog(path: string, step: number): void {
 }
 
 /**
- * For the order-pair metric: each of the head's classes' reversed partner when the data is the
- * order-only motion set (its classes pair 2k ↔ 2k+1), −1 for classes beyond the data's; else none.
+ * For the order-pair metric: each of the head's classes' reversed partner when the data's classes
+ * pair 2k ↔ 2k+1 as a clip and its reversal (Dataset.orderPairs), −1 for classes beyond the
+ * data's; else none.
  */
 export function orderPartners(dataset: Dataset, classes: number): number[] | undefined {
-  if (!dataset.name.startsWith('synthetic:motion')) return undefined;
+  if (!dataset.orderPairs) return undefined;
   const pairs = labelsOfPairs(dataset.classes);
   return Array.from({ length: classes }, (_, k) => (k < pairs.length ? pairs[k]! : -1));
 }

@@ -43,7 +43,7 @@ describe('pstc data export', () => {
   it('writes frame folders with their lists and class names, and a spec that reads them back', async () => {
     const spec = await exported('rawframes', 'png');
     const out = join(dir, 'rawframes-png');
-    expect(spec).toBe(`rawframes:${out}/train.txt,root=${out},val=${out}/val.txt,tmpl=img_{:05d}.png,mean=127.5:127.5:127.5,std=31.875:31.875:31.875,scale=32,area=1:1,aspect=1:1,flip=0`);
+    expect(spec).toBe(`rawframes:${out}/train.txt,root=${out},val=${out}/val.txt,tmpl=img_{:05d}.png,mean=127.5:127.5:127.5,std=31.875:31.875:31.875,scale=32,area=1:1,aspect=1:1,flip=0,pairs=1`);
     expect(readFileSync(join(out, 'train.txt'), 'utf8').trim().split('\n')).toHaveLength(8);
     expect(readFileSync(join(out, 'val.txt'), 'utf8').split('\n')[0]).toBe('val/clip_00000 8 0');
     expect(readdirSync(join(out, 'train', 'clip_00003'))).toHaveLength(8);
@@ -66,11 +66,16 @@ describe('pstc data export', () => {
     const evaluate = async (data: string) => {
       const r = await run(['eval', MODEL, '--weights', weights, '--data', data, '--batch', '4', '--workers', '1', '--json']);
       expect(r.code, r.stderr).toBe(0);
-      return JSON.parse(r.stdout) as { loss: number; top1: number };
+      return JSON.parse(r.stdout) as { loss: number; top1: number; pairAccuracy?: number };
     };
     const want = await evaluate(SET);
     const got = await evaluate(spec);
     expect(Math.abs(got.loss - want.loss)).toBeLessThan(2e-2);
+    // pairs=1 (in the exported spec): the order-pair metric, as on the set itself.
+    expect(want.pairAccuracy).toBeDefined();
+    expect(got.pairAccuracy).toBe(want.pairAccuracy);
+    const unpaired = await evaluate(spec.replace(',pairs=1', ''));
+    expect(unpaired.pairAccuracy).toBeUndefined();
     const npy = await exported('npy');
     expect(npy).toBe(`npy:${dir}/npy-jpg/train_clips.npy,${dir}/npy-jpg/train_labels.npy`);
     expect(existsSync(join(dir, 'npy-jpg', 'val_clips.npy'))).toBe(true);

@@ -60,7 +60,9 @@ describe('rawframes: and videos:', () => {
     const spec = parseDataSpec('rawframes:a.txt,root=r,tmpl={:05d}.jpg,sampler=uniform,clips=2,crops=3,area=0.3:1,flip=0,flip_map=86:87/93:94,val=b.txt');
     expect(spec).toMatchObject({ kind: 'rawframes', annotations: 'a.txt', options: { root: 'r', tmpl: '{:05d}.jpg', sampler: 'uniform', clips: 2, crops: 3, area: [0.3, 1], flip: 0, val: 'b.txt' } });
     expect(spec.kind === 'rawframes' && spec.options.flipMap!.get(87)).toBe(86);
-    for (const bad of ['videos:a.txt,b.txt', 'videos:a.txt,crops=2', 'videos:a.txt,sampler=random', 'videos:a.txt,area=1:0.5', 'videos:a.txt,flip=2', 'videos:a.txt,flip_map=1-2', 'videos:a.txt,rot=1']) {
+    expect(parseDataSpec('videos:a.txt,pairs=1')).toMatchObject({ options: { pairs: true } });
+    expect(parseDataSpec('videos:a.txt,pairs=0')).toMatchObject({ options: { pairs: false } });
+    for (const bad of ['videos:a.txt,pairs=yes', 'videos:a.txt,b.txt', 'videos:a.txt,crops=2', 'videos:a.txt,sampler=random', 'videos:a.txt,area=1:0.5', 'videos:a.txt,flip=2', 'videos:a.txt,flip_map=1-2', 'videos:a.txt,rot=1']) {
       expect(() => parseDataSpec(bad)).toThrow(DiagnosticError);
     }
   });

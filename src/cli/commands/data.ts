@@ -34,7 +34,7 @@ export interface ExportResult {
 /**
  * The spec that reads an exported set back as the clips it was written from: the motion set's own
  * normalisation ((v − 0.5) / 0.125, i.e. mean 127.5 and std 31.875 in 0–255 units), no resize,
- * crop or flip (a flip would turn "move right" into "move left").
+ * crop or flip (a flip would turn "move right" into "move left"); its classes in reversed pairs.
  */
 export function exportedSpec(format: ExportFormat, dir: string, hasVal: boolean, size: number, image: 'jpg' | 'png'): string {
   if (format === 'npy') return `npy:${join(dir, 'train_clips.npy')},${join(dir, 'train_labels.npy')}`;
@@ -51,6 +51,7 @@ export function exportedSpec(format: ExportFormat, dir: string, hasVal: boolean,
     'area=1:1',
     'aspect=1:1',
     'flip=0',
+    'pairs=1',
   ].join(',');
 }
 
