@@ -195,7 +195,13 @@ describe('emitGemm', () => {
     const p = problem(seed, M, N, K, M * N);
     p.a = randomArray(random, 2 * frame);
     const o: GemmOptions = { M, N, K, loadA, aElements: 2 * frame, bias: true, direct, ...(withBase ? { aBase } : {}) };
-    expect(emitGemm(o).wgsl).toContain(withBase ? `A row base once per row and run of ${run}` : 'A through load_a per element');
+    // With subgroups, runs that are not whole subgroups are read per lane through load_a instead,
+    // and shared like whole runs.
+    const S = direct.subgroup;
+    const usesBase = withBase && (!S || run % S === 0 || K < S);
+    const wgsl = emitGemm(o).wgsl;
+    expect(wgsl).toContain(usesBase ? `A row base once per row and run of ${run}` : 'A through load_a per element');
+    if (S && K >= S) expect(wgsl).toContain(`A read once per subgroup of ${S} k's`);
     const want = new Float64Array(M * N);
     for (let m = 0; m < M; m++) {
       for (let n = 0; n < N; n++) {
@@ -221,7 +227,7 @@ describe('emitGemm', () => {
     }
   });
 
-  it('direct, A shared across a subgroup: a row base per run of whole subgroups, runs shorter than one, and load_a per element', async (ctx) => {
+  it('direct, A shared across a subgroup: a row base per run of whole subgroups; runs shorter than one and no base through load_a per lane', async (ctx) => {
     const subgroup = device().kernelLimits().subgroupSize;
     if (!subgroup) return ctx.skip();
     const direct = { ...GEMM_DIRECT_SUBGROUP, subgroup };

@@ -203,7 +203,14 @@ export function emitGemm(o: GemmOptions): Kernel {
   if (aBase && (!Number.isInteger(aBase.run) || aBase.run < 1 || K % aBase.run)) {
     throw new Error(`internal error: ${label}: a_base run ${aBase.run} does not divide K = ${K}`);
   }
-  const directA = aBase && { source: requireFunction(aBase.fn, 'a_base', label), run: aBase.run };
+  // With subgroups, a run that is not whole subgroups of k's (the channel shift's groups of 4) is
+  // read per lane through load_a instead: one map evaluation and one read per row and subgroup of
+  // k's, shared by broadcasts, rather than every lane reading every element of its short runs
+  // (PST-T's channel-shifted qkv GEMMs; 3136×288×96 at 8×112², CPU ms per dispatch, min of 7 interleaved
+  // runs: 117 → 45, where a plain row-major A takes 40).
+  const S = variant.kind === 'direct' ? (variant.direct.subgroup ?? 0) : 0;
+  const runsShared = !aBase || !S || aBase.run % S === 0 || K < S;
+  const directA = aBase && runsShared ? { source: requireFunction(aBase.fn, 'a_base', label), run: aBase.run } : undefined;
   // The tiled variant stages plain row-major A and B with vec4 reads where K allows (see tiledBody).
   const vectorK = variant.kind === 'tiled' && !o.loadA && !o.loadB && K % 4 === 0 && variant.tile.tileK % 4 === 0;
   const body =
