@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 export interface HostedRun {
   stdout: Buffer;
   stderr: string;
-  /** FFmpeg's exit code; undefined when it could not be started (see spawnError). */
+  /** FFmpeg's exit code; 1 when it could not be started (then spawnError says why). */
   code: number;
   /** Why the binary could not be started (ENOENT, EACCES: the message), if it could not. */
   spawnError?: string;
