@@ -444,7 +444,8 @@ ${vec4 ? stageVec4 : stageScalar}
  * or undefined (load_a per element). plainB: B is row-major [N, K] (a weight), read at b[n·K + k]
  * without load_b. The block is written out unrolled in named scalars (acc_i_j, a_i, b_j): the
  * subgroup steps need constant lane numbers, and it keeps the JIT from having to find registers
- * for arrays; compiling it stays well under a second.
+ * for arrays. Writing the subgroup steps out costs compile time with a cold shader cache (see
+ * `shared` below).
  */
 function directBody(
   label: string,
