@@ -4,6 +4,7 @@
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import { consumers, size, type Graph, type Node, type NodeId } from '../../src/ir/graph.js';
 import { checkWeights } from '../../src/ir/params.js';
+import type { FusedGraph } from '../../src/passes/fuse.js';
 import { gather } from './gather.js';
 import * as grad from './grad-ops.js';
 import * as ops from './ops.js';
@@ -167,4 +168,20 @@ function checkLabelRange(labels: Float64Array, classes: number): void {
 /** A weight's data as float64 (its name and shape were checked on entry). */
 function paramValue(name: string, weights: ReferenceWeights): Float64Array {
   return Float64Array.from(weights.get(name)!.data);
+}
+
+/**
+ * The interpreter's values (every node kept) as a fused program stores them: the same, except at
+ * a LayerNorm folded into its GEMMs' loads, whose kernel stores its input's row statistics
+ * (fuse.ts LayerNormPrologue). Tests feed kernels these and compare their outputs with them.
+ */
+export function storedValues(fused: FusedGraph, values: ReadonlyMap<NodeId, Float64Array>): Map<NodeId, Float64Array> {
+  const stored = new Map(values);
+  for (const k of fused.kernels) {
+    if (k.kind !== 'layernorm_stats') continue;
+    const x = values.get(k.x.source);
+    if (!x) throw new Error(`storedValues: the interpreter kept no value of %${k.x.source}`);
+    stored.set(k.out, ops.layernormStats(k.x.map ? gather(x, k.x.map) : x, k.channels, k.eps));
+  }
+  return stored;
 }

@@ -27,6 +27,30 @@ export function layernorm(x: Float64Array, gamma: Float64Array, beta: Float64Arr
   return xhat.map((v, k) => v * gamma[k % dim]! + beta[k % dim]!);
 }
 
+/**
+ * Each row's (mean, 1/√(var + eps)), [rows, 2]: what a LayerNorm folded into its GEMMs' loads
+ * stores (fuse.ts LayerNormPrologue).
+ */
+export function layernormStats(x: Float64Array, dim: number, eps: number): Float64Array {
+  const stats = new Float64Array((2 * x.length) / dim);
+  const { inv } = normalizeRows(x, dim, eps);
+  for (let r = 0; r < x.length / dim; r++) {
+    let mean = 0;
+    for (let i = 0; i < dim; i++) mean += x[r * dim + i]!;
+    stats[2 * r] = mean / dim;
+    stats[2 * r + 1] = inv[r]!;
+  }
+  return stats;
+}
+
+/** The LayerNorm of x from its row statistics (layernormStats): what a GEMM's prologue computes. */
+export function layernormFromStats(x: Float64Array, stats: Float64Array, gamma: Float64Array, beta: Float64Array, dim: number): Float64Array {
+  return x.map((v, k) => {
+    const r = Math.floor(k / dim);
+    return (v - stats[2 * r]!) * stats[2 * r + 1]! * gamma[k % dim]! + beta[k % dim]!;
+  });
+}
+
 /** x̂ = (x − mean)/√(var + eps) per row of `dim` (biased variance), with each row's 1/√(var + eps). */
 export function normalizeRows(x: Float64Array, dim: number, eps: number): { xhat: Float64Array; inv: Float64Array } {
   const xhat = new Float64Array(x.length);

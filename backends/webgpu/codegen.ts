@@ -39,6 +39,11 @@ export interface LoadSpec {
   /** How grid indices address the operand; default: the same elements row-major (a reshape). */
   onGrid?: IndexMap;
   describes: string;
+  /**
+   * `fn <name>(at: i32, value: f32) -> f32` applied to every value read, with its flat offset
+   * (a GEMM's LayerNorm prologue); not applied where the map says zero.
+   */
+  transform?: string;
 }
 
 /** The map from the kernel's grid to the source tensor's index. */
@@ -57,7 +62,9 @@ export function mappedLoad(spec: LoadSpec): WgslFunction {
   const args = spec.params.map((p) => `${p}: i32`).join(', ');
   const guard = m.valid ? `  if (!${condToWGSL(m.valid, spec.params, spec.grid)}) {\n    return 0.0;\n  }\n` : '';
   return {
-    source: `fn ${spec.fn}(${args}) -> f32 {\n${guard}  return ${spec.binding}[${exprToWGSL(flat, spec.params, spec.grid)}];\n}`,
+    source: spec.transform
+      ? `fn ${spec.fn}(${args}) -> f32 {\n${guard}  let at = ${exprToWGSL(flat, spec.params, spec.grid)};\n  return ${spec.transform}(at, ${spec.binding}[at]);\n}`
+      : `fn ${spec.fn}(${args}) -> f32 {\n${guard}  return ${spec.binding}[${exprToWGSL(flat, spec.params, spec.grid)}];\n}`,
     describes: spec.describes,
   };
 }

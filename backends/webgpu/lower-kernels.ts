@@ -79,8 +79,8 @@ function lowerKernel(graph: Graph, k: FusedKernel, index: number, limits: Kernel
   };
   const operandShape = (r: TensorRead) => (r.map ? r.map.outShape : node(r.source).shape);
   const sourceElements = (r: TensorRead) => size(node(r.source).shape);
-  const load = (fn: string, binding: string, params: string[], grid: number[], r: TensorRead, onGrid?: IndexMap) =>
-    mappedLoad({ fn, binding, params, grid, shape: operandShape(r), map: r.map, describes: r.describes, ...(onGrid ? { onGrid } : {}) });
+  const load = (fn: string, binding: string, params: string[], grid: number[], r: TensorRead, onGrid?: IndexMap, transform?: string) =>
+    mappedLoad({ fn, binding, params, grid, shape: operandShape(r), map: r.map, describes: r.describes, ...(onGrid ? { onGrid } : {}), ...(transform ? { transform } : {}) });
   const tensor = (id: NodeId): Bound => ({ kind: 'tensor', node: id });
   const rowBase = (r: TensorRead, rows: number, cols: number) => {
     const base = rowBaseLoad({ fn: 'a_base', binding: 'a', params: ['m', 'k'], grid: [rows, cols], shape: operandShape(r), map: r.map, describes: r.describes });
@@ -119,7 +119,11 @@ function lowerKernel(graph: Graph, k: FusedKernel, index: number, limits: Kernel
         label,
         limits,
         fuses,
-        ...(k.a.map ? { loadA: load('load_a', 'a', ['m', 'k'], [M, K], k.a), aElements: sourceElements(k.a), ...rowBase(k.a, M, K) } : {}),
+        // A LayerNorm prologue always reads A through load_a (even row-major), which normalises.
+        ...(k.a.map || k.layerNorm
+          ? { loadA: load('load_a', 'a', ['m', 'k'], [M, K], k.a, undefined, k.layerNorm ? 'normalize_a' : undefined), aElements: sourceElements(k.a), ...rowBase(k.a, M, K) }
+          : {}),
+        ...(k.layerNorm ? { normalizeA: { channels: k.layerNorm.channels, rows: k.layerNorm.rows } } : {}),
         // A weight read through a reshape is read as stored; a transpose or an activation is not.
         ...(k.weight.map && !isRowMajorIdentity(k.weight.map)
           ? { loadB: load('load_b', 'b', ['n', 'k'], [N, K], k.weight), bElements: sourceElements(k.weight) }
@@ -135,6 +139,11 @@ function lowerKernel(graph: Graph, k: FusedKernel, index: number, limits: Kernel
       });
       binds = { a: bound(k.a), b: bound(k.weight), c: { kind: 'tensor', node: k.out } };
       if (k.bias !== null) binds.bias = param(k.bias);
+      if (k.layerNorm) {
+        binds.a_stats = tensor(k.layerNorm.stats);
+        binds.a_gamma = param(k.layerNorm.gamma);
+        binds.a_beta = param(k.layerNorm.beta);
+      }
       if (k.geluGrad) binds.gelu_x = bound(k.geluGrad);
       if (k.residual) binds.residual = bound(k.residual);
       break;
@@ -150,6 +159,20 @@ function lowerKernel(graph: Graph, k: FusedKernel, index: number, limits: Kernel
         ...(k.x.map ? { loadX: load('load_x', 'x', ['row', 'ch'], [k.rows, k.channels], k.x), xElements: sourceElements(k.x) } : {}),
       });
       binds = { x: bound(k.x), gamma: param(k.gamma), beta: param(k.beta), y: { kind: 'tensor', node: k.out } };
+      break;
+    }
+    case 'layernorm_stats': {
+      kernel = emitLayerNorm({
+        rows: k.rows,
+        channels: k.channels,
+        eps: k.eps,
+        label,
+        limits,
+        fuses,
+        statsOnly: true,
+        ...(k.x.map ? { loadX: load('load_x', 'x', ['row', 'ch'], [k.rows, k.channels], k.x), xElements: sourceElements(k.x) } : {}),
+      });
+      binds = { x: bound(k.x), y: tensor(k.out) };
       break;
     }
     case 'attention': {

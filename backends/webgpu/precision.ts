@@ -46,11 +46,14 @@ export function storageBytes(elements: number, type: Precision): number {
 
 /**
  * How each tensor of a fused forward is stored at `precision`: with f16, every param and every
- * activation but the graph's inputs (the clip) and outputs (features, logits), which stay f32.
+ * activation but the graph's inputs (the clip) and outputs (features, logits) and LayerNorm row
+ * statistics, which stay f32.
  */
 export function storageOf(fused: FusedGraph, precision: Precision): (id: NodeId) => Precision {
   if (precision === 'f32') return () => 'f32';
-  const float32 = new Set<NodeId>([...fused.graph.inputs, ...Object.values(fused.outputs)]);
+  // LayerNorm row statistics stay f32: a half-float mean would shift every normalised value.
+  const stats = fused.kernels.filter((k) => k.kind === 'layernorm_stats').map((k) => k.out);
+  const float32 = new Set<NodeId>([...fused.graph.inputs, ...Object.values(fused.outputs), ...stats]);
   return (id) => (float32.has(id) ? 'f32' : 'f16');
 }
 

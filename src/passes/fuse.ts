@@ -6,8 +6,12 @@
 //     operands read through views' maps (training: dX = dY·W reads the weight transposed,
 //     dW = dYᵀ·X reads two activations transposed), the `add` that accumulates a gradient
 //     folded into the epilogue like a residual;
-//   - layernorm, layernorm_grad, layernorm_normalized, window attention and its two gradient
-//     kernels, mean, cross_entropy(_grad): one kernel each, inputs read through maps;
+//   - layernorm whose value only GEMMs read as their A operand (through views or not), on a
+//     row-major input: a kernel that writes each row's mean and 1/σ only, and every reading GEMM
+//     normalises A as it loads it (prologue fusion: the normalised activation is never written;
+//     inference's norm1 and norm2; training keeps them, dW reads their output as B);
+//   - any other layernorm, layernorm_grad, layernorm_normalized, window attention and its two
+//     gradient kernels, mean, cross_entropy(_grad): one kernel each, inputs read through maps;
 //   - sum: a reduction kernel; a `mul` read only by a sum is folded into its load (dγ = Σ dy·x̂);
 //   - a lone gelu, add, scale, mul, gelu_grad or dropout: an elementwise kernel, reading through
 //     maps (dropout draws its mask from the counter-based RNG in the kernel);
@@ -37,10 +41,27 @@ interface KernelBase {
   out: NodeId;
 }
 
+/**
+ * A LayerNorm applied to a GEMM's A operand as it is loaded: A's read (`a`) is of the LayerNorm's
+ * input x, through the map the GEMM had over the LayerNorm's output (same shape, same row-major
+ * offsets), and the element at offset s becomes (x[s] − mean[r])·rstd[r]·γ[c] + β[c] with
+ * r = s / channels, c = s mod channels; padding the map adds stays 0.
+ */
+export interface LayerNormPrologue {
+  /** The LayerNorm node: its kernel (kind 'layernorm_stats') writes [rows, 2] = (mean, rstd) there. */
+  stats: NodeId;
+  gamma: NodeId;
+  beta: NodeId;
+  channels: number;
+  rows: number;
+}
+
 export type FusedKernel =
   | (KernelBase & {
       kind: 'gemm';
       a: TensorRead;
+      /** A LayerNorm folded into A's load, or null. */
+      layerNorm: LayerNormPrologue | null;
       /** The B operand [N, K]: a weight param, or (training) any tensor, through any map. */
       weight: TensorRead;
       bias: NodeId | null;
@@ -53,6 +74,8 @@ export type FusedKernel =
       K: number;
     })
   | (KernelBase & { kind: 'layernorm'; x: TensorRead; gamma: NodeId; beta: NodeId; eps: number; rows: number; channels: number })
+  /** A LayerNorm's row statistics only, [rows, 2] = (mean, 1/√(var + eps)), for GEMMs' prologues. */
+  | (KernelBase & { kind: 'layernorm_stats'; x: TensorRead; eps: number; rows: number; channels: number })
   | (KernelBase & { kind: 'attention'; qkv: TensorRead; table: NodeId; op: WindowAttentionOp; windows: number; tokens: number; channels: number })
   | (KernelBase & { kind: 'gelu'; x: TensorRead })
   | (KernelBase & { kind: 'add'; a: TensorRead; b: TensorRead })
@@ -100,6 +123,7 @@ export function kernelReads(k: FusedKernel): TensorRead[] {
     case 'gemm':
       return [k.a, k.weight, ...(k.geluGrad ? [k.geluGrad] : []), ...(k.residual ? [k.residual] : [])];
     case 'layernorm':
+    case 'layernorm_stats':
     case 'layernorm_normalized':
       return [k.x];
     case 'attention':
@@ -135,10 +159,19 @@ export function kernelReads(k: FusedKernel): TensorRead[] {
   }
 }
 
+/**
+ * Elements of the tensor a kernel writes: its node's, except a LayerNorm whose kernel writes only
+ * the row statistics (two per row).
+ */
+export function outputElements(graph: Graph, k: FusedKernel): number {
+  return k.kind === 'layernorm_stats' ? 2 * k.rows : size(graph.nodes[k.out]!.shape);
+}
+
 /** Every materialised node a kernel reads (activations and params). */
 export function kernelSources(k: FusedKernel): NodeId[] {
   const ids = kernelReads(k).map((r) => r.source);
   if (k.kind === 'gemm' && k.bias !== null) ids.push(k.bias);
+  if (k.kind === 'gemm' && k.layerNorm) ids.push(k.layerNorm.stats, k.layerNorm.gamma, k.layerNorm.beta);
   if (k.kind === 'layernorm') ids.push(k.gamma, k.beta);
   if (k.kind === 'layernorm_grad') ids.push(k.gamma);
   if (k.kind === 'attention' || k.kind === 'attention_grad_scores' || k.kind === 'attention_grad_qkv') ids.push(k.table);
@@ -179,6 +212,14 @@ export function fuse(graph: Graph): FusedGraph {
   };
   /** Muls read only by a sum: the sum reads their factors (no kernel of their own). */
   const foldedIntoSum = new Set<NodeId>();
+  /** LayerNorms applied in the A-loads of the GEMMs that read them (see LayerNormPrologue). */
+  const prologues = new Map<NodeId, LayerNormPrologue>();
+  for (const n of graph.nodes) {
+    if (n.op.kind !== 'layernorm' || !intoGemmLoads(graph, users, n.id)) continue;
+    const x = read(n.inputs[0]!);
+    if (x.map && !isRowMajorIdentity(x.map)) continue;
+    prologues.set(n.id, { stats: n.id, gamma: n.inputs[1]!, beta: n.inputs[2]!, ...rowsOf(n) });
+  }
 
   for (const n of graph.nodes) {
     if (absorbed.has(n.id)) continue;
@@ -189,7 +230,13 @@ export function fuse(graph: Graph): FusedGraph {
       case 'view':
         break;
       case 'linear': {
-        const a = read(n.inputs[0]!);
+        let a = read(n.inputs[0]!);
+        const layerNorm = prologues.get(a.source) ?? null;
+        if (layerNorm) {
+          // Read x itself where the GEMM read the LayerNorm's output: same shape, same offsets.
+          const x = read(node(a.source).inputs[0]!);
+          a = { ...a, source: x.source, describes: `${a.describes}, LayerNorm '${node(a.source).label}' applied on load` };
+        }
         const weight = read(n.inputs[1]!);
         let tail = n;
         const geluNode = soleUser(n.id, 'gelu');
@@ -228,6 +275,7 @@ export function fuse(graph: Graph): FusedGraph {
           nodes,
           out: tail.id,
           a,
+          layerNorm,
           weight,
           bias: op.bias ? n.inputs[2]! : null,
           gelu: geluNode !== null,
@@ -241,6 +289,10 @@ export function fuse(graph: Graph): FusedGraph {
       }
       case 'layernorm': {
         const x = read(n.inputs[0]!);
+        if (prologues.has(n.id)) {
+          kernels.push({ kind: 'layernorm_stats', nodes: [...viewsOf([x]), n.id], out: n.id, x, eps: op.eps, ...rowsOf(n) });
+          break;
+        }
         const channels = n.shape.at(-1)!;
         kernels.push({
           kind: 'layernorm',
@@ -409,6 +461,20 @@ export function fuse(graph: Graph): FusedGraph {
     return { param, node: r.view! };
   });
   return { graph, kernels, outputs, grads };
+}
+
+/**
+ * Whether every reader of `id` is a linear layer taking it as its A operand, directly or through
+ * views read only that way (then a LayerNorm at `id` can be applied in those GEMMs' loads).
+ */
+function intoGemmLoads(graph: Graph, users: NodeId[][], id: NodeId): boolean {
+  const readers = users[id]!;
+  if (!readers.length) return false;
+  return readers.every((u) => {
+    const n = graph.nodes[u]!;
+    if (n.op.kind === 'view') return intoGemmLoads(graph, users, u);
+    return n.op.kind === 'linear' && n.inputs[0] === id && n.inputs.indexOf(id, 1) < 0;
+  });
 }
 
 /** A view that leaves memory order unchanged (a reshape): reading through it is reading the tensor. */

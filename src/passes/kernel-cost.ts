@@ -12,7 +12,7 @@
 //     stores it as f16).
 import { size, type Graph, type NodeId } from '../ir/graph.js';
 import { blockOf, macsOf } from '../ir/analysis.js';
-import { kernelReads, kernelSources, type FusedKernel } from './fuse.js';
+import { kernelReads, kernelSources, outputElements, type FusedKernel } from './fuse.js';
 import { FLOAT32_BYTES, type TensorBytes } from './plan-memory.js';
 
 /** The families a profile groups kernels by. */
@@ -35,6 +35,7 @@ export function kernelFamily(kind: FusedKernel['kind']): KernelFamily {
     case 'attention_grad_qkv':
       return 'attention';
     case 'layernorm':
+    case 'layernorm_stats':
     case 'layernorm_grad':
     case 'layernorm_normalized':
       return 'LayerNorm';
@@ -69,8 +70,10 @@ export function kernelCost(graph: Graph, k: FusedKernel, tensorBytes: TensorByte
     const seen = r.map ? Math.min(whole, size(r.map.outShape)) : whole;
     covered.set(r.source, Math.max(covered.get(r.source) ?? 0, seen));
   }
+  // A LayerNorm prologue reads the row statistics (two per row), not the LayerNorm's output.
+  if (k.kind === 'gemm' && k.layerNorm) covered.set(k.layerNorm.stats, 2 * k.layerNorm.rows);
   for (const id of kernelSources(k)) if (!covered.has(id)) covered.set(id, size(node(id).shape));
-  let bytes = tensorBytes(k.out, size(node(k.out).shape));
+  let bytes = tensorBytes(k.out, outputElements(graph, k));
   for (const [id, n] of covered) bytes += tensorBytes(id, n);
   return { family: kernelFamily(k.kind), block: blockOf(node(k.out).label), flops, bytes };
 }

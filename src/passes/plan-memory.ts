@@ -7,7 +7,7 @@
 // sizes are known before anything runs, so the peak is a number `explain` and `bench` can print.
 // A kernel's output is alive at the step its inputs are read last, so no kernel reads and writes one buffer.
 import { size, type NodeId } from '../ir/graph.js';
-import { kernelSources, type FusedGraph } from './fuse.js';
+import { kernelSources, outputElements, type FusedGraph } from './fuse.js';
 
 export interface MemoryPlan {
   /** Buffer index of every materialised activation (kernel outputs and the clip input). */
@@ -55,12 +55,12 @@ export function planMemory(fused: FusedGraph, keep: readonly NodeId[] = [], tens
   // it never shares a buffer with them.
   const bytes = new Map<NodeId, number>();
   const interval = new Map<NodeId, [number, number]>();
-  const define = (id: NodeId, step: number) => {
-    bytes.set(id, tensorBytes(id, size(graph.nodes[id]!.shape)));
+  const define = (id: NodeId, step: number, elements: number) => {
+    bytes.set(id, tensorBytes(id, elements));
     interval.set(id, [step, lastRead.get(id) ?? step]);
   };
-  for (const id of graph.inputs) define(id, -1);
-  kernels.forEach((k, step) => define(k.out, step));
+  for (const id of graph.inputs) define(id, -1, size(graph.nodes[id]!.shape));
+  kernels.forEach((k, step) => define(k.out, step, outputElements(graph, k)));
 
   // The liveness bound: Σ bytes of the tensors alive at each step, at its largest.
   const delta = new Array<number>(end + 3).fill(0);

@@ -11,7 +11,7 @@
 //   memory: every tensor a kernel writes (and the clip) has a buffer that holds it, and no two
 //           tensors alive at the same step share one.
 import { inferShape, size, type Graph, type NodeId } from '../ir/graph.js';
-import { kernelSources, type FusedGraph } from './fuse.js';
+import { kernelSources, outputElements, type FusedGraph } from './fuse.js';
 import type { MemoryPlan } from './plan-memory.js';
 import type { Program } from './pipeline.js';
 
@@ -152,6 +152,7 @@ export function memoryProblems(fused: FusedGraph, memory: MemoryPlan): string[] 
     }
   });
   for (const id of Object.values(fused.outputs)) life.get(id)![1] = kernels.length;
+  const elements = new Map(kernels.map((k) => [k.out, outputElements(graph, k)] as const));
 
   for (const [id] of life) {
     const n = graph.nodes[id]!;
@@ -161,7 +162,8 @@ export function memoryProblems(fused: FusedGraph, memory: MemoryPlan): string[] 
       problems.push(`%${id} '${n.label}' has no buffer`);
       continue;
     }
-    if (bytes !== size(n.shape) * F32) problems.push(`%${id} '${n.label}' is planned as ${bytes} bytes, holds ${size(n.shape) * F32}`);
+    const holds = (elements.get(id) ?? size(n.shape)) * F32;
+    if (bytes !== holds) problems.push(`%${id} '${n.label}' is planned as ${bytes} bytes, holds ${holds}`);
     if (!(memory.buffers[slot]! >= bytes)) problems.push(`%${id} '${n.label}' (${bytes} bytes) is in buffer ${slot} of ${memory.buffers[slot]} bytes`);
   }
   const bySlot = new Map<number, NodeId[]>();

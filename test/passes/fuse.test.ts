@@ -6,6 +6,7 @@ import { interpret } from '../../backends/reference/interpreter.js';
 import * as ops from '../../backends/reference/ops.js';
 import type { NodeId } from '../../src/ir/graph.js';
 import { fuse, kernelSources, type FusedGraph, type TensorRead } from '../../src/passes/fuse.js';
+import { compileProgram, need } from '../../src/passes/pipeline.js';
 import type { WeightMap } from '../../src/weights/index.js';
 import { freshSeed, maxNormRelativeError } from '../webgpu/util.js';
 import { TINY_FAMILIES, graphAfter, randomClip, randomWeights, tinyModel } from './helpers.js';
@@ -26,10 +27,18 @@ function executeFused(fg: FusedGraph, clip: Float64Array, weights: WeightMap): {
   for (const k of fg.kernels) {
     let y: Float64Array;
     switch (k.kind) {
-      case 'gemm':
-        y = ops.linear(read(k.a), read(k.weight), k.bias !== null ? value(k.bias) : null, k.K, k.N);
+      case 'gemm': {
+        // A LayerNorm prologue normalises the source before the map gathers it (padding stays 0).
+        const ln = k.layerNorm;
+        const source = ln ? ops.layernormFromStats(value(k.a.source), value(ln.stats), value(ln.gamma), value(ln.beta), ln.channels) : value(k.a.source);
+        const a = k.a.map ? gather(source, k.a.map) : source;
+        y = ops.linear(a, read(k.weight), k.bias !== null ? value(k.bias) : null, k.K, k.N);
         if (k.gelu) y = ops.gelu(y);
         if (k.residual) y = ops.add(y, read(k.residual));
+        break;
+      }
+      case 'layernorm_stats':
+        y = ops.layernormStats(read(k.x), k.channels, k.eps);
         break;
       case 'layernorm':
         y = ops.layernorm(read(k.x), value(k.gamma), value(k.beta), k.channels, k.eps);
@@ -80,7 +89,7 @@ describe('fuse', () => {
     const graph = graphAfter(tinyModel('pst-tiny'), 'commute');
     const fused = fuse(graph);
     const kinds = fused.kernels.map((k) => k.kind);
-    // per block: LN1, qkv, attention, proj+residual, LN2, fc1+GELU, fc2+residual
+    // per block: LN1 statistics, qkv, attention, proj+residual, LN2 statistics, fc1+GELU, fc2+residual
     const blocks = graph.model.stages.reduce((n, s) => n + s.depth, 0);
     const gemms = fused.kernels.filter((k) => k.kind === 'gemm');
     expect(gemms.filter((k) => k.gelu)).toHaveLength(blocks);
@@ -99,5 +108,27 @@ describe('fuse', () => {
       for (const s of kernelSources(k)) expect(written.has(s)).toBe(true);
       written.add(k.out);
     }
+  });
+
+  it('folds norm1 and norm2 into the GEMMs that read them; LayerNorms read otherwise keep their kernel', () => {
+    const model = tinyModel('pst-tiny');
+    const graph = graphAfter(model, 'commute');
+    const fused = fuse(graph);
+    const blocks = graph.model.stages.reduce((n, s) => n + s.depth, 0);
+    const stats = fused.kernels.filter((k) => k.kind === 'layernorm_stats');
+    expect(stats).toHaveLength(2 * blocks);
+    for (const s of stats) expect(graph.nodes[s.out]!.label).toMatch(/\.norm[12]$/);
+    // Each is read by exactly one GEMM (qkv through the window maps, fc1 directly), as its prologue.
+    const prologues = fused.kernels.filter((k) => k.kind === 'gemm' && k.layerNorm);
+    expect(prologues.map((k) => (k.kind === 'gemm' ? k.layerNorm!.stats : -1)).sort((a, b) => a - b)).toEqual(stats.map((s) => s.out));
+    for (const k of prologues) if (k.kind === 'gemm') expect(k.a.source).toBe(graph.nodes[k.layerNorm!.stats]!.inputs[0]);
+    // The embedding's norm feeds the residual stream, the merges' read a gather, the final one the pool.
+    const full = fused.kernels.filter((k) => k.kind === 'layernorm').map((k) => graph.nodes[k.out]!.label);
+    expect(full).toContain('patch_embed.norm');
+    expect(full).toContain('norm');
+    expect(full.some((l) => l.endsWith('downsample.norm'))).toBe(true);
+    // Training: the weight gradient reads each norm's output as its B operand, so none is folded.
+    const train = need(compileProgram(model, { batch: 2, frames: model.input.frames, size: model.input.size }, { training: { labelSmoothing: 0.1 } }), 'fused', 'test');
+    expect(train.kernels.filter((k) => k.kind === 'layernorm_stats')).toHaveLength(0);
   });
 });

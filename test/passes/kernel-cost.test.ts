@@ -5,6 +5,7 @@ import { size } from '../../src/ir/graph.js';
 import { blockOf, costReport, macsOf } from '../../src/ir/analysis.js';
 import { compileProgram, need } from '../../src/passes/pipeline.js';
 import { kernelCost } from '../../src/passes/kernel-cost.js';
+import { kernelSources, outputElements } from '../../src/passes/fuse.js';
 import { tinyModel } from './helpers.js';
 import { tensorBytesAt } from '../../backends/webgpu/precision.js';
 
@@ -42,23 +43,28 @@ describe('kernelCost', () => {
 
   it('bytes: the output written and every source read at most once', () => {
     for (const { k, cost } of costs) {
-      const out = 4 * size(fused.graph.nodes[k.out]!.shape);
+      const out = 4 * outputElements(fused.graph, k);
       expect(cost.bytes).toBeGreaterThan(out);
+      if (k.kind === 'layernorm_stats') expect(out).toBe(4 * 2 * k.rows);
       if (k.kind === 'gemm') {
-        // A [M, K] and the weight [N, K] (both at most their sources), the output [M, N], and the bias.
-        expect(cost.bytes).toBeLessThanOrEqual(4 * (k.M * k.K + k.N * k.K + k.M * k.N + k.N + (k.residual ? k.M * k.N : 0)));
+        // A [M, K] and the weight [N, K] (both at most their sources), the output [M, N], and the
+        // bias; a LayerNorm prologue's row statistics [rows, 2], γ and β.
+        const ln = k.layerNorm ? 2 * k.layerNorm.rows + 2 * k.layerNorm.channels : 0;
+        expect(cost.bytes).toBeLessThanOrEqual(4 * (k.M * k.K + k.N * k.K + k.M * k.N + k.N + (k.residual ? k.M * k.N : 0) + ln));
       }
     }
   });
 
   it('bytes follow the storage: with --precision f16 a kernel between f16 tensors moves half', () => {
     const f16 = tensorBytesAt(fused, 'f16');
-    const f32Tensors = new Set([...fused.graph.inputs, ...Object.values(fused.outputs)]);
+    const stats = fused.kernels.flatMap((k) => (k.kind === 'layernorm_stats' ? [k.out] : []));
+    expect(stats.length).toBeGreaterThan(0);
+    const f32Tensors = new Set([...fused.graph.inputs, ...Object.values(fused.outputs), ...stats]);
     let inner = 0;
     for (const { k, cost } of costs) {
       const half = kernelCost(fused.graph, k, f16);
       expect(half.flops).toBe(cost.flops);
-      const touches = [k.out, ...k.nodes.flatMap((id) => fused.graph.nodes[id]!.inputs)];
+      const touches = [k.out, ...k.nodes.flatMap((id) => fused.graph.nodes[id]!.inputs), ...kernelSources(k)];
       if (touches.some((id) => f32Tensors.has(id))) {
         expect(half.bytes).toBeLessThan(cost.bytes);
       } else {

@@ -11,6 +11,7 @@ import type { Kernel } from '../../backends/webgpu/kernels/common.js';
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import { graphFor, randomClip, randomWeights, tinyModel } from '../passes/helpers.js';
 import { freshSeed, maxNormRelativeError, useDevice } from './util.js';
+import { outputElements } from '../../src/passes/fuse.js';
 
 /** The stated tolerance of f16 storage with f32 arithmetic, against float64 (max-norm relative). */
 const F16_TOLERANCE = 1e-2;
@@ -117,12 +118,17 @@ describe('f16 storage on the device', () => {
         expect(Math.max(features, logits), `seed ${seed}`).toBeGreaterThan(1e-4);
 
         const f32 = planModel(model, input, { ...f16.limits, style: f16.kernelStyle });
-        // Every tensor between kernels takes half the bytes; the clip and the outputs stay f32.
-        const float32 = new Set([...compiled.graph.inputs, ...Object.values(compiled.fused.outputs)]);
+        // Every tensor between kernels takes half the bytes; the clip, the outputs and the LayerNorm
+        // row statistics (two per row) stay f32.
+        const stats = compiled.fused.kernels.flatMap((k) => (k.kind === 'layernorm_stats' ? [k.out] : []));
+        expect(stats.length).toBeGreaterThan(0);
+        const float32 = new Set([...compiled.graph.inputs, ...Object.values(compiled.fused.outputs), ...stats]);
+        const kernelOf = new Map(compiled.fused.kernels.map((k) => [k.out, k]));
         let halved = 0;
         for (const [id, bytes] of compiled.memory.bytes) {
           const n = compiled.graph.nodes[id]!;
-          const elements = n.shape.reduce((a, b) => a * b, 1);
+          const k = kernelOf.get(id);
+          const elements = k ? outputElements(compiled.graph, k) : n.shape.reduce((a, b) => a * b, 1);
           expect(bytes, n.label).toBe(storageBytes(elements, float32.has(id) ? 'f32' : 'f16'));
           if (bytes < elements * 4) halved++;
         }

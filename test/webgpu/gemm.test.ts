@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { erf as erf64, gelu as gelu64 } from '../../backends/reference/erf.js';
+import { layernormFromStats, layernormStats } from '../../backends/reference/ops.js';
 import { ERF_WGSL, MIN_LIMITS } from '../../backends/webgpu/kernels/common.js';
 import { GEMM_DIRECT, GEMM_DIRECT_SUBGROUP, GEMM_TILES, chooseGemmDirect, chooseGemmVariant, emitGemm, type GemmDirect, type GemmOptions } from '../../backends/webgpu/kernels/gemm.js';
 import { freshSeed, maxNormRelativeError, randomArray, rng, runKernel, useDevice } from './util.js';
@@ -243,6 +244,68 @@ describe('emitGemm', () => {
     for (const [shape, zeros, run, withBase] of cases) {
       expect(await channelShiftError(shape, zeros, run, withBase, direct)).toBeLessThanOrEqual(TOLERANCE);
     }
+  });
+
+  // A LayerNorm folded into A's load (fuse.ts LayerNormPrologue): A's source is x [2·M rows, K]
+  // (two frames of M rows), read through the channel-group shift above with zeros (padding must
+  // stay 0, not β); every value read is normalised by its source row's statistics and its
+  // channel's γ, β, whichever frame it came from.
+  async function prologueError(variant: Pick<GemmOptions, 'tile' | 'direct'>, shape: { M: number; N: number; K: number; P: number; L: number; Z: number }, run: number | null): Promise<number> {
+    const { M, N, K, P, L, Z } = shape;
+    const frame = M * K;
+    const at = (m: number, k: number): number | null => (k % P >= L && k % P < L + Z ? null : (k % P < L ? 0 : frame) + m * K + k);
+    const zeroGuard = (value: string) => `if (k % ${P} >= ${L} && k % ${P} < ${L + Z}) { return ${value}; } `;
+    const offset = `select(${frame}, 0, k % ${P} < ${L}) + m * K`;
+    const loadA = { describes: 'channel-group shift', source: `fn load_a(m: i32, k: i32) -> f32 {\n  ${zeroGuard('0.0')}let at = ${offset} + k;\n  return normalize_a(at, a[at]);\n}` };
+    const aBase = run === null ? {} : { aBase: { fn: { describes: 'channel-group shift', source: `fn a_base(m: i32, k: i32) -> i32 {\n  ${zeroGuard('NO_ROW')}return ${offset};\n}` }, run } };
+    const seed = freshSeed();
+    const random = rng(seed);
+    const p = problem(seed, M, N, K, M * N);
+    // Rows with a mean far from 0 against their spread: the prologue must subtract it exactly.
+    const x = Float64Array.from(randomArray(random, 2 * frame), (v, i) => 3 + v + 0.5 * Math.floor(i / K));
+    p.a = Float32Array.from(x);
+    const gamma = randomArray(random, K);
+    const beta = randomArray(random, K);
+    const stats = layernormStats(Float64Array.from(p.a), K, 1e-5);
+    const normalised = layernormFromStats(Float64Array.from(p.a), stats, Float64Array.from(gamma), Float64Array.from(beta), K);
+    const o: GemmOptions = { M, N, K, loadA, aElements: 2 * frame, bias: true, normalizeA: { channels: K, rows: 2 * M }, ...aBase, ...variant };
+    const want = new Float64Array(M * N);
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let acc = p.bias[n]!;
+        for (let k = 0; k < K; k++) {
+          const i = at(m, k);
+          if (i !== null) acc += normalised[i]! * p.b[n * K + k]!;
+        }
+        want[m * N + n] = acc;
+      }
+    }
+    const kernel = emitGemm({ ...o, limits: device().kernelLimits() });
+    expect(kernel.wgsl).toContain('LayerNorm prologue');
+    const got = await runKernel(device(), kernel, { a: p.a, b: p.b, bias: p.bias, a_stats: Float32Array.from(stats), a_gamma: gamma, a_beta: beta }, 'c');
+    const error = maxNormRelativeError(got, want);
+    console.log(`gemm LayerNorm prologue ${variant.tile ? 'tiled' : `direct${variant.direct?.subgroup ? ' subgroup' : ''}`} (run ${run ?? 'none'}): error ${error.toExponential(2)} (seed ${seed})`);
+    return error;
+  }
+
+  it('applies a LayerNorm prologue to A as it loads it: tiled, direct, and shared across a subgroup, through a shift with zeros', async () => {
+    const shape = { M: 29, N: 21, K: 24, P: 8, L: 2, Z: 1 };
+    expect(await prologueError({ tile: GEMM_TILES.at(-1)! }, shape, null)).toBeLessThanOrEqual(TOLERANCE);
+    expect(await prologueError({ direct: GEMM_DIRECT }, shape, 1)).toBeLessThanOrEqual(TOLERANCE);
+    expect(await prologueError({ direct: GEMM_DIRECT }, shape, null)).toBeLessThanOrEqual(TOLERANCE);
+    const subgroup = device().kernelLimits().subgroupSize;
+    if (subgroup) {
+      const direct = { ...GEMM_DIRECT_SUBGROUP, subgroup };
+      const wide = { M: 29, N: 21, K: 6 * subgroup, P: 4 * subgroup, L: 2 * subgroup, Z: subgroup };
+      expect(await prologueError({ direct }, wide, subgroup)).toBeLessThanOrEqual(TOLERANCE);
+      expect(await prologueError({ direct }, shape, 1)).toBeLessThanOrEqual(TOLERANCE);
+    }
+  });
+
+  it('refuses a LayerNorm prologue whose load_a does not apply it', () => {
+    expect(() => emitGemm({ M: 4, N: 4, K: 4, normalizeA: { channels: 4, rows: 4 } })).toThrow(/needs loadA/);
+    const loadA = { describes: 'plain', source: 'fn load_a(m: i32, k: i32) -> f32 {\n  return a[m * K + k];\n}' };
+    expect(() => emitGemm({ M: 4, N: 4, K: 4, loadA, normalizeA: { channels: 4, rows: 4 } })).toThrow(/does not apply normalize_a/);
   });
 
   it('sizes the barrier-free block to N: as few columns per thread as cover it, at most GEMM_DIRECT\'s', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { layernormStats } from '../../backends/reference/ops.js';
 import { MIN_LIMITS } from '../../backends/webgpu/kernels/common.js';
 import { chooseLayerNormVariant, emitLayerNorm, ROW_CACHE_MAX_CHANNELS, type LayerNormOptions } from '../../backends/webgpu/kernels/layernorm.js';
 import { freshSeed, maxNormRelativeError, randomArray, rng, runKernel, useDevice } from './util.js';
@@ -72,6 +73,27 @@ describe('emitLayerNorm', () => {
     console.log(`layernorm x̂ ${rows}×${channels} (${variant}): error ${error.toExponential(2)} (seed ${seed})`);
     expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
   });
+
+  // Statistics only (a LayerNorm folded into its GEMMs' loads): mean and 1/σ per row, on rows
+  // with a large mean, narrow and wider than a row-per-thread kernel caches.
+  for (const [rows, channels] of [[9, 96], [5, 768]] as const) for (const variant of ['workgroup', 'thread'] as const) {
+    it(`row statistics only (statsOnly), ${rows}×${channels}, ${variant} per row`, async () => {
+      const seed = freshSeed();
+      const x = randomArray(rng(seed), rows * channels, 49, 51);
+      const kernel = emitLayerNorm({ rows, channels, statsOnly: true, limits: device().kernelLimits(), variant });
+      expect(kernel.bindings.map((b) => b.name)).toEqual(['x', 'y']);
+      const actual = await runKernel(device(), kernel, { x }, 'y');
+      const expected = layernormStats(Float64Array.from(x), channels, 1e-5);
+      expect(actual).toHaveLength(2 * rows);
+      // Relative to each statistic (1/σ ≈ 1.7 and the mean ≈ 50 are compared separately).
+      const error = Math.max(
+        maxNormRelativeError(actual.filter((_, i) => i % 2 === 0), expected.filter((_, i) => i % 2 === 0)),
+        maxNormRelativeError(actual.filter((_, i) => i % 2 === 1), expected.filter((_, i) => i % 2 === 1)),
+      );
+      console.log(`layernorm statistics ${rows}×${channels} (${variant}): error ${error.toExponential(2)} (seed ${seed})`);
+      expect(error, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
+    });
+  }
 
   it('one thread per row on direct-style adapters and for narrow rows, else a workgroup per row', () => {
     expect(chooseLayerNormVariant(768, { ...MIN_LIMITS, style: 'direct' }).kind).toBe('thread');

@@ -129,6 +129,14 @@ export interface GemmOptions {
   /** Elements of binding `a` when loadA reads a tensor of another shape. Default M·K. */
   aElements?: number;
   /**
+   * A LayerNorm applied to A as it is loaded (fuse.ts LayerNormPrologue): bindings `a_stats`
+   * ([rows, 2]: mean, 1/σ), `a_gamma` and `a_beta` ([channels]); the value at flat offset s of
+   * binding `a` becomes (a[s] − mean[r])·rstd[r]·γ[c] + β[c] with r = s / channels, c = s mod
+   * channels. Needs loadA, which must apply `normalize_a(at, value)` itself (codegen.ts
+   * mappedLoad's transform); the row-base path applies it here.
+   */
+  normalizeA?: { channels: number; rows: number };
+  /**
    * `fn load_b(n: i32, k: i32) -> f32` reading binding `b` through an index map (a transposed
    * weight, an activation). Default: row-major `b[n*K + k]`.
    */
@@ -211,12 +219,14 @@ export function emitGemm(o: GemmOptions): Kernel {
   const S = variant.kind === 'direct' ? (variant.direct.subgroup ?? 0) : 0;
   const runsShared = !aBase || !S || aBase.run % S === 0 || K < S;
   const directA = aBase && runsShared ? { source: requireFunction(aBase.fn, 'a_base', label), run: aBase.run } : undefined;
+  if (o.normalizeA && !o.loadA) throw new Error(`internal error: ${label}: a LayerNorm prologue needs loadA (applying normalize_a)`);
+  if (o.normalizeA && !o.loadA!.source.includes('normalize_a(')) throw new Error(`internal error: ${label}: load_a does not apply normalize_a`);
   // The tiled variant stages plain row-major A and B with vec4 reads where K allows (see tiledBody).
   const vectorK = variant.kind === 'tiled' && !o.loadA && !o.loadB && K % 4 === 0 && variant.tile.tileK % 4 === 0;
   const body =
     variant.kind === 'tiled'
       ? tiledBody(label, M, N, variant.tile, limits, vectorK)
-      : directBody(label, M, N, K, variant.direct, limits, directA, !o.loadB);
+      : directBody(label, M, N, K, variant.direct, limits, directA, !o.loadB, o.normalizeA !== undefined);
 
   const bindings: KernelBinding[] = [];
   const bind = (name: string, kind: KernelBinding['kind'], elements: number | undefined, description: string) =>
@@ -237,6 +247,24 @@ export function emitGemm(o: GemmOptions): Kernel {
       residualMap ? `residual via ${residualMap.describes}` : `residual [${M}, ${N}]`,
     );
   }
+  const ln = o.normalizeA;
+  if (ln) {
+    bind('a_stats', 'read-only-storage', 2 * ln.rows, `LayerNorm (mean, 1/σ) of A's rows [${ln.rows}, 2]`);
+    bind('a_gamma', 'read-only-storage', ln.channels, `LayerNorm weight [${ln.channels}]`);
+    bind('a_beta', 'read-only-storage', ln.channels, `LayerNorm bias [${ln.channels}]`);
+  }
+  // Row r = at / LN_C of the LayerNorm's input, channel at mod LN_C (LN_C is a constant, so the
+  // division is a multiply and shift).
+  const normalizeA = ln
+    ? `const LN_C: i32 = ${wgslInt(ln.channels)};
+
+fn normalize_a(at: i32, value: f32) -> f32 {
+  let r = at / LN_C;
+  let ch = at - r * LN_C;
+  return (value - a_stats[2 * r]) * a_stats[2 * r + 1] * a_gamma[ch] + a_beta[ch];
+}
+`
+    : '';
 
   // vec4 staging reads neither through load_a nor load_b (which would not type-check against
   // vec4 arrays).
@@ -271,6 +299,7 @@ export function emitGemm(o: GemmOptions): Kernel {
       (epilogueNames.length ? `, then ${epilogueNames.join(', ')}` : ''),
     `fuses: ${o.fuses?.length ? o.fuses.join(', ') : '(a single Linear)'}`,
     `A read through: ${o.loadA ? o.loadA.describes : 'row-major [M, K]'}`,
+    ...(ln ? [`A normalised as it is loaded (LayerNorm prologue: row statistics from a_stats, γ, β over ${ln.channels} channels)`] : []),
     `B read through: ${o.loadB ? o.loadB.describes : 'row-major [N, K]'}`,
     ...(o.geluGrad ? [`GELU input read through: ${o.geluGrad.describes}`] : []),
     `C written through: ${o.storeC ? o.storeC.describes : 'row-major [M, N]'}`,
@@ -286,7 +315,7 @@ const K: i32 = ${wgslInt(K)};
 ${body.constants}
 
 ${bindings.map(declare).join('\n')}
-${body.declarations}
+${body.declarations}${normalizeA ? `\n${normalizeA}` : ''}
 ${loadA}
 
 ${loadB}
@@ -456,6 +485,7 @@ function directBody(
   limits: KernelLimits,
   aBase: { source: string; run: number } | undefined,
   plainB: boolean,
+  normalizeA: boolean,
 ): GemmBody {
   checkFits(label, 'invocations per workgroup', d.threads, limits.maxComputeInvocationsPerWorkgroup);
   checkFits(label, 'invocations along x', d.threads, limits.maxComputeWorkgroupSizeX);
@@ -500,13 +530,15 @@ function directBody(
     ]
       .filter(Boolean)
       .join('\n');
+  // A's value at a flat offset (normalised by the LayerNorm prologue, if any).
+  const aAt = (at: string) => (normalizeA ? `normalize_a(${at}, a[${at}])` : `a[${at}]`);
   const kLoop = aBase
     ? `  for (var k0 = 0; k0 < K; k0 += ${run}) {
     // The map once per row and run of ${run} elements.
 ${lines('    ', (i) => `let base_${i} = a_base(row_${i}, k0);`, I)}
 ${lines('    ', (i) => `let live_${i} = base_${i} != NO_ROW;`, I)}
 ${lines('    ', (i) => `let a_at_${i} = select(0, base_${i}, live_${i});`, I)}
-${walk('    ', 'k0', (i) => `select(0.0, a[a_at_${i} + q + i32(sg_lane)], live_${i})`, (i) => `select(0.0, a[a_at_${i} + k], live_${i})`)}
+${walk('    ', 'k0', (i) => `select(0.0, ${aAt(`a_at_${i} + q + i32(sg_lane)`)}, live_${i})`, (i) => `select(0.0, ${aAt(`a_at_${i} + k`)}, live_${i})`)}
   }`
     : walk('  ', '0', (i) => `load_a(row_${i}, q + i32(sg_lane))`, (i) => `load_a(row_${i}, k)`);
   return {

@@ -6,7 +6,9 @@
 // loops over the row itself with no workgroup memory or barriers (CPU adapters, where a barrier
 // costs more than a row of work, and narrow rows, where a workgroup per row leaves threads idle).
 // Without the affine part (`affine: false`) it writes x̂ = (x − mean)/√(var + eps), which training
-// needs for dγ.
+// needs for dγ. With `statsOnly` it writes each row's (mean, 1/√(var + eps)) and nothing else: a
+// GEMM that reads the LayerNorm's output normalises its operand as it loads it (fuse.ts
+// LayerNormPrologue), from statistics computed here exactly as the full kernel computes them.
 import {
   entryPrologue,
   MIN_LIMITS,
@@ -41,6 +43,8 @@ export interface LayerNormOptions {
   fuses?: readonly string[];
   /** false: write x̂ only (no gamma, beta bindings). Default true. */
   affine?: boolean;
+  /** Write only y[2·row] = mean, y[2·row + 1] = 1/√(var + eps) (no gamma, beta, storeY). */
+  statsOnly?: boolean;
   /** Force the variant (tests); default chooseLayerNormVariant's. */
   variant?: LayerNormVariant['kind'];
 }
@@ -95,7 +99,8 @@ export function emitLayerNorm(o: LayerNormOptions): Kernel {
   const perThread = Math.ceil(channels / threads);
   if (variant.kind === 'workgroup') checkFits(label, 'bytes of workgroup memory', threads * 4, limits.maxComputeWorkgroupStorageSize);
 
-  const affine = o.affine ?? true;
+  const statsOnly = o.statsOnly ?? false;
+  const affine = !statsOnly && (o.affine ?? true);
   const bindings: KernelBinding[] = [
     { binding: 0, name: 'x', kind: 'read-only-storage', type: 'f32', elements: o.loadX ? o.xElements : rows * channels, description: o.loadX ? `x via ${o.loadX.describes}` : `x [${rows}, ${channels}]` },
     ...(affine
@@ -105,19 +110,26 @@ export function emitLayerNorm(o: LayerNormOptions): Kernel {
         ] satisfies KernelBinding[])
       : []),
   ];
-  bindings.push({ binding: bindings.length, name: 'y', kind: 'storage', type: 'f32', elements: o.storeY ? o.yElements : rows * channels, description: o.storeY ? `y via ${o.storeY.describes}` : `y [${rows}, ${channels}]` });
+  if (statsOnly && o.storeY) throw new Error(`internal error: ${label}: statistics are written row-major, not through store_y`);
+  bindings.push(
+    statsOnly
+      ? { binding: bindings.length, name: 'y', kind: 'storage', type: 'f32', elements: rows * 2, description: `(mean, 1/σ) [${rows}, 2]` }
+      : { binding: bindings.length, name: 'y', kind: 'storage', type: 'f32', elements: o.storeY ? o.yElements : rows * channels, description: o.storeY ? `y via ${o.storeY.describes}` : `y [${rows}, ${channels}]` },
+  );
   const loadX = o.loadX
     ? requireFunction(o.loadX, 'load_x', label)
     : `fn load_x(row: i32, ch: i32) -> f32 {\n  return x[row * C + ch];\n}`;
-  const storeY = o.storeY
+  const storeY = statsOnly
+    ? ''
+    : o.storeY
     ? requireFunction(o.storeY, 'store_y', label)
     : `fn store_y(row: i32, ch: i32, value: f32) {\n  y[row * C + ch] = value;\n}`;
 
   const header = headerComment([
-    `${label}: LayerNorm over the last dim${affine ? '' : ' (normalized x̂ only, no affine)'}, ${rows} rows × ${channels} channels, eps ${eps}`,
+    `${label}: LayerNorm over the last dim${statsOnly ? ' (row statistics only: mean and 1/σ, applied by the GEMMs that read it)' : affine ? '' : ' (normalized x̂ only, no affine)'}, ${rows} rows × ${channels} channels, eps ${eps}`,
     `fuses: ${o.fuses?.length ? o.fuses.join(', ') : '(a single LayerNorm)'}`,
     `x read through: ${o.loadX ? o.loadX.describes : 'row-major [rows, C]'}`,
-    `y written through: ${o.storeY ? o.storeY.describes : 'row-major [rows, C]'}`,
+    `y written through: ${statsOnly ? 'row-major [rows, 2]' : o.storeY ? o.storeY.describes : 'row-major [rows, C]'}`,
     describeVariant(variant, channels) + ', two-pass mean/variance',
   ]);
   const out = (v: string) => (affine ? `(${v} - mean) * inv_std * gamma[ch] + beta[ch]` : `(${v} - mean) * inv_std`);
@@ -147,12 +159,19 @@ ${entryPrologue({ threads, index: 'row', count: 'ROWS', per: 'workgroup' })}
   }
   let variance = workgroup_sum(t, squares) / f32(C);
   let inv_std = 1.0 / sqrt(variance + EPS);
-  for (var i = 0; i < PER_THREAD; i++) {
+${
+  statsOnly
+    ? `  if (t == 0) {
+    y[2 * row] = mean;
+    y[2 * row + 1] = inv_std;
+  }`
+    : `  for (var i = 0; i < PER_THREAD; i++) {
     let ch = t + i * THREADS;
     if (ch < C) {
       store_y(row, ch, ${out('values[i]')});
     }
-  }
+  }`
+}
 }`
       : rowPerThreadBody(threads, channels, (x) => `
   var sum = 0.0;
@@ -166,9 +185,15 @@ ${entryPrologue({ threads, index: 'row', count: 'ROWS', per: 'workgroup' })}
     let d = ${x.at('ch')} - mean;
     squares += d * d;
   }
-  let inv_std = 1.0 / sqrt(squares / f32(C) + EPS);
+  let inv_std = 1.0 / sqrt(squares / f32(C) + EPS);${
+    statsOnly
+      ? `
+  y[2 * row] = mean;
+  y[2 * row + 1] = inv_std;`
+      : `
   for (var ch = 0; ch < C; ch++) {
     store_y(row, ch, ${out(x.at('ch'))});
+  }`
   }`);
 
   const wgsl = `${header}
