@@ -10,7 +10,7 @@
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import type { ModelConfig } from '../../src/lang/model.js';
 import { size, type Graph } from '../../src/ir/graph.js';
-import type { FusedGraph } from '../../src/passes/fuse.js';
+import type { FusedGraph, FusionOptions } from '../../src/passes/fuse.js';
 import { need, runPipeline, startProgram, type Program } from '../../src/passes/pipeline.js';
 import { planMemory, type MemoryPlan } from '../../src/passes/plan-memory.js';
 import type { DeviceLimits } from './gpu-device.js';
@@ -83,10 +83,22 @@ interface Planned {
  * buffers are planned again at f16 sizes (the same liveness, smaller tensors).
  */
 function planned(program: Program, limits: KernelLimits, precision: Precision): Planned {
-  const done = runPipeline(program);
+  const done = runPipeline(program.passes.includes('fuse') ? program : { ...program, fusion: fusionFor(limits) });
   const fused = need(done, 'fused', 'webgpu plan');
   const memory = precision === 'f32' ? need(done, 'memory', 'webgpu plan') : planMemory(fused, [], tensorBytesAt(fused, precision));
   return { graph: fused.graph, fused, steps: lowerKernels(fused, limits, precision), memory };
+}
+
+/**
+ * The fusions the adapter's kernels favour. The LayerNorm prologue costs the barrier-free GEMM
+ * (CPU adapters) three more operations per A value and row in its inner loop, more than the LayerNorm kernel
+ * it saves: PST-T 8×112² on llvmpipe, its 12 fc1 GEMMs with the prologue against without (CPU ms,
+ * min of 15 interleaved runs) 761 against 679, the LayerNorm kernels 1–2 ms less each. Tiled
+ * GEMMs (GPUs) apply it while staging A, once per element and workgroup, and save the normalised
+ * activation's round trip through memory.
+ */
+function fusionFor(limits: KernelLimits): FusionOptions {
+  return { layerNormPrologue: limits.style !== 'direct' };
 }
 
 /** The largest activation a kernel binds, and that kernel. */

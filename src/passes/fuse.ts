@@ -6,10 +6,11 @@
 //     operands read through views' maps (training: dX = dY·W reads the weight transposed,
 //     dW = dYᵀ·X reads two activations transposed), the `add` that accumulates a gradient
 //     folded into the epilogue like a residual;
-//   - layernorm whose value only GEMMs read as their A operand (through views or not), on a
-//     row-major input: a kernel that writes each row's mean and 1/σ only, and every reading GEMM
-//     normalises A as it loads it (prologue fusion: the normalised activation is never written;
-//     inference's norm1 and norm2; training keeps them, dW reads their output as B);
+//   - layernorm whose value only GEMMs read as their A operand, each GEMM row one whole row of it
+//     (through views or not), on a row-major input: a kernel that writes each row's mean and 1/σ
+//     only, and every reading GEMM normalises A as it loads it (prologue fusion: the normalised
+//     activation is never written; inference's norm2 and the norm1 of blocks without a channel
+//     shift; training keeps them, dW reads their output as B);
 //   - any other layernorm, layernorm_grad, layernorm_normalized, window attention and its two
 //     gradient kernels, mean, cross_entropy(_grad): one kernel each, inputs read through maps;
 //   - sum: a reduction kernel; a `mul` read only by a sum is folded into its load (dγ = Σ dy·x̂);
@@ -20,7 +21,7 @@
 //   - a view read by a graph output (the features' N×C×D×H×W layout, a gradient whose param is
 //     read through a non-trivial view): the one copy kernel.
 import { consumers, size, type Graph, type Node, type NodeId, type WindowAttentionOp } from '../ir/graph.js';
-import { rowMajorStrides, stridedView, type IndexMap } from '../ir/indexmap.js';
+import { rowMajorStrides, stridedView, usesVar, type IndexMap } from '../ir/indexmap.js';
 
 /** How a kernel reads an operand: a materialised tensor, directly or through a view's map. */
 export interface TensorRead {
@@ -45,7 +46,8 @@ interface KernelBase {
  * A LayerNorm applied to a GEMM's A operand as it is loaded: A's read (`a`) is of the LayerNorm's
  * input x, through the map the GEMM had over the LayerNorm's output (same shape, same row-major
  * offsets), and the element at offset s becomes (x[s] − mean[r])·rstd[r]·γ[c] + β[c] with
- * r = s / channels, c = s mod channels; padding the map adds stays 0.
+ * r = s / channels, c = s mod channels; padding the map adds stays 0. Each GEMM row reads one
+ * whole source row (keepsRows), so c is the GEMM's k and r is the same for the whole row.
  */
 export interface LayerNormPrologue {
   /** The LayerNorm node: its kernel (kind 'layernorm_stats') writes [rows, 2] = (mean, rstd) there. */
@@ -178,7 +180,17 @@ export function kernelSources(k: FusedKernel): NodeId[] {
   return ids;
 }
 
-export function fuse(graph: Graph): FusedGraph {
+/** Fusions a backend may decline for its adapter (each on by default). */
+export interface FusionOptions {
+  /**
+   * LayerNorms into their GEMMs' A-loads (LayerNormPrologue). It saves writing and reading the
+   * normalised activation, and costs arithmetic in the GEMM's inner loop: the WebGPU backend keeps
+   * it for GPUs and declines it on CPU adapters, where it measured slower (backends/webgpu/plan.ts).
+   */
+  layerNormPrologue?: boolean;
+}
+
+export function fuse(graph: Graph, options: FusionOptions = {}): FusedGraph {
   const users = consumers(graph);
   const node = (id: NodeId): Node => graph.nodes[id]!;
   const absorbed = new Set<NodeId>();
@@ -214,7 +226,7 @@ export function fuse(graph: Graph): FusedGraph {
   const foldedIntoSum = new Set<NodeId>();
   /** LayerNorms applied in the A-loads of the GEMMs that read them (see LayerNormPrologue). */
   const prologues = new Map<NodeId, LayerNormPrologue>();
-  for (const n of graph.nodes) {
+  for (const n of options.layerNormPrologue === false ? [] : graph.nodes) {
     if (n.op.kind !== 'layernorm' || !intoGemmLoads(graph, users, n.id)) continue;
     const x = read(n.inputs[0]!);
     if (x.map && !isRowMajorIdentity(x.map)) continue;
@@ -472,9 +484,22 @@ function intoGemmLoads(graph: Graph, users: NodeId[][], id: NodeId): boolean {
   if (!readers.length) return false;
   return readers.every((u) => {
     const n = graph.nodes[u]!;
-    if (n.op.kind === 'view') return intoGemmLoads(graph, users, u);
+    if (n.op.kind === 'view') return keepsRows(n.op.map) && intoGemmLoads(graph, users, u);
     return n.op.kind === 'linear' && n.inputs[0] === id && n.inputs.indexOf(id, 1) < 0;
   });
+}
+
+/**
+ * Whether row (…) of the view is one whole row of its source, channel c from channel c (or all
+ * zeros): then each row of a GEMM reading it normalises with one row's statistics, read once per
+ * row, and γ[k], β[k] (kernels/gemm.ts normalizeA). Not so for the channel shift, whose channel
+ * groups come from different frames: that LayerNorm keeps its own kernel.
+ */
+function keepsRows(map: IndexMap): boolean {
+  const channel = map.outShape.length - 1;
+  const last = map.index.at(-1)!;
+  if (last.k !== 'var' || last.i !== channel || map.outShape[channel] !== map.inShape.at(-1)) return false;
+  return map.index.slice(0, -1).every((e) => !usesVar(e, channel)) && !(map.valid && usesVar(map.valid, channel));
 }
 
 /** A view that leaves memory order unchanged (a reshape): reading through it is reading the tensor. */

@@ -21,7 +21,7 @@ import type { TrainOptions } from '../ir/lower-train.js';
 import { differentiate } from './autodiff.js';
 import { recomputeBlocks } from './recompute.js';
 import { commuteRowViews } from './commute.js';
-import { fuse, type FusedGraph } from './fuse.js';
+import { fuse, type FusedGraph, type FusionOptions } from './fuse.js';
 import { planMemory, type MemoryPlan } from './plan-memory.js';
 import { verifyProgram } from './verify.js';
 
@@ -37,6 +37,8 @@ export interface Program {
   readonly input: InputSize;
   /** Present for a training program: lowered in train mode, differentiated by `autodiff`. */
   readonly training?: TrainingOptions;
+  /** Choices of `fuse` a backend makes for its adapter (default: all fusions, fuse.ts). */
+  readonly fusion?: FusionOptions;
   /** The names of the passes that made this program, in order. */
   readonly passes: readonly string[];
   /** From `lower` on: the graph IR. */
@@ -75,7 +77,7 @@ export function graphPass<N extends string>(name: N, does: string, rewrite: (gra
 
 /** What a pass keeps of a program when it replaces the graph. */
 function base(p: Program): Program {
-  return { model: p.model, input: p.input, passes: p.passes, ...(p.training ? { training: p.training } : {}) };
+  return { model: p.model, input: p.input, passes: p.passes, ...(p.training ? { training: p.training } : {}), ...(p.fusion ? { fusion: p.fusion } : {}) };
 }
 
 export const PASSES = [
@@ -94,8 +96,8 @@ export const PASSES = [
   graphPass('commute', 'move row-only views in front of the linear layer they follow (residual adds read one layout)', commuteRowViews, { folded: true }),
   {
     name: 'fuse',
-    does: 'the graph → kernels in graph order, views folded into their reads, epilogues fused',
-    run: (p: Program): Program => ({ ...p, fused: fuse(need(p, 'graph', 'fuse')), memory: undefined }),
+    does: 'the graph → kernels in graph order, views folded into their reads, epilogues and LayerNorm prologues fused',
+    run: (p: Program): Program => ({ ...p, fused: fuse(need(p, 'graph', 'fuse'), p.fusion), memory: undefined }),
   },
   {
     name: 'plan-memory',
@@ -112,13 +114,15 @@ export function isPassName(name: string): name is PassName {
 }
 
 /** A program no pass has touched yet. */
-export function startProgram(model: ModelConfig, input: InputSize, training?: TrainingOptions): Program {
-  return { model, input, passes: [], ...(training ? { training } : {}) };
+export function startProgram(model: ModelConfig, input: InputSize, training?: TrainingOptions, fusion?: FusionOptions): Program {
+  return { model, input, passes: [], ...(training ? { training } : {}), ...(fusion ? { fusion } : {}) };
 }
 
 export interface RunOptions {
   /** compileProgram: lower for training with these options (runPipeline takes them from the program). */
   training?: TrainingOptions;
+  /** compileProgram: the fusion choices (default fuse.ts's). */
+  fusion?: FusionOptions;
   /** Stop after this pass (default: run to the end). */
   until?: PassName;
   /** The pass list (default PASSES); tests give a shorter or longer one. */
@@ -149,5 +153,5 @@ export function runPipeline(program: Program, options: RunOptions = {}): Program
 
 /** The whole pipeline for a model at an input size (or up to `until`). */
 export function compileProgram(model: ModelConfig, input: InputSize, options: RunOptions = {}): Program {
-  return runPipeline(startProgram(model, input, options.training), options);
+  return runPipeline(startProgram(model, input, options.training, options.fusion), options);
 }

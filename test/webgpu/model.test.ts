@@ -20,13 +20,13 @@ const device = useDevice();
 const TOLERANCE = 1e-4;
 
 /** Compile, run, compare with the interpreter on the same float32 clip and weights. */
-async function againstInterpreter(model: ModelConfig, batch: number, seed: number, limits?: { maxStorageBufferBindingSize: number }) {
+async function againstInterpreter(model: ModelConfig, batch: number, seed: number, limits?: { maxStorageBufferBindingSize: number }, style?: 'tiled' | 'direct') {
   const input = { batch, frames: model.input.frames, size: model.input.size };
   const weights = randomWeights(model, seed);
   const graph = graphFor(model, input, 'fold');
   const clip = randomClip(graph, seed);
   const want = interpret(graph, { clip }, weights);
-  const compiled = await compileModel(device(), model, input, weights, limits ? { limits } : {});
+  const compiled = await compileModel(device(), model, input, weights, { ...(limits ? { limits } : {}), ...(style ? { style } : {}) });
   try {
     const got = await compiled.forward(Float32Array.from(clip));
     expect(got.featuresShape).toEqual(graph.nodes[graph.outputs.features]!.shape);
@@ -54,6 +54,17 @@ describe('whole tiny models against the interpreter', () => {
     }, 600_000);
   }
 });
+
+// The GPU kernels' style on this adapter: tiled GEMMs with the LayerNorms of norm1 (patch-shift
+// blocks) and norm2 folded into their loads, workgroup attention.
+it('pst-tiny in the tiled (GPU) kernel style, LayerNorms folded into GEMM loads: features and logits within 1e-4', async () => {
+  const seed = freshSeed();
+  const r = await againstInterpreter(tinyModel('pst-tiny'), 2, seed, undefined, 'tiled');
+  console.log(`pst-tiny tiled: features ${r.features.toExponential(2)}, logits ${r.logits.toExponential(2)} (seed ${seed})`);
+  expect(r.compiled.fused.kernels.some((k) => k.kind === 'layernorm_stats')).toBe(true);
+  expect(r.features, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
+  expect(r.logits, `seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
+}, 600_000);
 
 // Video Swin with a 3×10×10 window: 300 tokens, more than one workgroup of 256 threads, so the
 // attention kernel splits the queries and streams keys with an online softmax; the window shift

@@ -96,6 +96,19 @@ describe('fused kernels on the device', () => {
 });
 
 describe('kernel listing', () => {
+  it('folds LayerNorms into GEMM loads for tiled (GPU) kernels, and keeps their kernels for the barrier-free (CPU) ones', () => {
+    const model = tinyModel('pst-tiny');
+    const input = { batch: 1, frames: model.input.frames, size: model.input.size };
+    const kindsFor = (style: 'tiled' | 'direct') => planModel(model, input, { style }).fused.kernels.map((k) => k.kind);
+    const tiled = kindsFor('tiled');
+    const direct = kindsFor('direct');
+    expect(tiled).toContain('layernorm_stats');
+    expect(direct).not.toContain('layernorm_stats');
+    expect(tiled).toHaveLength(direct.length);
+    const prologue = planModel(model, input, { style: 'tiled' }).kernels.filter((k) => k.wgsl.includes('LayerNorm prologue'));
+    expect(prologue).toHaveLength(tiled.filter((k) => k === 'layernorm_stats').length);
+  });
+
   for (const family of ['pst-tiny', 'video-swin-tiny']) {
     it(`${family}: no copy-only kernel but the final layout; every view is read by a kernel`, () => {
       const model = tinyModel(family);

@@ -132,8 +132,10 @@ export interface GemmOptions {
    * A LayerNorm applied to A as it is loaded (fuse.ts LayerNormPrologue): bindings `a_stats`
    * ([rows, 2]: mean, 1/σ), `a_gamma` and `a_beta` ([channels]); the value at flat offset s of
    * binding `a` becomes (a[s] − mean[r])·rstd[r]·γ[c] + β[c] with r = s / channels, c = s mod
-   * channels. Needs loadA, which must apply `normalize_a(at, value)` itself (codegen.ts
-   * mappedLoad's transform); the row-base path applies it here.
+   * channels. A(m, k) must be channel k of its source row (fuse.ts keepsChannel; K = channels).
+   * Needs loadA, which must apply `normalize_a(at, value)` itself (codegen.ts mappedLoad's
+   * transform) for the paths that read through it; the barrier-free row-base path instead reads
+   * a run's row statistics once and γ[k], β[k] once per k (per lane with subgroups).
    */
   normalizeA?: { channels: number; rows: number };
   /**
@@ -493,6 +495,9 @@ function directBody(
     throw new Error(`internal error: ${label}: ${d.threads} threads are not whole subgroups of ${d.subgroup}`);
   }
   const S = d.subgroup ?? 0;
+  // The LayerNorm prologue on the row-base path: statistics per row and run, γ and β per k.
+  const rowStats = normalizeA && aBase !== undefined;
+  const setupK = (indent: string, k: string) => (rowStats ? `${indent}let ln_gamma = a_gamma[${k}];\n${indent}let ln_beta = a_beta[${k}];\n` : '');
   const tileN = d.threads * d.threadN;
   const tilesM = Math.ceil(M / d.threadM);
   const tilesN = Math.ceil(N / tileN);
@@ -510,11 +515,11 @@ function directBody(
   // is compile time, ~0.5 s more per GEMM pipeline when Mesa's shader cache is cold (a loop
   // unrolled by 2 or 4 gained a third of it or nothing).
   const shared = (indent: string, laneRead: (i: number) => string) =>
-    `${lines(indent, (i) => `let a_lane_${i} = ${laneRead(i)};`, I)}\n` +
+    `${setupK(indent, 'q + i32(sg_lane)')}${lines(indent, (i) => `let a_lane_${i} = ${laneRead(i)};`, I)}\n` +
     range(S)
       .map((s) => `${indent}{\n${lines(`${indent}  `, (i) => `let a_${i} = subgroupBroadcast(a_lane_${i}, ${s}u);`, I)}\n${step(`${indent}  `, `q + ${s}`)}\n${indent}}`)
       .join('\n');
-  const perThread = (indent: string, read: (i: number) => string, k: string) => `${lines(indent, (i) => `let a_${i} = ${read(i)};`, I)}\n${step(indent, k)}`;
+  const perThread = (indent: string, read: (i: number) => string, k: string) => `${setupK(indent, k)}${lines(indent, (i) => `let a_${i} = ${read(i)};`, I)}\n${step(indent, k)}`;
   // The k's of one run [start, start + run): whole subgroups of them shared, the rest (run mod S)
   // read by each thread itself.
   const run = aBase ? aBase.run : K;
@@ -530,15 +535,23 @@ function directBody(
     ]
       .filter(Boolean)
       .join('\n');
-  // A's value at a flat offset (normalised by the LayerNorm prologue, if any).
-  const aAt = (at: string) => (normalizeA ? `normalize_a(${at}, a[${at}])` : `a[${at}]`);
+  // A's value at a flat offset in row i's run: with the LayerNorm prologue normalised by the
+  // run's row statistics (read once per row and run) and γ, β of this k (read once per k).
+  const aAt = (i: number, at: string) => (rowStats ? `(a[${at}] - mean_${i}) * rstd_${i} * ln_gamma + ln_beta` : `a[${at}]`);
   const kLoop = aBase
     ? `  for (var k0 = 0; k0 < K; k0 += ${run}) {
     // The map once per row and run of ${run} elements.
 ${lines('    ', (i) => `let base_${i} = a_base(row_${i}, k0);`, I)}
 ${lines('    ', (i) => `let live_${i} = base_${i} != NO_ROW;`, I)}
-${lines('    ', (i) => `let a_at_${i} = select(0, base_${i}, live_${i});`, I)}
-${walk('    ', 'k0', (i) => `select(0.0, ${aAt(`a_at_${i} + q + i32(sg_lane)`)}, live_${i})`, (i) => `select(0.0, ${aAt(`a_at_${i} + k`)}, live_${i})`)}
+${lines('    ', (i) => `let a_at_${i} = select(0, base_${i}, live_${i});`, I)}${
+      rowStats
+        ? `\n    // A run reads channels k0… of one source row: its LayerNorm statistics once.\n` +
+          lines('    ', (i) => `let ln_row_${i} = a_at_${i} / LN_C;`, I) + '\n' +
+          lines('    ', (i) => `let mean_${i} = a_stats[2 * ln_row_${i}];`, I) + '\n' +
+          lines('    ', (i) => `let rstd_${i} = a_stats[2 * ln_row_${i} + 1];`, I)
+        : ''
+    }
+${walk('    ', 'k0', (i) => `select(0.0, ${aAt(i, `a_at_${i} + q + i32(sg_lane)`)}, live_${i})`, (i) => `select(0.0, ${aAt(i, `a_at_${i} + k`)}, live_${i})`)}
   }`
     : walk('  ', '0', (i) => `load_a(row_${i}, q + i32(sg_lane))`, (i) => `load_a(row_${i}, k)`);
   return {
