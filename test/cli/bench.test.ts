@@ -46,7 +46,7 @@ describe('pstc bench', () => {
     expect(r.stdout).toMatch(/latency median\s+[\d.]+ ms\s+[\d.]+ ms/);
     expect(r.stdout).toMatch(/input \(N C T H W\)\s+2×3×8×32×32\s+2×3×8×32×32/);
     expect(r.stdout).toMatch(/build \(pipelines, upload\)\s+[\d.]+ s\s+[\d.]+ s/);
-    expect(r.stdout).toMatch(/ratio of medians pst_t_tiny \/ \S+: \d+\.\d{3}/);
+    expect(r.stdout).toMatch(/ratio of medians pst_t_tiny \/ \S+: \d+\.\d{3} \(95 % interval \d+\.\d{3}–\d+\.\d{3} over 3 alternating pairs/);
     expect(r.stdout).toMatch(/adapter: \S/);
   });
 

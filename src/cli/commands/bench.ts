@@ -30,7 +30,7 @@ import { formatBytes, renderTable } from '../table.js';
 import { loadCommandModel } from '../model.js';
 import { cachedPeak } from '../peak-cache.js';
 import { buildProfile, renderProfile, type Profile } from '../profile-report.js';
-import { spread, type Spread } from '../spread.js';
+import { ratioOfMedians, spread, type Spread } from '../spread.js';
 import { timeDispatches, timingMethodOf, type ProfiledDispatch, type TimingMethod } from '../../../backends/webgpu/profile.js';
 
 export { spread, type Spread };
@@ -107,6 +107,8 @@ export interface BenchReport {
   results: BenchResult[];
   /** Median latency of the model (results[0]) over that of the baseline (results[1]). */
   ratio?: number;
+  /** The 95 % bootstrap interval of `ratio` over the alternating pairs of passes (spread.ts ratioOfMedians). */
+  ratioInterval?: { low: number; high: number; pairs: number };
   loader?: LoaderBench;
 }
 
@@ -273,8 +275,15 @@ export async function benchModels(
         );
       }
     }
-    const ratio = results.length > 1 ? results[0]!.latencyMs.median / results[1]!.latencyMs.median : undefined;
-    return { adapter: { ...device.info, capabilities: device.capabilities() }, mode, warmup, iters, results, ...(ratio !== undefined ? { ratio } : {}) };
+    const paired = results.length > 1 ? ratioOfMedians(samples[0]!, samples[1]!) : undefined;
+    return {
+      adapter: { ...device.info, capabilities: device.capabilities() },
+      mode,
+      warmup,
+      iters,
+      results,
+      ...(paired ? { ratio: paired.ratio, ratioInterval: { low: paired.low, high: paired.high, pairs: paired.pairs } } : {}),
+    };
   } finally {
     for (const c of compiled) c.destroy();
   }
@@ -322,7 +331,11 @@ export function renderBench(report: BenchReport): string {
     if (r.errorAgainstFloat64) lines.push(`error vs float64 of ${r.model} (${r.precision}): max-norm relative, the float64 interpreter on the same clip and weights (${r.errorAgainstFloat64.referenceSeconds.toFixed(1)} s)`);
   }
   if (report.ratio !== undefined) {
-    lines.push(`ratio of medians ${results[0]!.model} / ${results[1]!.model}: ${report.ratio.toFixed(3)}`);
+    const ci = report.ratioInterval;
+    lines.push(
+      `ratio of medians ${results[0]!.model} / ${results[1]!.model}: ${report.ratio.toFixed(3)}` +
+        (ci ? ` (95 % interval ${ci.low.toFixed(3)}–${ci.high.toFixed(3)} over ${ci.pairs} alternating pairs${ci.low <= 1 && ci.high >= 1 ? ': these passes do not tell the two apart' : ''})` : ''),
+    );
   }
   for (const r of results) {
     if (!r.profile) continue;
