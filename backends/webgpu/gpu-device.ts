@@ -48,6 +48,14 @@ export class MissingFeatureError extends Error {
   }
 }
 
+/** An environment variable the user set (PSTC_KERNELS, PSTC_LAYERNORM_PROLOGUE) has a value pstc does not know. */
+export class EnvironmentSettingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EnvironmentSettingError';
+  }
+}
+
 /** The device was lost (driver reset, destroy()); every later call fails with this. */
 export class DeviceLostError extends Error {
   constructor(reason: string, detail: string) {
@@ -210,7 +218,7 @@ export function isSoftwareAdapter(info: AdapterDescription): boolean {
 export function kernelStyleFor(info: AdapterDescription, forced?: string): KernelStyle {
   if (forced !== undefined && forced !== '') {
     if (!(KERNEL_STYLES as readonly string[]).includes(forced)) {
-      throw new Error(`PSTC_KERNELS=${forced} is not a kernel style; use one of: ${KERNEL_STYLES.join(', ')} (or unset it)`);
+      throw new EnvironmentSettingError(`PSTC_KERNELS=${forced} is not a kernel style; use one of: ${KERNEL_STYLES.join(', ')} (or unset it)`);
     }
     return forced as KernelStyle;
   }

@@ -13,7 +13,7 @@ import { size, type Graph } from '../../src/ir/graph.js';
 import type { FusedGraph, FusionOptions } from '../../src/passes/fuse.js';
 import { need, runPipeline, startProgram, type Program } from '../../src/passes/pipeline.js';
 import { planMemory, type MemoryPlan } from '../../src/passes/plan-memory.js';
-import type { DeviceLimits } from './gpu-device.js';
+import { EnvironmentSettingError, type DeviceLimits } from './gpu-device.js';
 import type { KernelStyle, KernelLimits } from './kernels/common.js';
 import { lowerKernels, type KernelListing, type LoweredKernel } from './lower-kernels.js';
 import { tensorBytesAt, type Precision } from './precision.js';
@@ -95,9 +95,14 @@ function planned(program: Program, limits: KernelLimits, precision: Precision): 
  * it saves: PST-T 8×112² on llvmpipe, its 12 fc1 GEMMs with the prologue against without (CPU ms,
  * min of 15 interleaved runs) 761 against 679, the LayerNorm kernels 1–2 ms less each. Tiled
  * GEMMs (GPUs) apply it while staging A, once per element and workgroup, and save the normalised
- * activation's round trip through memory.
+ * activation's round trip through memory (not yet timed on a GPU).
  */
-function fusionFor(limits: KernelLimits): FusionOptions {
+export function fusionFor(limits: KernelLimits, forced: string | undefined = globalThis.process?.env?.PSTC_LAYERNORM_PROLOGUE): FusionOptions {
+  // PSTC_LAYERNORM_PROLOGUE=on|off overrides, to time both on an adapter (bench/gpu.sh does).
+  if (forced !== undefined && forced !== '') {
+    if (forced !== 'on' && forced !== 'off') throw new EnvironmentSettingError(`PSTC_LAYERNORM_PROLOGUE=${forced} is not a setting; use on or off (or unset it)`);
+    return { layerNormPrologue: forced === 'on' };
+  }
   return { layerNormPrologue: limits.style !== 'direct' };
 }
 

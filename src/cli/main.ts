@@ -6,6 +6,7 @@ import { DiagnosticError, renderDiagnostics, type Diagnostic } from '../lang/dia
 import { readFromDisk } from '../lang/read-disk.js';
 import { processIO, type CliIO } from './io.js';
 import { UsageError } from './errors.js';
+import { EnvironmentSettingError } from '../../backends/webgpu/gpu-device.js';
 import { PSTC_VERSION } from './version.js';
 import { registerCheck } from './commands/check.js';
 import { registerFmt } from './commands/fmt.js';
@@ -60,7 +61,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       io.err(renderDiagnostics(e.diagnostics, { color: io.color, sources: sourcesOf(e.diagnostics) }));
       return 1;
     }
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof EnvironmentSettingError) {
       io.err(`pstc: ${e.message}`);
       return 2;
     }

@@ -6,6 +6,10 @@ import { interpret, storedValues } from '../../backends/reference/interpreter.js
 import type { LoweredKernel } from '../../backends/webgpu/lower-kernels.js';
 import { lowerKernels } from '../../backends/webgpu/lower-kernels.js';
 import { compileModel, planModel } from '../../backends/webgpu/runtime.js';
+import { fusionFor } from '../../backends/webgpu/plan.js';
+import { EnvironmentSettingError } from '../../backends/webgpu/device.js';
+import { MIN_LIMITS } from '../../backends/webgpu/kernels/common.js';
+import { runCli } from '../cli/run-cli.js';
 import { GraphBuilder, type Graph, type NodeId } from '../../src/ir/graph.js';
 import * as maps from '../../src/ir/maps.js';
 import { fuse } from '../../src/passes/fuse.js';
@@ -152,6 +156,33 @@ describe('memory plan', () => {
       expect(compiled.measuredPeakBytes()).toBe(a.plannedPeakBytes.total);
     } finally {
       compiled.destroy();
+    }
+  });
+});
+
+describe('settings from the environment', () => {
+  it('PSTC_LAYERNORM_PROLOGUE=on|off overrides the kernel style\'s choice; another value is the user\'s mistake, named', () => {
+    expect(fusionFor({ ...MIN_LIMITS, style: 'tiled' }, undefined)).toEqual({ layerNormPrologue: true });
+    expect(fusionFor({ ...MIN_LIMITS, style: 'direct' }, undefined)).toEqual({ layerNormPrologue: false });
+    expect(fusionFor({ ...MIN_LIMITS, style: 'direct' }, 'on')).toEqual({ layerNormPrologue: true });
+    expect(fusionFor({ ...MIN_LIMITS, style: 'tiled' }, 'off')).toEqual({ layerNormPrologue: false });
+    expect(() => fusionFor(MIN_LIMITS, 'yes')).toThrow(EnvironmentSettingError);
+    expect(() => fusionFor(MIN_LIMITS, 'yes')).toThrow(/PSTC_LAYERNORM_PROLOGUE=yes .*on or off/);
+  });
+
+  it('a bad PSTC_KERNELS or PSTC_LAYERNORM_PROLOGUE exits 2 with one line, not as an internal error', async () => {
+    for (const [name, value] of [['PSTC_KERNELS', 'fast'], ['PSTC_LAYERNORM_PROLOGUE', 'maybe']] as const) {
+      const saved = process.env[name];
+      process.env[name] = value;
+      try {
+        const r = await runCli(['bench', 'models/tiny/pst-tiny.pst', '--warmup', '0', '--iters', '1']);
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toContain(`${name}=${value}`);
+        expect(r.stderr).not.toContain('internal error');
+      } finally {
+        if (saved === undefined) delete process.env[name];
+        else process.env[name] = saved;
+      }
     }
   });
 });
