@@ -148,20 +148,10 @@ function lowerKernel(graph: Graph, k: FusedKernel, index: number, limits: Kernel
       if (k.residual) binds.residual = bound(k.residual);
       break;
     }
-    case 'layernorm': {
-      kernel = emitLayerNorm({
-        rows: k.rows,
-        channels: k.channels,
-        eps: k.eps,
-        label,
-        limits,
-        fuses,
-        ...(k.x.map ? { loadX: load('load_x', 'x', ['row', 'ch'], [k.rows, k.channels], k.x), xElements: sourceElements(k.x) } : {}),
-      });
-      binds = { x: bound(k.x), gamma: param(k.gamma), beta: param(k.beta), y: { kind: 'tensor', node: k.out } };
-      break;
-    }
+    case 'layernorm':
     case 'layernorm_stats': {
+      // The same kernel; for a LayerNorm folded into its GEMMs' loads, only the row statistics.
+      const statsOnly = k.kind === 'layernorm_stats';
       kernel = emitLayerNorm({
         rows: k.rows,
         channels: k.channels,
@@ -169,10 +159,11 @@ function lowerKernel(graph: Graph, k: FusedKernel, index: number, limits: Kernel
         label,
         limits,
         fuses,
-        statsOnly: true,
+        statsOnly,
         ...(k.x.map ? { loadX: load('load_x', 'x', ['row', 'ch'], [k.rows, k.channels], k.x), xElements: sourceElements(k.x) } : {}),
       });
       binds = { x: bound(k.x), y: tensor(k.out) };
+      if (k.kind === 'layernorm') Object.assign(binds, { gamma: param(k.gamma), beta: param(k.beta) });
       break;
     }
     case 'attention': {
