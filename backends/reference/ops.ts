@@ -33,11 +33,9 @@ export function layernorm(x: Float64Array, gamma: Float64Array, beta: Float64Arr
  */
 export function layernormStats(x: Float64Array, dim: number, eps: number): Float64Array {
   const stats = new Float64Array((2 * x.length) / dim);
-  const { inv } = normalizeRows(x, dim, eps);
-  for (let r = 0; r < x.length / dim; r++) {
-    let mean = 0;
-    for (let i = 0; i < dim; i++) mean += x[r * dim + i]!;
-    stats[2 * r] = mean / dim;
+  const { mean, inv } = normalizeRows(x, dim, eps);
+  for (let r = 0; r < mean.length; r++) {
+    stats[2 * r] = mean[r]!;
     stats[2 * r + 1] = inv[r]!;
   }
   return stats;
@@ -51,9 +49,10 @@ export function layernormFromStats(x: Float64Array, stats: Float64Array, gamma: 
   });
 }
 
-/** x̂ = (x − mean)/√(var + eps) per row of `dim` (biased variance), with each row's 1/√(var + eps). */
-export function normalizeRows(x: Float64Array, dim: number, eps: number): { xhat: Float64Array; inv: Float64Array } {
+/** x̂ = (x − mean)/√(var + eps) per row of `dim` (biased variance), with each row's mean and 1/√(var + eps). */
+export function normalizeRows(x: Float64Array, dim: number, eps: number): { xhat: Float64Array; mean: Float64Array; inv: Float64Array } {
   const xhat = new Float64Array(x.length);
+  const means = new Float64Array(x.length / dim);
   const inv = new Float64Array(x.length / dim);
   for (let r = 0; r < x.length; r += dim) {
     let mean = 0;
@@ -63,10 +62,11 @@ export function normalizeRows(x: Float64Array, dim: number, eps: number): { xhat
     for (let i = 0; i < dim; i++) variance += (x[r + i]! - mean) ** 2;
     variance /= dim;
     const s = 1 / Math.sqrt(variance + eps);
+    means[r / dim] = mean;
     inv[r / dim] = s;
     for (let i = 0; i < dim; i++) xhat[r + i] = (x[r + i]! - mean) * s;
   }
-  return { xhat, inv };
+  return { xhat, mean: means, inv };
 }
 
 export function gelu(x: Float64Array): Float64Array {

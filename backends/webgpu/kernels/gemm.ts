@@ -132,7 +132,7 @@ export interface GemmOptions {
    * A LayerNorm applied to A as it is loaded (fuse.ts LayerNormPrologue): bindings `a_stats`
    * ([rows, 2]: mean, 1/σ), `a_gamma` and `a_beta` ([channels]); the value at flat offset s of
    * binding `a` becomes (a[s] − mean[r])·rstd[r]·γ[c] + β[c] with r = s / channels, c = s mod
-   * channels. A(m, k) must be channel k of its source row (fuse.ts keepsChannel; K = channels).
+   * channels. Each row of A must be one whole source row, A(m, k) its channel k (fuse.ts keepsRows; K = channels).
    * Needs loadA, which must apply `normalize_a(at, value)` itself (codegen.ts mappedLoad's
    * transform) for the paths that read through it; the barrier-free row-base path instead reads
    * a run's row statistics once and γ[k], β[k] once per k (per lane with subgroups).
