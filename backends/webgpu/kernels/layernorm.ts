@@ -174,12 +174,15 @@ ${
 }
 }`
       : rowPerThreadBody(threads, channels, (x) => `
+  // Summed relative to the row's first value: one thread adds the whole row in sequence, and a
+  // mean large against the spread (a residual stream) would otherwise cost digits of the sum.
+  let shift = load_x(row, 0);
   var sum = 0.0;
   for (var ch = 0; ch < C; ch++) {
     ${x.cache('ch')}
-    sum += ${x.at('ch')};
+    sum += ${x.at('ch')} - shift;
   }
-  let mean = sum / f32(C);
+  let mean = shift + sum / f32(C);
   var squares = 0.0;
   for (var ch = 0; ch < C; ch++) {
     let d = ${x.at('ch')} - mean;
