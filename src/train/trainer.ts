@@ -93,6 +93,16 @@ export interface TrainResult {
   clipsPerSecond: number;
   dispatchesPerStep: number;
   plannedBytes: number;
+  /** Seconds building the training step before its first step: planning, compiling pipelines, uploading. */
+  buildSeconds?: number;
+  /**
+   * Warm steps only, comparable between runs whatever compiling cost: timed from the end of this
+   * session's first step to its last logged step, evaluations and checkpoints left out; absent
+   * when the session ran too few steps to time one.
+   */
+  warm?: { steps: number; seconds: number; clipsPerSecond: number };
+  /** Classes the data's labels range over: chance top-1 is 1/dataClasses. */
+  dataClasses?: number;
 }
 
 function trainError(code: string, message: string, hint: string, flag = '--data'): DiagnosticError {
@@ -163,6 +173,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
       if (fitted.note) say(fitted.note);
       recompute = fitted.plan.recompute;
     }
+    const buildStart = performance.now();
     const step = await TrainingStep.create(
       device,
       {
@@ -180,8 +191,9 @@ export async function train(run: TrainRun): Promise<TrainResult> {
       weights,
       optimizerState,
     );
+    const built = { buildSeconds: (performance.now() - buildStart) / 1000, dataClasses: data.train.classes };
     try {
-      return await loop(run, step, loader, data, state, totalSteps, logPath, partners);
+      return await loop(run, step, loader, data, state, totalSteps, logPath, partners, built);
     } finally {
       step.destroy();
     }
@@ -200,6 +212,7 @@ async function loop(
   totalSteps: number,
   logPath: string,
   partners: number[] | undefined,
+  built: Pick<TrainResult, 'buildSeconds' | 'dataClasses'> = {},
 ): Promise<TrainResult> {
   const s = run.settings;
   const say = run.onMessage ?? (() => undefined);
@@ -213,6 +226,17 @@ async function loop(
   let lastCheckpointStep: number | null = null;
   let current = start.step;
   const batches = loader.from(position);
+  // Warm-step timing (TrainResult.warm): starts once this session's first step has finished on the
+  // device (its pipelines' first use stays out), read at logged steps (synced anyway); the time
+  // evaluations and checkpoints take is left out.
+  const warm = { on: false, from: 0, clipsFrom: 0, stepsFrom: 0, paused: 0, seconds: 0, clips: 0, steps: 0 };
+  const untimed = async (work: () => Promise<unknown>): Promise<void> => {
+    if (!warm.on) return void (await work());
+    await step.readMetrics(); // the steps submitted so far finish inside the timed span
+    const t = performance.now();
+    await work();
+    warm.paused += performance.now() - t;
+  };
 
   const checkpoint = async (): Promise<void> => {
     const state: TrainState = { step: current, epoch: position.epoch, batchInEpoch: position.batch, seed: s.seed, settings: start.settings };
@@ -244,6 +268,10 @@ async function loop(
       current++;
       windowClips += s.batch;
       clipsDone += s.batch;
+      if (!warm.on && current === start.step + 1 && current < totalSteps) {
+        await step.readMetrics(); // waits for the first step
+        Object.assign(warm, { on: true, from: performance.now(), clipsFrom: clipsDone, stepsFrom: current });
+      }
 
       const logNow = current % s.logEvery === 0 || current === totalSteps;
       if (logNow) {
@@ -260,6 +288,7 @@ async function loop(
           );
         }
         const now = performance.now();
+        if (warm.on) Object.assign(warm, { seconds: (now - warm.from - warm.paused) / 1000, clips: clipsDone - warm.clipsFrom, steps: current - warm.stepsFrom });
         const at = { step: current, total: totalSteps, epoch: position.epoch, lr, microBatch: s.batch / s.accumulate, pairs: partners !== undefined };
         const record = progressOf(m, at, windowClips / ((now - windowStart) / 1000), (now - startTime) / 1000, current - start.step);
         step.resetMetrics();
@@ -268,8 +297,8 @@ async function loop(
         log({ kind: 'train', ...record });
         run.onProgress?.(record);
       }
-      if (current % s.checkpointEvery === 0 && current < totalSteps) await checkpoint();
-      if (s.evalEvery > 0 && current % s.evalEvery === 0 && current < totalSteps) await evaluation();
+      if (current % s.checkpointEvery === 0 && current < totalSteps) await untimed(checkpoint);
+      if (s.evalEvery > 0 && current % s.evalEvery === 0 && current < totalSteps) await untimed(evaluation);
     }
   } finally {
     await batches.return(undefined);
@@ -287,6 +316,8 @@ async function loop(
     clipsPerSecond: clipsDone / seconds,
     dispatchesPerStep: step.dispatchesPerStep,
     plannedBytes: step.plannedBytes(),
+    ...built,
+    ...(warm.steps > 0 && warm.seconds > 0 ? { warm: { steps: warm.steps, seconds: warm.seconds, clipsPerSecond: warm.clips / warm.seconds } } : {}),
   };
   if (stopped === 'done') writeFileAtomic(join(run.out, 'summary.json'), `${JSON.stringify(result, null, 2)}\n`);
   return result;
