@@ -7,6 +7,7 @@ import type { Expr, GridBlock, Member, PathSegment } from './ast.js';
 import type { Reporter } from './report.js';
 import type { Span } from './span.js';
 import { DATA_KEY_HINTS, DATA_KEYS } from './data-config.js';
+import { TRAIN_KEY_HINTS, TRAIN_KEY_NAMES } from './train-config.js';
 import { didYouMean } from './values.js';
 
 export type Setting = (
@@ -308,6 +309,7 @@ export const modelSchema: Schema = {
     head: { what: 'a head property: pool, dropout, classes', props: ['pool', 'dropout', 'classes'], sections: {} },
     stage: stageSchema,
     data: { what: `a data property: ${DATA_KEYS.join(', ')}`, props: DATA_KEYS, sections: {}, hints: DATA_KEY_HINTS },
+    train: { what: `a train property: ${TRAIN_KEY_NAMES.join(', ')}`, props: TRAIN_KEY_NAMES, sections: {}, hints: TRAIN_KEY_HINTS },
     ...shiftOverrides,
   },
   indexed: ['stage'],

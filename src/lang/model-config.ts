@@ -17,6 +17,7 @@ import type {
 } from './model.js';
 import type { Reporter } from './report.js';
 import { readDataSection } from './data-config.js';
+import { readTrainSection } from './train-config.js';
 import { configProblems, foldChannels, headDim, MAX_WIDTH, patternReach, shiftedHeads } from './facts.js';
 import { evaluateSetting, type BuiltShift, type ShiftBuilder, type ShiftRef } from './shifts.js';
 import type { Span } from './span.js';
@@ -48,8 +49,20 @@ export function elaborateModel(name: string, nameSpan: Span, body: BodyNode, ctx
   const stages = m.stages(nameSpan, embed?.dim);
   const dataNode = body.sections.get('data');
   const data = dataNode && readDataSection(dataNode, ctx.ev, ctx.r, head?.classes);
-  if (ctx.r.failed || !input || !embed || !finalNorm || head === undefined || !stages || (dataNode && !data)) return undefined;
-  const model: ModelConfig = { name, embed, stages, finalNorm: finalNorm === 'layernorm', head, input, ...(data ? { data } : {}), span: nameSpan };
+  const trainNode = body.sections.get('train');
+  const trainDefaults = trainNode && readTrainSection(trainNode, ctx.ev, ctx.r);
+  if (ctx.r.failed || !input || !embed || !finalNorm || head === undefined || !stages || (dataNode && !data) || (trainNode && !trainDefaults)) return undefined;
+  const model: ModelConfig = {
+    name,
+    embed,
+    stages,
+    finalNorm: finalNorm === 'layernorm',
+    head,
+    input,
+    ...(data ? { data } : {}),
+    ...(trainDefaults ? { train: trainDefaults } : {}),
+    span: nameSpan,
+  };
   // What lowering and the backends need beyond the values themselves (facts.ts owns the rules).
   for (const p of configProblems(model)) {
     const span = m.pointAt(p.stage, p.fields) ?? stages[p.stage]?.span ?? nameSpan;

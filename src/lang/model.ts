@@ -2,6 +2,7 @@
 // default and sweep axis resolved. This is the only thing later phases (src/ir, src/weights, the
 // backends) read from the language: they never see syntax.
 import type { DataConfig } from './data-config.js';
+import type { TrainConfig } from './train-config.js';
 import type { Span } from './span.js';
 
 /** What happens at the first and last frame when a shift reads outside the clip. */
@@ -100,6 +101,9 @@ export interface ModelConfig {
   /** The `data { … }` section (preset values filled in), when the model has one: what train and
    *  eval read when no --data is given. */
   data?: DataConfig;
+  /** The `train { … }` section (inherited settings included), when the model has one: the
+   *  training defaults `pstc train` and `pstc ablate` use where no flag is given. */
+  train?: TrainConfig;
   /** Where the model was declared (for diagnostics from later phases). */
   span?: Span;
 }
