@@ -136,7 +136,7 @@ function checkTogether(node: SectionNode, t: TrainConfig, r: Reporter): boolean 
     ok = false;
   }
   if (ok && t.warmup !== undefined && t.steps !== undefined && t.warmup >= t.steps) {
-    r.warning('PST291', later('warmup', 'steps'), `warm-up of ${t.warmup} steps in a run of ${t.steps}: the learning rate never reaches its peak schedule`, {
+    r.warning('PST291', later('warmup', 'steps'), `a warm-up of ${t.warmup} steps in a run of ${t.steps}: the cosine schedule never starts`, {
       hint: 'make `warmup` a fraction of `steps` (a tenth is common)',
     });
   }
