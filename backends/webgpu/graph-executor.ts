@@ -10,6 +10,7 @@ import { foldViews } from '../../src/ir/fold.js';
 import { fuse, type FusedGraph } from '../../src/passes/fuse.js';
 import { need, runPipeline, type Program } from '../../src/passes/pipeline.js';
 import { planMemory, type MemoryPlan } from '../../src/passes/plan-memory.js';
+import { verifyProgram } from '../../src/passes/verify.js';
 import type { PstcDevice } from './gpu-device.js';
 import { Execution, type ReadyDispatch } from './executor.js';
 import { MIN_LIMITS, type KernelLimits } from './kernels/common.js';
@@ -40,7 +41,8 @@ export interface PlanGraphOptions {
  * through the same pass functions — fold, fuse, plan memory — without the model-level verifier.
  */
 export function planGraph(from: Graph | Program, options: PlanGraphOptions = {}): GraphProgram {
-  const fused = 'nodes' in from ? fuse(foldViews(from)) : need(runPipeline(from, { until: 'fuse' }), 'fused', 'planGraph');
+  const program = 'nodes' in from ? undefined : runPipeline(from, { until: 'fuse' });
+  const fused = program ? need(program, 'fused', 'planGraph') : fuse(foldViews(from as Graph));
   const steps = lowerKernels(fused, options.limits ?? MIN_LIMITS);
   const kept = new Map<string, NodeId>();
   if (options.keep) {
@@ -52,6 +54,9 @@ export function planGraph(from: Graph | Program, options: PlanGraphOptions = {})
     }
   }
   const memory = planMemory(fused, [...kept.values()]);
+  // The plan-memory pass's verification (with `keep`, planned here rather than by the pass),
+  // including the limits the program was planned for.
+  if (program) verifyProgram({ ...program, memory, passes: [...program.passes, 'plan-memory'] }, 'plan-memory', { folded: true });
   return { graph: fused.graph, fused, steps, memory, dispatches: steps.length, kept };
 }
 

@@ -31,6 +31,15 @@ export interface TrainingOptions extends TrainOptions {
   recompute?: boolean;
 }
 
+/**
+ * The largest storage binding and the largest buffer a device accepts (WebGPU's
+ * maxStorageBufferBindingSize and maxBufferSize), in bytes.
+ */
+export interface BindingLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+}
+
 /** What the passes have made of a model so far; each pass fills in or rewrites one part. */
 export interface Program {
   readonly model: ModelConfig;
@@ -39,6 +48,8 @@ export interface Program {
   readonly training?: TrainingOptions;
   /** Choices of `fuse` a backend makes for its adapter (default: all fusions, fuse.ts). */
   readonly fusion?: FusionOptions;
+  /** The device limits the program is planned for: the verifier checks every planned buffer against them. */
+  readonly bindingLimits?: BindingLimits;
   /** The names of the passes that made this program, in order. */
   readonly passes: readonly string[];
   /** From `lower` on: the graph IR. */
@@ -77,7 +88,14 @@ export function graphPass<N extends string>(name: N, does: string, rewrite: (gra
 
 /** What a pass keeps of a program when it replaces the graph. */
 function base(p: Program): Program {
-  return { model: p.model, input: p.input, passes: p.passes, ...(p.training ? { training: p.training } : {}), ...(p.fusion ? { fusion: p.fusion } : {}) };
+  return {
+    model: p.model,
+    input: p.input,
+    passes: p.passes,
+    ...(p.training ? { training: p.training } : {}),
+    ...(p.fusion ? { fusion: p.fusion } : {}),
+    ...(p.bindingLimits ? { bindingLimits: p.bindingLimits } : {}),
+  };
 }
 
 export const PASSES = [

@@ -9,11 +9,14 @@
 //   fused:  the kernels compute this graph: every arithmetic node in exactly one kernel, each
 //           kernel reading only tensors that exist when it runs; outputs are materialised.
 //   memory: every tensor a kernel writes (and the clip) has a buffer that holds it, and no two
-//           tensors alive at the same step share one.
+//           tensors alive at the same step share one; with the device limits the program was
+//           planned for (Program.bindingLimits), no tensor or parameter is larger than one
+//           storage binding and no buffer larger than the largest buffer, so a plan the device
+//           would refuse fails here, naming the tensor, and not in the driver.
 import { inferShape, size, type Graph, type NodeId } from '../ir/graph.js';
 import { kernelSources, outputElements, type FusedGraph } from './fuse.js';
 import type { MemoryPlan } from './plan-memory.js';
-import type { Program } from './pipeline.js';
+import type { BindingLimits, Program } from './pipeline.js';
 
 const F32 = 4;
 
@@ -31,7 +34,7 @@ export function verifyProgram(program: Program, after: string, options: VerifyOp
   }
   if (program.memory) {
     if (!program.fused) problems.push('a memory plan without kernels');
-    else if (problems.length === 0) problems.push(...memoryProblems(program.fused, program.memory));
+    else if (problems.length === 0) problems.push(...memoryProblems(program.fused, program.memory), ...limitProblems(program.fused, program.memory, program.bindingLimits));
   }
   if (problems.length) {
     const shown = problems.slice(0, 5).map((p) => `  - ${p}`);
@@ -182,5 +185,32 @@ export function memoryProblems(fused: FusedGraph, memory: MemoryPlan): string[] 
   }
   const total = memory.buffers.reduce((a, b) => a + b, 0);
   if (total !== memory.activationBytes) problems.push(`activationBytes ${memory.activationBytes} is not the sum of the buffers (${total})`);
+  return problems;
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/**
+ * Every binding of the memory plan against the limits it was planned for: each tensor a kernel
+ * binds (activations, gradients, the clip) and each parameter within maxStorageBufferBindingSize,
+ * each buffer within maxBufferSize. No limits, no problems (a plan for no particular device).
+ */
+export function limitProblems(fused: FusedGraph, memory: MemoryPlan, limits: BindingLimits | undefined): string[] {
+  if (!limits) return [];
+  const { graph } = fused;
+  const problems: string[] = [];
+  const binding = limits.maxStorageBufferBindingSize;
+  const over = (id: NodeId, bytes: number, limit: number, name: string) => {
+    const n = graph.nodes[id]!;
+    problems.push(`%${id} ${n.op.kind} '${n.label}' [${n.shape.join(', ')}] takes ${bytes} bytes (${mib(bytes)}), over the ${name} of ${limit} bytes (${mib(limit)}) it was planned for`);
+  };
+  for (const [id, bytes] of memory.bytes) if (bytes > binding) over(id, bytes, binding, 'maxStorageBufferBindingSize');
+  for (const id of graph.params) {
+    const bytes = size(graph.nodes[id]!.shape) * F32;
+    if (bytes > Math.min(binding, limits.maxBufferSize)) over(id, bytes, Math.min(binding, limits.maxBufferSize), 'storage binding and buffer limit');
+  }
+  memory.buffers.forEach((bytes, slot) => {
+    if (bytes > limits.maxBufferSize) problems.push(`buffer ${slot} takes ${bytes} bytes (${mib(bytes)}), over the maxBufferSize of ${limits.maxBufferSize} bytes (${mib(limits.maxBufferSize)}) it was planned for`);
+  });
   return problems;
 }

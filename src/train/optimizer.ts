@@ -2,7 +2,7 @@
 // schedule, the per-step hyper-parameter vectors the device kernels read
 // (backends/webgpu/kernels/optimizer.ts), and a float32 reference of the updates in exactly the
 // kernels' order of operations (tests compare the two; torch.optim.AdamW/SGD define both).
-import { ADAMW_HYPER, SGD_HYPER } from '../../backends/webgpu/kernels/optimizer.js';
+import { ADAMW_HYPER, ADAMW_STATE, SGD_HYPER, SGD_MOMENTUM_STATE, hyperValues, type HyperNames } from '../../backends/webgpu/kernels/optimizer.js';
 
 export type OptimizerKind = 'adamw' | 'sgd';
 
@@ -57,6 +57,20 @@ export function learningRate(step: number, lr: number, s: Schedule): number {
   return s.minLr + (lr - s.minLr) * 0.5 * (1 + Math.cos(Math.PI * t));
 }
 
+/** The names of the `hyper` buffer's values, in its order (the kernels read the same list). */
+export function hyperNames(kind: OptimizerKind): HyperNames {
+  return kind === 'adamw' ? ADAMW_HYPER : SGD_HYPER;
+}
+
+/**
+ * The state slots each parameter keeps: AdamW's two moments, SGD's momentum buffer only with
+ * momentum (torch.optim.SGD keeps none without).
+ */
+export function stateSlots(o: Pick<OptimizerConfig, 'kind' | 'momentum'>): readonly string[] {
+  if (o.kind === 'adamw') return ADAMW_STATE;
+  return o.momentum > 0 ? SGD_MOMENTUM_STATE : [];
+}
+
 /** The `hyper` buffer of step `step` (0-based), in the order of ADAMW_HYPER / SGD_HYPER. */
 export function hyperParameters(o: OptimizerConfig, step: number, lr: number): Float32Array {
   if (o.kind === 'adamw') {
@@ -95,32 +109,32 @@ export function adamwReference(
   scale: number,
   decay: boolean,
 ): void {
-  const [lr, b1, b2, eps, wd, bc1, bc2s] = hyper as unknown as number[];
+  const { lr, beta1: b1, beta2: b2, eps, weightDecay: wd, biasCorrection1: bc1, biasCorrection2Sqrt: bc2s } = hyperValues(ADAMW_HYPER, hyper);
   for (let i = 0; i < p.length; i++) {
     const gi = f(g[i]! * scale);
     let pi = p[i]!;
-    if (decay) pi = f(pi * f(1 - f(lr! * wd!)));
-    const mi = f(f(m[i]! * b1!) + f(f(1 - b1!) * gi));
-    const vi = f(f(v[i]! * b2!) + f(f(f(1 - b2!) * gi) * gi));
+    if (decay) pi = f(pi * f(1 - f(lr * wd)));
+    const mi = f(f(m[i]! * b1) + f(f(1 - b1) * gi));
+    const vi = f(f(v[i]! * b2) + f(f(f(1 - b2) * gi) * gi));
     m[i] = mi;
     v[i] = vi;
-    const denom = f(f(Math.sqrt(vi) / bc2s!) + eps!);
-    p[i] = f(pi - f(f(lr! / bc1!) * f(mi / denom)));
+    const denom = f(f(Math.sqrt(vi) / bc2s) + eps);
+    p[i] = f(pi - f(f(lr / bc1) * f(mi / denom)));
   }
 }
 
 /** float32 SGD on the host, in the kernel's order of operations (for tests). */
 export function sgdReference(p: Float32Array, g: Float32Array, buf: Float32Array | null, hyper: Float32Array, scale: number, decay: boolean): void {
-  const [lr, momentum, dampening, wd, nesterov, first] = hyper as unknown as number[];
+  const { lr, momentum, dampening, weightDecay: wd, nesterov, firstStep: first } = hyperValues(SGD_HYPER, hyper);
   for (let i = 0; i < p.length; i++) {
     const pi = p[i]!;
     let d = f(g[i]! * scale);
-    if (decay) d = f(d + f(wd! * pi));
+    if (decay) d = f(d + f(wd * pi));
     if (buf) {
-      const b = first ? d : f(f(buf[i]! * momentum!) + f(f(1 - dampening!) * d));
+      const b = first ? d : f(f(buf[i]! * momentum) + f(f(1 - dampening) * d));
       buf[i] = b;
-      d = nesterov ? f(d + f(momentum! * b)) : b;
+      d = nesterov ? f(d + f(momentum * b)) : b;
     }
-    p[i] = f(pi - f(lr! * d));
+    p[i] = f(pi - f(lr * d));
   }
 }

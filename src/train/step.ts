@@ -5,26 +5,31 @@
 // accumulation each micro-batch is one (its gradient added to an accumulator), the last one also
 // updating. The host writes the batch, the RNG key and the step's hyper-parameters, and reads
 // back only when asked (metrics every N steps, weights for a checkpoint).
-import { compileGraph, planGraph, type CompiledGraph, type ExtraDispatch, type GraphProgram } from '../../backends/webgpu/graph-executor.js';
+// The micro-batches are the user's (`--accumulate`), each split again when one would bind more
+// than the device allows (plan.ts, micro-batch.ts): the device runs `microBatch` clips at a time,
+// `microBatches` times per step, with the arithmetic of `--accumulate microBatches`. What the step
+// allocates besides the graph is described once (step-buffers.ts), as the plan counts it.
+import { compileGraph, type CompiledGraph, type ExtraDispatch, type GraphProgram } from '../../backends/webgpu/graph-executor.js';
 import type { PstcDevice } from '../../backends/webgpu/gpu-device.js';
 import type { Kernel } from '../../backends/webgpu/kernels/common.js';
 import { METRICS, emitMetrics } from '../../backends/webgpu/kernels/metrics.js';
-import { emitAccumulate, emitAdamW, emitGradScale, emitSgd, emitSumSquares } from '../../backends/webgpu/kernels/optimizer.js';
+import { SGD_MOMENTUM_STATE, emitAccumulate, emitAdamW, emitGradScale, emitSgd, emitSumSquares } from '../../backends/webgpu/kernels/optimizer.js';
 import type { ProfiledDispatch } from '../../backends/webgpu/profile.js';
 import { blockOf } from '../ir/analysis.js';
-import { size } from '../ir/graph.js';
+import { size, type Node } from '../ir/graph.js';
 import { kernelCost, type KernelCost, type KernelFamily } from '../passes/kernel-cost.js';
 import { stepKey } from '../ir/rng.js';
 import type { ModelConfig } from '../lang/model.js';
-import { compileProgram } from '../passes/pipeline.js';
 import type { WeightMap } from '../weights/tensor.js';
 import { decays, hyperParameters, type OptimizerConfig } from './optimizer.js';
+import { planStepProgram, type StepPlanOptions, type StepProgram } from './plan.js';
+import { stepBufferBytes, stepBuffers, type StepBuffer } from './step-buffers.js';
 
 export interface StepSetup {
   model: ModelConfig;
-  /** Clips per micro-batch (one forward/backward). */
+  /** Clips per micro-batch as submitted (batch / accumulate); the device may run it in smaller ones. */
   microBatch: number;
-  /** Micro-batches per optimizer step (gradient accumulation); 1 = none. */
+  /** Micro-batches submitted per optimizer step (gradient accumulation, `--accumulate`); 1 = none. */
   accumulate: number;
   frames: number;
   size: number;
@@ -36,10 +41,30 @@ export interface StepSetup {
   partners?: readonly number[];
   /** Activation recomputation per block (the `recompute` pass): less memory, one more block forward each. */
   recompute?: boolean;
+  /** Data-parallel training (train/distributed-reduce.ts): the number of ranks whose gradients
+   *  are summed between backward and update, and the bytes per gradient bucket. With it, every
+   *  gradient goes to an accumulator inside a bucket buffer, `submit` stops after the backward
+   *  and `submitUpdate` applies the optimizer to the summed gradients. */
+  dataParallel?: { ranks: number; bucketBytes: number };
+  /**
+   * A storage-binding limit tighter than the device's, in bytes (tests force the automatic
+   * micro-batch with it; PSTC_MAX_BINDING does the same from the environment).
+   */
+  maxBinding?: number;
+  /** The step's program, already planned for this device (planStepProgram): not planned again. */
+  planned?: StepProgram;
+}
+
+/** One buffer of gradients that is read back, summed across ranks and written back whole. */
+export interface GradientBucket {
+  buffer: GPUBuffer;
+  /** Float32 elements in the buffer (the parameters' ranges with the alignment padding between). */
+  elements: number;
 }
 
 /** Running sums since the last reset, as the metrics kernel keeps them. */
 export interface StepMetrics {
+  /** Σ over submitted micro-batches of their mean loss. */
   loss: number;
   top1: number;
   top5: number;
@@ -59,38 +84,61 @@ interface ParamSlot {
   state: Map<string, GPUBuffer>;
   /** The accumulated gradient (accumulate > 1). */
   acc: GPUBuffer | null;
+  /** Data-parallel: the accumulator's range within a gradient bucket (then `acc` is that bucket's buffer). */
+  accRange?: { offset: number; size: number };
 }
 
 export class TrainingStep {
   private readonly owned: GPUBuffer[] = [];
   private readonly params: ParamSlot[] = [];
-  private hyper!: GPUBuffer;
-  private scale!: GPUBuffer;
-  private metrics!: GPUBuffer;
-  private stepInfo!: GPUBuffer;
-  /** The labels of the micro-batch for the metrics kernel: the graph's own labels buffer is
-   *  free for reuse once the loss's gradient has read it, long before the metrics run. */
-  private labels!: GPUBuffer;
+  /** The step's own buffers by kind (step-buffers.ts); the parameters' ones are in `params`. */
+  private readonly single = new Map<StepBuffer['kind'], GPUBuffer>();
+  /** What the step allocates besides the graph, as described for the plan. */
+  readonly buffers: StepBuffer[];
+  /** Clips per device micro-batch, and device micro-batches per optimizer step. */
+  readonly microBatch: number;
+  readonly microBatches: number;
   /** Dispatches after the graph: per micro-batch (not last), and for the last one of a step. */
   private middle: ExtraDispatch[] = [];
   private first: ExtraDispatch[] = [];
   private last: ExtraDispatch[] = [];
   private readonly extraCosts = new Map<ExtraDispatch, KernelCost>();
+  /** Data-parallel: the optimizer's dispatches, submitted after the gradients are summed. */
+  private update: ExtraDispatch[] = [];
+  /** Data-parallel: the buffers the accumulated gradients live in. */
+  readonly gradientBuckets: GradientBucket[] = [];
 
   private constructor(
     readonly device: PstcDevice,
     readonly setup: StepSetup,
-    readonly program: GraphProgram,
+    readonly planned: StepProgram,
     readonly graph: CompiledGraph,
-  ) {}
+  ) {
+    this.microBatch = planned.microBatch;
+    this.microBatches = setup.accumulate * planned.split;
+    this.buffers = stepBuffers({
+      optimizer: setup.optimizer,
+      microBatches: this.microBatches,
+      microBatch: this.microBatch,
+      params: planned.program.fused.grads.map((g) => ({ name: g.param, elements: size(paramNode(planned.program, g.param).shape) })),
+      ...(setup.dataParallel ? { dataParallel: { bucketBytes: setup.dataParallel.bucketBytes } } : {}),
+    });
+  }
 
-  /** Plan, compile and upload: `weights` are the starting parameters, `state` a checkpoint's optimizer state. */
+  /** The graph program the device runs, for `microBatch` clips. */
+  get program(): GraphProgram {
+    return this.planned.program;
+  }
+
+  /**
+   * Plan (at the micro-batch this device's binding limits allow), compile and upload: `weights`
+   * are the starting parameters, `state` a checkpoint's optimizer state.
+   */
   static async create(device: PstcDevice, setup: StepSetup, weights: WeightMap, state?: WeightMap): Promise<TrainingStep> {
-    const input = { batch: setup.microBatch, frames: setup.frames, size: setup.size };
-    const differentiated = compileProgram(setup.model, input, { training: { labelSmoothing: setup.labelSmoothing, recompute: setup.recompute ?? false }, until: 'autodiff' });
-    const program = planGraph(differentiated, { limits: device.kernelLimits() });
-    const graph = await compileGraph(device, program, weights);
-    const step = new TrainingStep(device, setup, program, graph);
+    const planned = setup.planned ?? planStepProgram(setup.model, { batch: setup.microBatch, frames: setup.frames, size: setup.size }, stepPlanOptions(device, setup));
+    if (planned.batch !== setup.microBatch) throw new Error(`internal: a step planned for ${planned.batch} clips per micro-batch, set up for ${setup.microBatch}`);
+    const graph = await compileGraph(device, planned.program, weights);
+    const step = new TrainingStep(device, setup, planned, graph);
     try {
       await step.prepare(state);
       return step;
@@ -102,9 +150,9 @@ export class TrainingStep {
 
   /** Dispatches per optimizer step (graph kernels × micro-batches + metrics + optimizer). */
   get dispatchesPerStep(): number {
-    const a = this.setup.accumulate;
-    if (a === 1) return this.program.dispatches + this.last.length;
-    return this.program.dispatches * a + this.first.length + this.middle.length * (a - 2) + this.last.length;
+    const a = this.microBatches;
+    if (a === 1) return this.program.dispatches + this.last.length + this.update.length;
+    return this.program.dispatches * a + this.first.length + this.middle.length * (a - 2) + this.last.length + this.update.length;
   }
 
   /** Bytes of device buffers allocated: the graph's and the optimizer's. */
@@ -112,10 +160,10 @@ export class TrainingStep {
     return this.graph.allocatedBytes() + this.owned.reduce((s, b) => s + b.size, 0);
   }
 
-  /** Planned device bytes: the graph's activations and params, optimizer state, accumulators. */
+  /** Planned device bytes: the graph's activations, params and tables, and the step's own buffers (as plan.ts counts them). */
   plannedBytes(): number {
     const m = this.program.memory;
-    return m.activationBytes + m.weightBytes + this.owned.reduce((s, b) => s + b.size, 0);
+    return m.activationBytes + m.weightBytes + stepBufferBytes(this.buffers);
   }
 
   private buffer(elements: number, label: string, data?: Float32Array): GPUBuffer {
@@ -127,76 +175,88 @@ export class TrainingStep {
   private async prepare(state: WeightMap | undefined): Promise<void> {
     const { setup, graph, device } = this;
     const o = setup.optimizer;
-    const slots = o.kind === 'adamw' ? ['exp_avg', 'exp_avg_sq'] : o.momentum > 0 ? ['momentum_buffer'] : [];
+    const bySlot = new Map<string, ParamSlot>();
     for (const g of this.program.fused.grads) {
-      const node = this.program.graph.nodes.find((n) => n.op.kind === 'param' && n.op.name === g.param)!;
-      const elements = size(node.shape);
-      const slot: ParamSlot = { name: g.param, shape: node.shape, elements, state: new Map(), acc: null };
-      for (const s of slots) {
-        const saved = state?.get(`${s}.${g.param}`);
-        if (state && (!saved || saved.data.length !== elements)) throw new Error(`internal: optimizer state ${s}.${g.param} is missing or misshapen`);
-        slot.state.set(s, this.buffer(elements, `${s}.${g.param}`, saved?.data));
-      }
-      if (setup.accumulate > 1) slot.acc = this.buffer(elements, `accumulated ${g.param}`);
+      const node = paramNode(this.program, g.param);
+      const slot: ParamSlot = { name: g.param, shape: node.shape, elements: size(node.shape), state: new Map(), acc: null };
+      bySlot.set(g.param, slot);
       this.params.push(slot);
     }
-    this.hyper = this.buffer(8, 'optimizer hyper-parameters');
-    this.scale = this.buffer(2, 'gradient scale, norm');
-    this.metrics = this.buffer(METRICS.length, 'metrics');
-    this.stepInfo = this.buffer(1, 'step');
-    this.labels = this.buffer(setup.microBatch, 'labels for the metrics');
-    const norms = this.buffer(this.params.length, 'Σg² per tensor');
+    // Every buffer as described (step-buffers.ts), and nothing besides.
+    for (const b of this.buffers) {
+      if (b.kind === 'state') {
+        const saved = state?.get(b.label);
+        if (state && (!saved || saved.data.length !== b.elements)) throw new Error(`internal: optimizer state ${b.label} is missing or misshapen`);
+        bySlot.get(b.param!)!.state.set(b.slot!, this.buffer(b.elements, b.label, saved?.data));
+      } else if (b.kind === 'accumulated') {
+        bySlot.get(b.param!)!.acc = this.buffer(b.elements, b.label);
+      } else if (b.kind === 'bucket') {
+        const buffer = this.buffer(b.elements, b.label);
+        for (const r of b.ranges!) Object.assign(bySlot.get(r.param)!, { acc: buffer, accRange: { offset: r.offset, size: r.size } });
+        this.gradientBuckets.push({ buffer, elements: b.elements });
+      } else {
+        this.single.set(b.kind, this.buffer(b.elements, b.label));
+      }
+    }
+    const own = (kind: StepBuffer['kind']): GPUBufferBinding => ({ buffer: this.single.get(kind)! });
 
     const limits = device.kernelLimits();
     const classes = setup.model.head!.classes;
-    const metrics = await this.dispatch(emitMetrics({ batch: setup.microBatch, classes, ...(setup.partners ? { partners: setup.partners } : {}) }), 'loss', 'head', {
+    const metrics = await this.dispatch(emitMetrics({ batch: this.microBatch, classes, ...(setup.partners ? { partners: setup.partners } : {}) }), 'loss', 'head', {
       logits: graph.binding({ output: 'logits' }),
-      labels: { buffer: this.labels },
+      labels: own('labels'),
       loss: graph.binding({ output: 'loss' }),
-      metrics: { buffer: this.metrics },
-      step: { buffer: this.stepInfo },
+      metrics: own('metrics'),
+      step: own('step'),
     });
     const accumulate = async (first: boolean) =>
       Promise.all(
         this.params.map((p) =>
           this.dispatch(emitAccumulate({ elements: p.elements, first, limits, label: `accumulate ${p.name}` }), 'optimizer', blockOf(p.name), {
             grad: graph.binding({ grad: p.name }),
-            acc: { buffer: p.acc! },
+            acc: accOf(p),
           }),
         ),
       );
-    const gradOf = (p: ParamSlot): GPUBufferBinding => (p.acc ? { buffer: p.acc } : graph.binding({ grad: p.name }));
+    const accOf = (p: ParamSlot): GPUBufferBinding => ({ buffer: p.acc!, ...p.accRange });
+    const gradOf = (p: ParamSlot): GPUBufferBinding => (p.acc ? accOf(p) : graph.binding({ grad: p.name }));
     const norm = await Promise.all(
       this.params.map((p, slot) =>
-        this.dispatch(emitSumSquares({ elements: p.elements, slot, slots: this.params.length, label: `Σg² ${p.name}` }), 'optimizer', blockOf(p.name), { grad: gradOf(p), norms: { buffer: norms } }),
+        this.dispatch(emitSumSquares({ elements: p.elements, slot, slots: this.params.length, label: `Σg² ${p.name}` }), 'optimizer', blockOf(p.name), { grad: gradOf(p), norms: own('norms') }),
       ),
     );
-    const scale = await this.dispatch(emitGradScale({ slots: this.params.length, maxNorm: o.clipGrad, accumScale: 1 / setup.accumulate }), 'optimizer', 'optimizer', {
-      norms: { buffer: norms },
-      scale: { buffer: this.scale },
-      metrics: { buffer: this.metrics },
-      step: { buffer: this.stepInfo },
+    // The loss is a mean per micro-batch: the step's gradient is the sum over micro-batches and
+    // ranks over their count (the micro-batches are equal: the user's accumulation and the
+    // automatic split alike), the mean over the step's clips.
+    const scale = await this.dispatch(emitGradScale({ slots: this.params.length, maxNorm: o.clipGrad, accumScale: 1 / (this.microBatches * (setup.dataParallel?.ranks ?? 1)) }), 'optimizer', 'optimizer', {
+      norms: own('norms'),
+      scale: own('scale'),
+      metrics: own('metrics'),
+      step: own('step'),
     });
     const updates = await Promise.all(
       this.params.map((p) => {
         const decay = o.weightDecay > 0 && decays(p.name, p.shape);
-        const common = { param: graph.binding({ param: p.name }), grad: gradOf(p), hyper: { buffer: this.hyper }, scale: { buffer: this.scale } };
+        const common = { param: graph.binding({ param: p.name }), grad: gradOf(p), hyper: own('hyper'), scale: own('scale') };
+        // The state binds by slot: the kernels' binding names are the slot names.
+        const stateBindings = Object.fromEntries([...p.state].map(([slot, buffer]) => [slot, { buffer }]));
         if (o.kind === 'adamw') {
-          return this.dispatch(emitAdamW({ elements: p.elements, decay, limits, label: `adamw ${p.name}` }), 'optimizer', blockOf(p.name), {
-            ...common,
-            exp_avg: { buffer: p.state.get('exp_avg')! },
-            exp_avg_sq: { buffer: p.state.get('exp_avg_sq')! },
-          });
+          return this.dispatch(emitAdamW({ elements: p.elements, decay, limits, label: `adamw ${p.name}` }), 'optimizer', blockOf(p.name), { ...common, ...stateBindings });
         }
-        const momentum = p.state.get('momentum_buffer');
-        return this.dispatch(emitSgd({ elements: p.elements, decay, momentum: momentum !== undefined, limits, label: `sgd ${p.name}` }), 'optimizer', blockOf(p.name), {
-          ...common,
-          ...(momentum ? { momentum_buffer: { buffer: momentum } } : {}),
-        });
+        const momentum = p.state.has(SGD_MOMENTUM_STATE[0]);
+        return this.dispatch(emitSgd({ elements: p.elements, decay, momentum, limits, label: `sgd ${p.name}` }), 'optimizer', blockOf(p.name), { ...common, ...stateBindings });
       }),
     );
     const optimizerTail = [...norm, scale, ...updates];
-    if (setup.accumulate > 1) {
+    if (setup.dataParallel) {
+      // Backward into the bucketed accumulators; the update waits for the ranks' sum.
+      const firstAcc = await accumulate(true);
+      const laterAcc = this.microBatches > 1 ? await accumulate(false) : firstAcc;
+      this.first = [...firstAcc, metrics];
+      this.middle = [...laterAcc, metrics];
+      this.last = this.microBatches > 1 ? [...laterAcc, metrics] : this.first;
+      this.update = optimizerTail;
+    } else if (this.microBatches > 1) {
       const firstAcc = await accumulate(true);
       const laterAcc = await accumulate(false);
       this.first = [...firstAcc, metrics];
@@ -206,6 +266,20 @@ export class TrainingStep {
       this.first = [metrics, ...optimizerTail];
       this.last = this.first;
     }
+  }
+
+  /** Data-parallel: apply the optimizer to the gradients now in the buckets (summed across ranks). */
+  submitUpdate(): void {
+    if (!this.setup.dataParallel) throw new Error('internal: submitUpdate is for data-parallel steps; submit updates on its own');
+    const encoder = this.device.device.createCommandEncoder({ label: 'optimizer update' });
+    const pass = encoder.beginComputePass({ label: 'optimizer update' });
+    for (const x of this.update) {
+      pass.setPipeline(x.pipeline);
+      pass.setBindGroup(0, x.bindGroup);
+      pass.dispatchWorkgroups(...x.workgroups);
+    }
+    pass.end();
+    this.device.device.queue.submit([encoder.finish()]);
   }
 
   /**
@@ -234,9 +308,12 @@ export class TrainingStep {
    * the optimizer), in order, with what each costs: what `bench --train --profile` times one by one.
    */
   profiledDispatches(): ProfiledDispatch[] {
-    if (this.setup.accumulate !== 1) throw new Error('internal: a profile times steps of one micro-batch');
     const graphKernels = this.graph.execution.dispatches.map((dispatch, i) => ({ dispatch, cost: kernelCost(this.program.graph, this.program.steps[i]!.fused) }));
-    return [...graphKernels, ...this.last.map((dispatch) => ({ dispatch, cost: this.extraCosts.get(dispatch)! }))];
+    const extra = (list: readonly ExtraDispatch[]) => list.map((dispatch) => ({ dispatch, cost: this.extraCosts.get(dispatch)! }));
+    // Per device micro-batch the graph and what follows it; the update after the last (data-parallel: its own submission).
+    const a = this.microBatches;
+    const micro = Array.from({ length: a }, (_, i) => [...graphKernels, ...extra(i === a - 1 ? this.last : i === 0 ? this.first : this.middle)]);
+    return [...micro.flat(), ...extra(this.update)];
   }
 
   /**
@@ -244,30 +321,42 @@ export class TrainingStep {
    * micro-batch, `lr` the step's learning rate. Does not wait for the device.
    */
   submit(step: number, micro: readonly { clips: Float32Array; labels: Int32Array }[], lr: number): void {
-    const a = this.setup.accumulate;
-    if (micro.length !== a) throw new Error(`internal: step ${step} got ${micro.length} micro-batches, expected ${a}`);
-    this.device.writeBuffer(this.hyper, hyperParameters(this.setup.optimizer, step, lr));
-    this.device.writeBuffer(this.stepInfo, Float32Array.of(step));
+    if (micro.length !== this.setup.accumulate) throw new Error(`internal: step ${step} got ${micro.length} micro-batches, expected ${this.setup.accumulate}`);
+    const a = this.microBatches;
+    const split = this.planned.split;
+    this.device.writeBuffer(this.single.get('hyper')!, hyperParameters(this.setup.optimizer, step, lr));
+    this.device.writeBuffer(this.single.get('step')!, Float32Array.of(step));
     const key = stepKey(this.setup.seed, step);
-    micro.forEach((m, i) => {
-      const extra = i === a - 1 ? this.last : i === 0 ? this.first : this.middle;
-      // Each micro-batch its own dropout masks: the key of (seed, step), the stream offset by i.
-      const microKey: [number, number] = i === 0 ? key : [key[0], (key[1] ^ Math.imul(i, 0x9e3779b9)) >>> 0];
-      const labels = Float32Array.from(m.labels);
-      this.device.writeBuffer(this.labels, labels);
-      this.graph.submit({ clip: m.clips, labels }, microKey, extra);
+    micro.forEach((m, u) => {
+      if (m.labels.length !== this.setup.microBatch) throw new Error(`internal: step ${step}: a micro-batch of ${m.labels.length} clips, expected ${this.setup.microBatch}`);
+      const perClip = m.clips.length / m.labels.length;
+      for (let j = 0; j < split; j++) {
+        // Device micro-batch i of the step: the index, key and order `--accumulate a` would give it.
+        const i = u * split + j;
+        const extra = i === a - 1 ? this.last : i === 0 ? this.first : this.middle;
+        // Each micro-batch its own dropout masks: the key of (seed, step), the stream offset by i.
+        const microKey: [number, number] = i === 0 ? key : [key[0], (key[1] ^ Math.imul(i, 0x9e3779b9)) >>> 0];
+        const from = j * this.microBatch;
+        const clips = split === 1 ? m.clips : m.clips.subarray(from * perClip, (from + this.microBatch) * perClip);
+        const labels = Float32Array.from(split === 1 ? m.labels : m.labels.subarray(from, from + this.microBatch));
+        this.device.writeBuffer(this.single.get('labels')!, labels);
+        this.graph.submit({ clip: clips, labels }, microKey, extra);
+      }
     });
   }
 
   /** The running metric sums since the last reset (waits for the device). */
   async readMetrics(): Promise<StepMetrics> {
-    const m = await this.device.readFloat32(this.metrics, METRICS.length);
-    const s = await this.device.readFloat32(this.scale, 2);
-    return { loss: m[0]!, top1: m[1]!, top5: m[2]!, samples: m[3]!, pairHits: m[4]!, nonFiniteStep: m[5]!, gradNorm: s[1]! };
+    const m = await this.device.readFloat32(this.single.get('metrics')!, METRICS.length);
+    const s = await this.device.readFloat32(this.single.get('scale')!, 2);
+    const at = (name: (typeof METRICS)[number]) => m[METRICS.indexOf(name)]!;
+    // The kernel adds one mean per device micro-batch; a submitted micro-batch's mean is the mean
+    // of its `split` equal parts.
+    return { loss: at('loss') / this.planned.split, top1: at('top1'), top5: at('top5'), samples: at('samples'), pairHits: at('pairHits'), nonFiniteStep: at('nonFiniteStep'), gradNorm: s[1]! };
   }
 
   resetMetrics(): void {
-    this.device.writeBuffer(this.metrics, new Float32Array(METRICS.length));
+    this.device.writeBuffer(this.single.get('metrics')!, new Float32Array(METRICS.length));
   }
 
   /** The parameters as they stand on the device, by state-dict name (official names). */
@@ -291,4 +380,21 @@ export class TrainingStep {
     this.owned.length = 0;
     this.graph.destroy();
   }
+}
+
+function paramNode(program: GraphProgram, name: string): Node {
+  const node = program.graph.nodes.find((n) => n.op.kind === 'param' && n.op.name === name);
+  if (!node) throw new Error(`internal: no param '${name}' in the training graph`);
+  return node;
+}
+
+/** How a step is planned on `device`: its kernel and binding limits, and a forced tighter binding limit. */
+export function stepPlanOptions(device: PstcDevice, setup: Pick<StepSetup, 'labelSmoothing' | 'recompute' | 'maxBinding'>): StepPlanOptions {
+  return {
+    labelSmoothing: setup.labelSmoothing,
+    recompute: setup.recompute ?? false,
+    kernelLimits: device.kernelLimits(),
+    bindingLimits: { maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize, maxBufferSize: device.limits.maxBufferSize },
+    ...(setup.maxBinding !== undefined ? { maxBinding: setup.maxBinding } : {}),
+  };
 }

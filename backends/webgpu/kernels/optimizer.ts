@@ -20,13 +20,34 @@ import {
   type KernelBinding,
   type KernelLimits,
 } from './common.js';
+import { METRICS } from './metrics.js';
 
 const THREADS = 256;
+const NON_FINITE = METRICS.indexOf('nonFiniteStep');
 
-/** The per-step hyper-parameters of AdamW, in the order of the `hyper` buffer. */
+/**
+ * The per-step hyper-parameters of AdamW and of SGD, in the order of the `hyper` buffer: the one
+ * list the host fills the buffer from (src/train/optimizer.ts hyperParameters), the kernels read
+ * their indices from (hyperLets) and the host reference reads by name (hyperValues).
+ */
 export const ADAMW_HYPER = ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'biasCorrection1', 'biasCorrection2Sqrt'] as const;
-/** The per-step hyper-parameters of SGD, in the order of the `hyper` buffer. */
 export const SGD_HYPER = ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'firstStep'] as const;
+export type HyperNames = typeof ADAMW_HYPER | typeof SGD_HYPER;
+
+/** The optimizer state each parameter keeps, by slot (the kernels' binding names, the checkpoint's prefixes). */
+export const ADAMW_STATE = ['exp_avg', 'exp_avg_sq'] as const;
+export const SGD_MOMENTUM_STATE = ['momentum_buffer'] as const;
+
+/** One WGSL `let` per hyper-parameter, named as in the list, read from its index in `hyper`. */
+function hyperLets(names: HyperNames): string {
+  return names.map((name, i) => `  let ${name} = hyper[${i}];`).join('\n');
+}
+
+/** A `hyper` buffer's values by name (the host reference's view of what the kernels read). */
+export function hyperValues<N extends HyperNames>(names: N, hyper: Float32Array): Record<N[number], number> {
+  if (hyper.length !== names.length) throw new Error(`internal: ${hyper.length} hyper-parameters, expected ${names.length} (${names.join(', ')})`);
+  return Object.fromEntries(names.map((name, i) => [name, hyper[i]!])) as Record<N[number], number>;
+}
 
 interface ElementwiseOptions {
   elements: number;
@@ -73,22 +94,20 @@ export function emitAdamW(o: ElementwiseOptions & { decay: boolean }): Kernel {
   const bindings = [
     binding(0, 'param', 'storage', n, `parameter [${n}], updated in place`),
     binding(1, 'grad', 'read-only-storage', n, `gradient [${n}]`),
-    binding(2, 'exp_avg', 'storage', n, `first moment [${n}]`),
-    binding(3, 'exp_avg_sq', 'storage', n, `second moment [${n}]`),
+    binding(2, ADAMW_STATE[0], 'storage', n, `first moment [${n}]`),
+    binding(3, ADAMW_STATE[1], 'storage', n, `second moment [${n}]`),
     binding(4, 'hyper', 'read-only-storage', ADAMW_HYPER.length, `step hyper-parameters: ${ADAMW_HYPER.join(', ')}`),
     binding(5, 'scale', 'read-only-storage', 2, 'gradient factor (accumulation × clip), global norm'),
   ];
-  const body = `  let lr = hyper[0];
-  let beta1 = hyper[1];
-  let beta2 = hyper[2];
+  const body = `${hyperLets(ADAMW_HYPER)}
   let g = grad[i] * scale[0];
   var p = param[i];
-${o.decay ? '  p = p * (1.0 - lr * hyper[4]);\n' : ''}  let m = exp_avg[i] * beta1 + (1.0 - beta1) * g;
+${o.decay ? '  p = p * (1.0 - lr * weightDecay);\n' : ''}  let m = exp_avg[i] * beta1 + (1.0 - beta1) * g;
   let v = exp_avg_sq[i] * beta2 + (1.0 - beta2) * g * g;
   exp_avg[i] = m;
   exp_avg_sq[i] = v;
-  let denom = sqrt(v) / hyper[6] + hyper[3];
-  param[i] = p - (lr / hyper[5]) * (m / denom);`;
+  let denom = sqrt(v) / biasCorrection2Sqrt + eps;
+  param[i] = p - (lr / biasCorrection1) * (m / denom);`;
   const lines = [
     `${label}: AdamW update of ${n} values${o.decay ? ' with decoupled weight decay' : ' (no weight decay: a norm, bias or bias table)'}`,
     'g = grad·scale[0]; m, v moments as torch.optim.AdamW; elementwise, one thread per value',
@@ -111,25 +130,26 @@ export function emitSgd(o: ElementwiseOptions & { decay: boolean; momentum: bool
     binding(1, 'grad', 'read-only-storage', n, `gradient [${n}]`),
     binding(2, 'hyper', 'read-only-storage', SGD_HYPER.length, `step hyper-parameters: ${SGD_HYPER.join(', ')}`),
     binding(3, 'scale', 'read-only-storage', 2, 'gradient factor (accumulation × clip), global norm'),
-    ...(o.momentum ? [binding(4, 'momentum_buffer', 'storage', n, `momentum buffer [${n}]`)] : []),
+    ...(o.momentum ? [binding(4, SGD_MOMENTUM_STATE[0], 'storage', n, `momentum buffer [${n}]`)] : []),
   ];
-  const decay = o.decay ? '  d = d + hyper[3] * p;\n' : '';
+  const decay = o.decay ? '  d = d + weightDecay * p;\n' : '';
   const momentum = o.momentum
     ? `  var b = d;
-  if (hyper[5] == 0.0) {
-    b = momentum_buffer[i] * hyper[1] + (1.0 - hyper[2]) * d;
+  if (firstStep == 0.0) {
+    b = momentum_buffer[i] * momentum + (1.0 - dampening) * d;
   }
   momentum_buffer[i] = b;
-  if (hyper[4] != 0.0) {
-    d = d + hyper[1] * b;
+  if (nesterov != 0.0) {
+    d = d + momentum * b;
   } else {
     d = b;
   }
 `
     : '';
-  const body = `  let p = param[i];
+  const body = `${hyperLets(SGD_HYPER)}
+  let p = param[i];
   var d = grad[i] * scale[0];
-${decay}${momentum}  param[i] = p - hyper[0] * d;`;
+${decay}${momentum}  param[i] = p - lr * d;`;
   const lines = [`${label}: SGD update of ${n} values${o.momentum ? ' with momentum' : ''}${o.decay ? ', weight decay' : ''}`, 'elementwise, one thread per value'];
   return elementwise(label, lines, bindings, n, body, o.limits ?? MIN_LIMITS);
 }
@@ -182,14 +202,14 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 /**
  * scale[0] = accumScale · min(1, maxNorm/(‖g‖ + 1e-6)) (no clipping when maxNorm = 0), scale[1] =
  * ‖g‖ = √Σ norms, summed in slot order by one thread (as torch.nn.utils.clip_grad_norm_); a
- * non-finite ‖g‖ is recorded in metrics[5] as the step + 1, as the metrics kernel records a loss.
+ * non-finite ‖g‖ is recorded in metrics' nonFiniteStep as the step + 1, as the metrics kernel records a loss.
  */
 export function emitGradScale(o: { slots: number; maxNorm: number; accumScale: number; label?: string }): Kernel {
   const label = o.label ?? 'grad_scale';
   const bindings = [
     binding(0, 'norms', 'read-only-storage', o.slots, `Σg² per tensor [${o.slots}]`),
     binding(1, 'scale', 'storage', 2, 'gradient factor, global norm'),
-    binding(2, 'metrics', 'storage', 6, 'the training metrics: [5] records the first step with a non-finite gradient'),
+    binding(2, 'metrics', 'storage', METRICS.length, `the training metrics: [${NON_FINITE}] records the first step with a non-finite gradient`),
     binding(3, 'step', 'read-only-storage', 1, 'the optimizer step (0-based)'),
   ];
   const clip = o.maxNorm > 0 ? `min(1.0, ${wgslFloat(Math.fround(o.maxNorm))} / (norm + 1e-6))` : '1.0';
@@ -210,8 +230,8 @@ fn main() {
   scale[0] = ${wgslFloat(Math.fround(o.accumScale))} * ${clip};
   scale[1] = norm;
   // A NaN or infinite gradient would poison every parameter: record the step, the host stops.
-  if (!(norm <= 3.4e38) && metrics[5] == 0.0) {
-    metrics[5] = step[0] + 1.0;
+  if (!(norm <= 3.4e38) && metrics[${NON_FINITE}] == 0.0) {
+    metrics[${NON_FINITE}] = step[0] + 1.0;
   }
 }
 `;

@@ -196,7 +196,7 @@ async function timedTrainStep(device: PstcDevice, s: Subject, clip: Float32Array
     },
     dispatches: step.dispatchesPerStep,
     kernels: step.dispatchesPerStep,
-    microBatch: s.input.batch,
+    microBatch: step.microBatch,
     planned: { activations: m.activationBytes, weights: step.plannedBytes() - m.activationBytes, total: step.plannedBytes() },
     measured: () => step.allocatedBytes(),
     profiled: () => step.profiledDispatches(),

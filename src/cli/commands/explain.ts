@@ -47,13 +47,21 @@ async function adapterReport(): Promise<{ description: string; info: AdapterDesc
 
 /** The training step's plan as text, after explain's report. */
 export function renderTrainingPlan(p: TrainingPlan, note?: string): string {
+  const clips = (n: number) => `${n} clip${n === 1 ? '' : 's'}`;
+  const batch =
+    p.microBatches === 1
+      ? `  batch: ${clips(p.batch)} in one micro-batch; its largest binding ${formatBytes(p.largestBinding.bytes)} (${p.largestBinding.what}) is within the ${formatBytes(p.bindingLimit.bytes)} limit`
+      : `  batch: ${clips(p.batch)} as ${p.microBatches} micro-batches of ${clips(p.microBatch)}, gradients accumulated (the step's gradient is the mean over all ${clips(p.batch)})`;
   return [
     '',
-    `Training step (batch ${p.batch}, AdamW${p.recompute ? ', activations recomputed per block' : ''}; WebGPU plan at the guaranteed limits):`,
+    `Training step (batch ${p.batch}, AdamW${p.recompute ? ', activations recomputed per block' : ''}; WebGPU plan for ${p.bindingLimit.source}):`,
     ...(note ? [`  note: ${note}`] : []),
-    `  kernels: ${p.graphKernels} for forward + backward (${p.backwardKernels} of them backward${p.recompute ? `, ${p.recomputeKernels} of those recompute a block's forward` : ''}), ${p.optimizerDispatches} for metrics, gradient norm and the optimizer`,
-    `  dispatches per step: ${p.dispatchesPerStep}, one queue submission`,
-    `  memory: activations ${formatBytes(p.activationBytes)} (live peak ${formatBytes(p.livePeakBytes)}), weights and tables ${formatBytes(p.weightBytes)}, optimizer state ${formatBytes(p.optimizerStateBytes)} for ${p.parameters.toLocaleString('en-US')} parameters in ${p.parameterTensors} tensors; total ${formatBytes(p.totalBytes)}`,
+    batch,
+    ...(p.split ? [`  micro-batch ${p.microBatch}: ${p.split}`] : []),
+    `  kernels: ${p.graphKernels} for forward + backward (${p.backwardKernels} of them backward${p.recompute ? `, ${p.recomputeKernels} of those recompute a block's forward` : ''}), ${p.optimizerDispatches} per step for ${p.microBatches > 1 ? 'accumulation, ' : ''}metrics, gradient norm and the optimizer`,
+    `  dispatches per step: ${p.dispatchesPerStep}, ${p.submissionsPerStep === 1 ? 'one queue submission' : `${p.submissionsPerStep} queue submissions (one per micro-batch)`}`,
+    `  memory: activations ${formatBytes(p.activationBytes)} (live peak ${formatBytes(p.livePeakBytes)}), weights and tables ${formatBytes(p.weightBytes)}, optimizer state ${formatBytes(p.optimizerStateBytes)}` +
+      `${p.accumulatorBytes ? `, accumulated gradients ${formatBytes(p.accumulatorBytes)}` : ''} for ${p.parameters.toLocaleString('en-US')} parameters in ${p.parameterTensors} tensors; total ${formatBytes(p.totalBytes)}`,
   ].join('\n');
 }
 
