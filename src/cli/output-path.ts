@@ -2,7 +2,7 @@
 // (compile, emit-ts, explain --svg/--png, run, fmt), so that a folder, a missing parent, a
 // read-only file or an output that is one of the command's inputs is a one-line message naming
 // the flag (exit 2) rather than a raw ENOENT/EISDIR/EEXIST/EACCES, or a silently lost input.
-import { accessSync, constants, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, readdirSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { escapeControls } from '../lang/diagnostics.js';
 import { isWritable, writeTarget } from '../weights/atomic.js';
@@ -77,4 +77,37 @@ export function checkOutputPath(spec: OutputSpec): void {
   if (!p) fail(`its folder \`${escapeControls(parent)}\` does not exist`);
   if (!p!.isDirectory()) fail(`\`${escapeControls(parent)}\` is not a folder`);
   if (!dirWritable(parent)) fail(`its folder \`${escapeControls(parent)}\` is not writable`);
+}
+
+export interface OwnFolderSpec {
+  flag: string;
+  path: string;
+  /** What a folder of ours is, for the message: e.g. "a run directory of `pstc train`". */
+  what: string;
+  /** Whether the folder's entries (names, not paths) are a folder of ours that the command may
+   *  add to or continue; absent: only a new or empty folder will do. */
+  ours?: (entries: readonly string[], folder: string) => boolean;
+}
+
+/**
+ * A command that fills a folder with files of its own (`train --out`, `ablate --out`,
+ * `compile --emit wgsl --out`, `data export --out`) writes only into a new or empty folder, or one
+ * it wrote before: a non-empty folder of anything else is refused by the flag (exit 2), so that
+ * files of the same names there (an `index.md`, a `plan.json`, a `settings.json`) are never replaced.
+ */
+export function checkOwnFolder(spec: OwnFolderSpec): void {
+  const stat = statOrUndefined(spec.path);
+  if (!stat) return;
+  const shown = `\`${escapeControls(spec.path)}\``;
+  if (!stat.isDirectory()) throw new UsageError(`${spec.flag}: cannot write ${shown}: it exists and is not a folder`);
+  let entries: string[];
+  try {
+    entries = readdirSync(spec.path);
+  } catch (e) {
+    throw new UsageError(`${spec.flag}: cannot read the folder ${shown}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (entries.length === 0 || spec.ours?.(entries, spec.path)) return;
+  throw new UsageError(
+    `${spec.flag}: ${shown} is a folder with other files (${entries.slice(0, 3).map((e) => escapeControls(e)).join(', ')}${entries.length > 3 ? ', …' : ''}) and not ${spec.what}; give a new or empty folder (nothing was written)`,
+  );
 }

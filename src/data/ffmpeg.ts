@@ -3,7 +3,9 @@
 // stream header); a clip's frames are then decoded in one run that outputs only the selected ones
 // as raw RGB. Each run is started by a small helper process (ffmpeg-host.ts), not by pstc's own.
 import { execFile } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { dataError } from './errors.js';
 import { runHosted, type HostedRun } from './ffmpeg-host.js';
 
@@ -59,15 +61,55 @@ function lastError(stderr: string): string {
   return lines[lines.length - 1] ?? 'no message';
 }
 
+/**
+ * The largest video frame decoded (width × height): 4096 × 4096, four times a 4K frame. A frame
+ * of a video is a size in its header, not in the file's bytes (a 107 KB H.264 file can say
+ * 6000 × 6000); sharp refuses larger images the same way.
+ */
+export const MAX_VIDEO_PIXELS = 4096 * 4096;
+/** The most frames a video may have (a day at 30 frames/s beyond it): the count comes from the file. */
+export const MAX_VIDEO_FRAMES = 30 * 3600 * 24;
+/** The most bytes of decoded RGB one clip's frames take (the buffer FFmpeg's output is read into). */
+export const MAX_DECODED_BYTES = 1 << 30;
+
+/**
+ * FFmpeg's input for a user's path: only a local regular file, opened through the `file:`
+ * protocol alone. A path that reads as a URL (`http:/host/x.mp4`, `concat:a|b`, `pipe:0`) is then a
+ * file name, never a fetch; a FIFO or a device is refused before FFmpeg could block on it.
+ */
+export function localInput(file: string): string[] {
+  const path = resolve(file);
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch (e) {
+    throw new Error((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message);
+  }
+  if (stat.isDirectory()) throw new Error('it is a folder, not a video file');
+  if (!stat.isFile()) throw new Error('it is not a regular file (a device, a FIFO or a socket): only video files are read');
+  return ['-protocol_whitelist', 'file', '-i', `file:${path}`];
+}
+
 /** Frame count and size of the first video stream; throws a plain Error with FFmpeg's reason. */
 export async function probeVideo(file: string): Promise<VideoInfo> {
-  const { stderr, code } = await run(['-hide_banner', '-nostdin', '-i', file, '-map', '0:v:0', '-c', 'copy', '-f', 'null', '-']);
+  const { stderr, code } = await run(['-hide_banner', '-nostdin', ...localInput(file), '-map', '0:v:0', '-c', 'copy', '-f', 'null', '-']);
   if (code !== 0) throw new Error(lastError(stderr));
   const size = /Stream #\d+:\d+.*?: Video: .*?(\d{2,5})x(\d{2,5})/.exec(stderr);
   const counts = [...stderr.matchAll(/frame=\s*(\d+)/g)];
   const frames = counts.length ? Number(counts[counts.length - 1]![1]) : 0;
   if (!size || frames === 0) throw new Error(size ? 'the video stream has no frames' : 'no video stream');
-  return { frames, width: Number(size[1]), height: Number(size[2]) };
+  const info = { frames, width: Number(size[1]), height: Number(size[2]) };
+  checkVideoSize(info);
+  return info;
+}
+
+/** Refuses, before anything is decoded, a video whose frames are larger than pstc decodes. */
+export function checkVideoSize(info: VideoInfo): void {
+  const pixels = info.width * info.height;
+  if (!(info.width > 0 && info.height > 0) || pixels > MAX_VIDEO_PIXELS) {
+    throw new Error(`its frames are ${info.width}×${info.height} (${pixels} pixels); at most ${MAX_VIDEO_PIXELS} (4096×4096) are decoded — scale the video down first (ffmpeg -vf scale=…)`);
+  }
+  if (info.frames > MAX_VIDEO_FRAMES) throw new Error(`it has ${info.frames} frames; at most ${MAX_VIDEO_FRAMES} are read`);
 }
 
 /**
@@ -77,9 +119,16 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
  */
 export async function decodeVideoFrames(file: string, indices: readonly number[], info: VideoInfo): Promise<Buffer[]> {
   const unique = [...new Set(indices)].sort((a, b) => a - b);
-  const select = unique.map((n) => `eq(n\\,${n})`).join('+');
-  const { stdout, stderr, code } = await run(['-hide_banner', '-nostdin', '-v', 'error', '-i', file, '-map', '0:v:0', '-vf', `select=${select}`, '-vsync', '0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-']);
+  checkVideoSize(info);
   const frameBytes = info.width * info.height * 3;
+  if (unique.length * frameBytes > MAX_DECODED_BYTES) {
+    throw new Error(`${unique.length} frames of ${info.width}×${info.height} are ${unique.length * frameBytes} bytes decoded; at most ${MAX_DECODED_BYTES} per clip`);
+  }
+  const select = unique.map((n) => `eq(n\\,${n})`).join('+');
+  const { stdout, stderr, code } = await run(
+    ['-hide_banner', '-nostdin', '-v', 'error', ...localInput(file), '-map', '0:v:0', '-vf', `select=${select}`, '-vsync', '0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+    MAX_DECODED_BYTES + frameBytes, // bounded; a count other than asked is said below
+  );
   if (code !== 0) throw new Error(lastError(stderr));
   if (stdout.length !== unique.length * frameBytes) {
     throw new Error(`decoded ${Math.floor(stdout.length / frameBytes)} of the ${unique.length} frames asked for (frames ${unique.join(', ')} of ${info.frames})`);

@@ -36,6 +36,14 @@ export interface Checkpoint {
   optimizer: WeightMap;
 }
 
+/** The entries of a run directory: the trainer's settings.json, log.jsonl, summary.json and the
+ *  checkpoints above (temporaries start with `.`). `train --out` adds to a folder of only these,
+ *  and refuses any other non-empty folder (its files are never replaced). */
+const RUN_ENTRIES = new Set(['settings.json', 'log.jsonl', 'checkpoints', 'latest.json', 'summary.json']);
+export function isRunFolder(entries: readonly string[]): boolean {
+  return entries.every((e) => RUN_ENTRIES.has(e) || e.startsWith('.'));
+}
+
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 const stepDirName = (step: number): string => `step-${String(step).padStart(8, '0')}`;
 

@@ -119,7 +119,7 @@ describe('pstc ablate refuses before any work', () => {
     expect(notDir.stderr).toContain('--out: cannot write');
     const full = await run(['ablate', file, '--measure-only', '--out', 'models']);
     expect(full.code).toBe(2);
-    expect(full.stderr).toContain('is a folder with other files and no ablation plan');
+    expect(full.stderr).toContain('is a folder with other files');
     const status = await run(['ablate', '--status', 'models']);
     expect(status.code).toBe(1);
     expect(status.stderr).toContain('PST803');

@@ -60,7 +60,7 @@ describe('Slurm submission', () => {
     expect(arraySpec([7, 0, 2, 3, 4, 9])).toBe('0,2-4,7,9');
     const script = batchScript(new AblationDir('/shared/abl'), { partition: 'gpu', gpusPerRun: 1, time: '2:00:00', taskCommand: ['/usr/bin/node', "/opt/it's/pstc.js", 'ablate'], cwd: '/work' });
     expect(script).toContain('#SBATCH --partition=gpu\n#SBATCH --gres=gpu:1\n#SBATCH --time=2:00:00');
-    expect(script).toContain('#SBATCH --output=/shared/abl/logs/slurm-%A_%a.out');
+    expect(script).toContain('#SBATCH --output="/shared/abl/logs/slurm-%A_%a.out"');
     expect(script).toContain(`exec '/usr/bin/node' '/opt/it'\\''s/pstc.js' 'ablate' --out '/shared/abl' --task "$SLURM_ARRAY_TASK_ID"`);
   });
 });

@@ -2,13 +2,15 @@
 // budget, locally or as one Slurm job array, into a directory of whole-file records, and a
 // report (results.json/.csv/.md, report.html) rebuilt from whatever finished. The work lives in
 // src/explore/ablate/; this file reads flags and prints.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import {
   AblationDir,
   SweepProgress,
+  checkSlurmOptions,
+  MAX_SEEDS,
   pendingRuns,
   planSweep,
   renderStatus,
@@ -25,7 +27,7 @@ import { UsageError } from '../errors.js';
 import type { CliIO } from '../io.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { MAX_BATCH, nonNegativeInt, positiveInt } from '../options.js';
-import { checkOutputPath } from '../output-path.js';
+import { checkOutputPath, checkOwnFolder } from '../output-path.js';
 
 interface AblateOptions {
   out?: string;
@@ -63,7 +65,7 @@ export const registerAblate: CommandRegistrar = (program: Command, io, setExit) 
     .option('--data <SPEC>', 'training data, as `pstc train --data`', 'synthetic:motion')
     .option('--steps <N>', `optimizer steps per run (default ${DEFAULT_STEPS})`, positiveInt('--steps'), DEFAULT_STEPS)
     .option('--measure-only', 'cost only: compile, params, MACs, forward throughput, planned memory; no training, no accuracy')
-    .option('--seeds <K>', 'seeds 0 … K-1 per variant', positiveInt('--seeds'), 1)
+    .option('--seeds <K>', 'seeds 0 … K-1 per variant', positiveInt('--seeds', MAX_SEEDS), 1)
     .option('--batch <B>', 'clips per training step and per timed forward', positiveInt('--batch', MAX_BATCH), 4)
     .option('--lr <X>', 'learning rate (default: the trainer\'s)', positiveNumber('--lr'))
     .option('--iters <N>', 'timed forward passes per run', positiveInt('--iters'), 5)
@@ -103,6 +105,7 @@ function requireOut(opts: AblateOptions, file: string | undefined): AblationDir 
 
 async function sweep(file: string | undefined, opts: AblateOptions, io: CliIO): Promise<number> {
   if (opts.executor !== 'local' && opts.executor !== 'slurm') throw new UsageError(`--executor: expected \`local\` or \`slurm\`, got \`${opts.executor}\``);
+  if (opts.executor === 'slurm') checkSlurmOptions(opts); // before anything is planned or written
   const dir = requireOut(opts, file);
   let plan: SweepPlan;
   if (file) {
@@ -199,9 +202,7 @@ function showStatus(dir: AblationDir, io: CliIO, json?: boolean): void {
  *  the report's results.* never replace files of another folder. */
 function checkAblationDir(dir: AblationDir): void {
   checkOutputPath({ flag: '--out', path: dir.root, kind: 'folder' });
-  if (existsSync(dir.root) && !dir.hasPlan() && readdirSync(dir.root).length > 0) {
-    throw new UsageError(`--out: \`${dir.root}\` is a folder with other files and no ablation plan; give a new or empty folder (or an ablation directory to continue)`);
-  }
+  checkOwnFolder({ flag: '--out', path: dir.root, what: 'an ablation directory (its plan.json is missing, or not a plan of pstc)', ours: () => dir.hasPlan() });
 }
 
 function planSummary(plan: SweepPlan, dir: AblationDir): string {

@@ -19,7 +19,8 @@ import { UsageError } from '../errors.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { inputFrom, withInputOptions, withModelArgument } from '../options.js';
 import { loadCommandModel } from '../model.js';
-import { checkOutputPath } from '../output-path.js';
+import { checkOutputPath, checkOwnFolder } from '../output-path.js';
+import { readRegularFile } from '../../lang/read-file.js';
 import { formatBytes } from '../table.js';
 
 interface CompileOptions {
@@ -80,8 +81,16 @@ export function kernelIndex(plan: ModelPlan, files: readonly string[], limitsFro
   return `${lines.join('\n')}\n`;
 }
 
+/** A folder `writeKernels` wrote: .wgsl files and an index.md that begins as ours does. */
+function isKernelFolder(entries: readonly string[], dir: string): boolean {
+  if (!entries.includes('index.md') || !entries.every((e) => e === 'index.md' || e.endsWith('.wgsl'))) return false;
+  const head = readRegularFile(join(dir, 'index.md'), 64 * 1024 * 1024);
+  return 'bytes' in head && new TextDecoder().decode(head.bytes.subarray(0, 64)).startsWith('# Kernels of ');
+}
+
 /** Write one .wgsl per kernel and index.md into `dir`; returns the file names in dispatch order. */
 export function writeKernels(plan: ModelPlan, dir: string, limitsFrom: string, inputs: Iterable<string> = []): string[] {
+  checkOwnFolder({ flag: '--out', path: dir, what: 'a kernel folder of `pstc compile --emit wgsl` (only .wgsl files and its index.md)', ours: isKernelFolder });
   mkdirSync(dir, { recursive: true });
   const files = plan.kernels.map((k, i) => kernelFileName(i, plan.kernels.length, k.label));
   // A file already in the folder may be a symlink to an input (written through, it would be lost).

@@ -3,14 +3,14 @@
 // frame folders or MP4s with their annotation lists, or an npy pair — and prints the `--data` spec
 // that reads them back as the same clips. So the real-data pipelines can be tried, and trained on,
 // with clips whose answer is known.
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { closeData, dataInputOf, MOTION_MEAN, MOTION_STD, openData, parseDataSpec, writeNpyDataset, writeRawframeFolders, writeVideoFiles, type Dataset } from '../../data/index.js';
 import { UsageError } from '../errors.js';
 import { loadCommandModel } from '../model.js';
 import { positiveInt, type ModelFlags } from '../options.js';
-import { checkOutputPath } from '../output-path.js';
+import { checkOutputPath, checkOwnFolder } from '../output-path.js';
 import type { CommandRegistrar } from '../registrar.js';
 
 type ExportFormat = 'rawframes' | 'videos' | 'npy';
@@ -60,7 +60,10 @@ export async function exportData(spec: string, input: ReturnType<typeof dataInpu
   if (format !== 'npy' && parsed.kind !== 'synthetic') {
     throw new UsageError(`--format ${format}: only synthetic:motion can be written as pixels (its normalisation is known); write this set with --format npy`);
   }
-  if (existsSync(out) && readdirSync(out).length > 0) throw new UsageError(`--out: \`${out}\` is not empty; give a new or empty folder`);
+  checkOwnFolder({ flag: '--out', path: out, what: 'an empty folder' });
+  // The set is renamed into place over --out: never the current folder or one above it.
+  const above = relative(resolve(out), process.cwd());
+  if (above === '' || (!isAbsolute(above) && above !== '..' && !above.startsWith(`..${sep}`))) throw new UsageError(`--out: \`${out}\` is the current folder or one above it; give a new folder to write the set into`);
   const source = await openData(parsed, input);
   // Written beside --out and renamed into place at the end: an interrupted export leaves no
   // half-written set where a later command would read it.

@@ -10,7 +10,8 @@ import { UsageError } from '../errors.js';
 import { chooseData } from '../data-choice.js';
 import { loadCommandModel } from '../model.js';
 import { nonNegativeInt, positiveInt, withLoaderOptions, withMemoryOptions, withModelArgument, type LoaderFlags, type ModelFlags } from '../options.js';
-import { checkOutputPath } from '../output-path.js';
+import { checkOutputPath, checkOwnFolder } from '../output-path.js';
+import { isRunFolder } from '../../train/checkpoint.js';
 import { createProgress, formatDuration } from '../progress.js';
 import type { CommandRegistrar } from '../registrar.js';
 
@@ -94,6 +95,7 @@ export const registerTrain: CommandRegistrar = (program: Command, io) => {
       const { model, result } = loadCommandModel(file, flags);
       const data = chooseData(model, flags.data, 'train');
       checkOutputPath({ flag: '--out', path: flags.out, kind: 'folder', inputs: [...result.sources.keys(), ...(flags.weights ? [flags.weights] : [])] });
+      checkOwnFolder({ flag: '--out', path: flags.out, what: 'a run directory of `pstc train`', ours: isRunFolder });
       const initialWeights: WeightMap = flags.weights !== undefined ? loadCheckpoint(flags.weights, model) : initWeights(model, flags.seed);
       const settings: TrainSettings = {
         data,

@@ -10,7 +10,7 @@ import { readFromDisk } from '../../lang/read-disk.js';
 import type { Span } from '../../lang/span.js';
 import { didYouMean } from '../../lang/values.js';
 import { canonicalConfig, configChanges } from '../config-diff.js';
-import type { Budget, PlannedRun, SweepPlan } from './record.js';
+import { MAX_PLAN_RUNS, type Budget, type PlannedRun, type SweepPlan } from './record.js';
 
 export interface PlanOptions {
   /** Only these sweeps of the file (default: all). */
@@ -62,6 +62,11 @@ export function planSweep(file: string, options: PlanOptions): SweepPlan {
       byNetwork.set(canon, { variant: name, sameAs: [] });
       variants.push({ sweep: sweep.name, base: sweep.base, name });
     }
+  }
+  if (variants.length * options.seeds.length > MAX_PLAN_RUNS) {
+    throw new DiagnosticError([
+      diag('PST801', `${variants.length} variant(s) × ${options.seeds.length} seed(s) = ${variants.length * options.seeds.length} runs: at most ${MAX_PLAN_RUNS} per ablation`, '--seeds', 'fewer seeds, or split the sweep (--sweep NAME)'),
+    ]);
   }
   for (const v of variants) {
     const config = configs.get(v.name)!;

@@ -2,6 +2,7 @@
 // record of one finished run (written by whichever process ran it). Everything else — executors,
 // the status, the report — reads and writes these.
 import type { ModelConfig } from '../../lang/model.js';
+import type { TrainValues } from '../../lang/train-config.js';
 import type { ConfigChange } from '../config-diff.js';
 
 /** The same budget for every run of a sweep: what makes their numbers comparable. */
@@ -14,6 +15,10 @@ export interface Budget {
   batch: number;
   /** Learning rate (absent: the trainer's default). */
   lr?: number;
+  /** The training settings given as flags (steps, batch, lr, warmup, …): they win over each
+   *  variant's `train { }` section, and `steps`/`batch` above are the fallback where neither says
+   *  (train-defaults.ts). Absent in plans written before train sections. */
+  train?: TrainValues;
   /** Timed forward passes per run (after warm-up passes). */
   timingIters: number;
 }
@@ -73,6 +78,9 @@ export interface RunMeasurements {
     /** Order-only accuracy on the synthetic motion set's pairs (labelsOfPairs/orderOnlyCorrect). */
     orderAccuracy?: number;
     finalLoss?: number;
+    /** Validation samples the accuracies are over, and the classes the data's labels range over (chance top-1 is 1/classes). */
+    valSamples?: number;
+    classes?: number;
   };
   curves: CurvePoint[];
   params: number;
@@ -81,9 +89,13 @@ export interface RunMeasurements {
     /** Forward clips/s at the budget's batch (median of the timed passes). */
     forwardClipsPerSecond: number;
     forwardLatencyMs: number;
-    /** Training-step clips/s (absent until a run trains). */
+    /** Training-step clips/s over warm steps only (after the first step; evaluations and checkpoints left out); absent until a run trains. */
     trainClipsPerSecond?: number;
+    /** The warm steps that figure is over. */
+    trainWarmSteps?: number;
   };
+  /** Seconds building pipelines (and uploading): the training step's (when trained) and the timed forward's. */
+  compileSeconds?: { train?: number; forward: number };
   memory: {
     /** The WebGPU plan's peak for a forward (activations + weights), in bytes. */
     plannedForwardBytes: number;
@@ -131,3 +143,116 @@ export type RunProgress = (what: string, fraction?: number) => void;
  * interruption so that a rerun continues the training where it stopped.
  */
 export type RunOne = (run: PlannedRun, budget: Budget, progress: RunProgress, workDir: string) => Promise<RunMeasurements>;
+
+/**
+ * A run id as the planner makes them (`<variant slug>-<hash>-s<seed>`): letters, digits, `_`, `-`,
+ * `.`, not starting with `.` — so that `runs/<id>.json` and `train/<id>/` stay inside the
+ * ablation directory whatever a plan file on disk says (a tampered `../../victim` is refused).
+ */
+export const RUN_ID = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+/** What is wrong with a value read from a plan, record or marker file, as `path: why`; undefined when it has the shape. */
+type Check = (value: unknown, at: string) => string | undefined;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str: Check = (v, at) => (typeof v === 'string' ? undefined : `${at} is not a string`);
+const runId: Check = (v, at) => (typeof v === 'string' && RUN_ID.test(v) && !v.includes('..') ? undefined : `${at} \`${String(v).slice(0, 60)}\` is not a run id (letters, digits, _ - .)`);
+const int = (min: number, max = Number.MAX_SAFE_INTEGER): Check => (v, at) => (Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max ? undefined : `${at} is not a whole number ${min}…${max}`);
+const finite: Check = (v, at) => (typeof v === 'number' && Number.isFinite(v) ? undefined : `${at} is not a finite number`);
+const optional = (c: Check): Check => (v, at) => (v === undefined ? undefined : c(v, at));
+const object: Check = (v, at) => (isObject(v) ? undefined : `${at} is not an object`);
+const array = (each: Check, max = 1_000_000): Check => (v, at) => {
+  if (!Array.isArray(v)) return `${at} is not a list`;
+  if (v.length > max) return `${at} has ${v.length} entries, at most ${max}`;
+  for (let i = 0; i < v.length; i++) {
+    const why = each(v[i], `${at}[${i}]`);
+    if (why) return why;
+  }
+  return undefined;
+};
+const fields = (shape: Record<string, Check>): Check => (v, at) => {
+  if (!isObject(v)) return `${at} is not an object`;
+  for (const [key, check] of Object.entries(shape)) {
+    const why = check(v[key], `${at}.${key}`);
+    if (why) return why;
+  }
+  return undefined;
+};
+const oneOf = (...values: string[]): Check => (v, at) => (values.includes(v as string) ? undefined : `${at} is not one of ${values.join(', ')}`);
+
+/** The most runs a plan may hold (variants × seeds): a plan of more is not one pstc wrote. */
+export const MAX_PLAN_RUNS = 100_000;
+/** Seeds per variant (`--seeds`). */
+export const MAX_SEEDS = 1000;
+
+const budgetShape = fields({ data: optional(str), steps: int(0), batch: int(1, 65536), lr: optional(finite), timingIters: int(1) });
+const runShape = fields({ index: int(0), id: runId, sweep: str, variant: str, sameAs: array(str), seed: int(0), config: object, base: str, changes: array(object), key: str });
+
+/** Why `value` (parsed from plan.json) is not a plan of this pstc; undefined when it is one. */
+export function planProblem(value: unknown): string | undefined {
+  if (!isObject(value)) return 'it is not a JSON object';
+  if (value.format !== 'pstc-ablate-plan/1') return `it is not a plan of this pstc (format ${String(value.format).slice(0, 40)})`;
+  const why = fields({
+    file: str,
+    sweeps: array(str),
+    budget: budgetShape,
+    seeds: array(int(0), MAX_SEEDS),
+    runs: array(runShape, MAX_PLAN_RUNS),
+    bases: array(fields({ sweep: str, base: str, config: optional(object) })),
+    folded: array(fields({ variant: str, runsAs: str })),
+    invalid: array(fields({ variant: str, diagnostic: str })),
+    warnings: str,
+  })(value, 'plan');
+  if (why) return why;
+  const runs = value.runs as PlannedRun[];
+  const ids = new Set<string>();
+  for (const [i, run] of runs.entries()) {
+    if (run.index !== i) return `plan.runs[${i}].index is ${run.index}, not its position ${i}`;
+    if (ids.has(run.id)) return `plan.runs[${i}].id \`${run.id}\` is given twice`;
+    ids.add(run.id);
+  }
+  return undefined;
+}
+
+const measurementsShape = {
+  trained: optional((v, at) => (typeof v === 'boolean' ? undefined : `${at} is not true or false`)),
+  metrics: optional(fields({ top1: optional(finite), top5: optional(finite), orderAccuracy: optional(finite), finalLoss: optional(finite) })),
+  curves: optional(array(fields({ step: int(0), split: oneOf('train', 'val'), loss: optional(finite), top1: optional(finite) }))),
+  params: optional(finite),
+  macs: optional(finite),
+  throughput: optional(fields({ forwardClipsPerSecond: finite, forwardLatencyMs: finite, trainClipsPerSecond: optional(finite) })),
+  memory: optional(fields({ plannedForwardBytes: finite, plannedTrainBytes: optional(finite), measuredForwardBytes: finite })),
+  adapter: optional(str),
+};
+const slurmShape = optional(fields({ jobId: str, arrayJobId: optional(str), arrayTaskId: optional(str) }));
+
+/** Why `value` (parsed from runs/<id>.json) is not a run record of this pstc; undefined when it is one. */
+export function recordProblem(value: unknown): string | undefined {
+  if (!isObject(value)) return 'it is not a JSON object';
+  if (value.format !== 'pstc-ablate-run/1') return `it is not a run record of this pstc (format ${String(value.format).slice(0, 40)})`;
+  return fields({
+    id: runId,
+    index: int(0),
+    key: str,
+    sweep: str,
+    variant: str,
+    sameAs: array(str),
+    seed: int(0),
+    base: str,
+    changes: array(object),
+    config: object,
+    status: oneOf('done', 'failed'),
+    diagnostic: optional(str),
+    seconds: finite,
+    startedAt: str,
+    finishedAt: str,
+    host: str,
+    slurm: slurmShape,
+    ...measurementsShape,
+  })(value, 'record');
+}
+
+/** Why `value` (parsed from runs/<id>.running) is not a marker; undefined when it is one. */
+export function markerProblem(value: unknown): string | undefined {
+  return fields({ id: runId, host: str, pid: int(1, 2 ** 31 - 1), startedAt: str, slurm: slurmShape })(value, 'marker');
+}
