@@ -4,7 +4,8 @@
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { parse, View } from 'vega';
 import type { RunRecord } from './record.js';
-import type { VariantRow } from './summary.js';
+import type { Summary } from './summary.js';
+import type { ComparedMetric } from './verdicts.js';
 
 export interface Chart {
   /** Stable name (the page's data-chart attribute; the tests look for them). */
@@ -25,24 +26,36 @@ export async function renderChart(spec: TopLevelSpec): Promise<string> {
 const WIDTH = 520;
 
 /** Every chart the runs allow, in the page's order. */
-export async function sweepCharts(rows: readonly VariantRow[], records: readonly RunRecord[]): Promise<Chart[]> {
+export async function sweepCharts(summary: Summary, records: readonly RunRecord[]): Promise<Chart[]> {
+  const { rows } = summary;
   const done = records.filter((r) => r.status === 'done');
   const trained = done.filter((r) => r.trained && r.metrics?.top1 !== undefined);
   const charts: { name: string; title: string; spec: TopLevelSpec }[] = [];
   const order = rows.map((r) => r.variant);
   if (trained.length) {
     const points = trained.map((r) => ({ variant: r.variant, seed: r.seed, top1: r.metrics!.top1!, order: r.metrics!.orderAccuracy }));
+    const classes = new Set(trained.map((r) => r.metrics?.classes ?? r.config.head?.classes));
+    const chance = classes.size === 1 && [...classes][0] ? 1 / [...classes][0]! : undefined;
     charts.push({
       name: 'accuracy',
-      title: 'Top-1 accuracy per variant: mean over seeds (bar), each seed (dot), min–max (rule)',
-      spec: seedBars(points, 'top1', 'top-1', order, '#9ecae1', '#08519c'),
+      title: `Top-1 accuracy per variant: mean over seeds (bar) with its 95 % Student-t interval (error bar; none for one seed), each seed (dot)${chance !== undefined ? `; chance ${(chance * 100).toFixed(0)} % (dashed)` : ''}`,
+      spec: seedBars(points, intervals(summary, 'top1'), 'top1', 'top-1', order, '#9ecae1', '#08519c', chance),
     });
     const orderPoints = points.filter((p) => p.order !== undefined);
     if (orderPoints.length) {
       charts.push({
         name: 'order-accuracy',
-        title: 'Order-only accuracy (which of a motion and its reversal): chance is 50% (dashed)',
-        spec: seedBars(orderPoints, 'order', 'order accuracy', order, '#fdae6b', '#a63603', 0.5),
+        title: 'Order-only accuracy (which of a motion and its reversal): mean (bar), 95 % t interval (error bar), each seed (dot); chance is 50 % (dashed)',
+        spec: seedBars(orderPoints, intervals(summary, 'orderAccuracy'), 'order', 'order accuracy', order, '#fdae6b', '#a63603', 0.5),
+      });
+    }
+    for (const [key, words] of [['top1', 'top-1'], ['orderAccuracy', 'order accuracy']] as const) {
+      const diff = differences(summary, key);
+      if (!diff.intervals.length) continue;
+      charts.push({
+        name: key === 'top1' ? 'top1-difference' : 'order-difference',
+        title: `${words[0]!.toUpperCase()}${words.slice(1)} minus the reference (${diff.references.join(', ')}), paired by seed, in points: mean (diamond) with its 95 % t interval (error bar), each seed (dot); an interval clear of 0 (dashed) is a difference these runs tell`,
+        spec: differenceChart(diff.intervals, diff.seeds, words, order),
       });
     }
     const curve = trained.flatMap((r) => (r.curves ?? []).map((p) => ({ ...p, variant: r.variant, run: `${r.variant} s${r.seed}` })));
@@ -66,7 +79,7 @@ export async function sweepCharts(rows: readonly VariantRow[], records: readonly
   if (costRows.length) {
     charts.push({
       name: 'throughput',
-      title: 'Forward throughput per variant (clips/s, mean over seeds)',
+      title: 'Forward throughput per variant (clips/s on warm passes, mean over seeds)',
       spec: {
         width: WIDTH,
         height: { step: 22 },
@@ -84,18 +97,69 @@ export async function sweepCharts(rows: readonly VariantRow[], records: readonly
   return out;
 }
 
-/** A fraction per variant: the mean over seeds as a bar, each seed a dot, min–max a rule; `chance` dashed. */
-function seedBars(values: object[], field: string, title: string, order: string[], bar: string, dot: string, chance?: number): TopLevelSpec {
+/** Each variant's mean and 95 % t interval of a metric (the interval absent for one seed). */
+function intervals(summary: Summary, key: ComparedMetric): { variant: string; mean: number; low?: number; high?: number }[] {
+  return summary.rows.flatMap((v) => (v[key] ? [{ variant: v.variant, mean: v[key]!.mean, ...(v[key]!.low !== undefined ? { low: v[key]!.low, high: v[key]!.high } : {}) }] : []));
+}
+
+/** Each compared variant's paired difference from its reference (points), and each seed's. */
+function differences(summary: Summary, key: ComparedMetric) {
+  const intervals: { variant: string; mean: number; low?: number; high?: number; verdict: string }[] = [];
+  const seeds: { variant: string; seed: number; difference: number }[] = [];
+  const references = new Set<string>();
+  for (const v of summary.rows) {
+    const d = v.against?.[key];
+    if (!d) continue;
+    references.add(v.against!.against);
+    intervals.push({ variant: v.variant, mean: d.mean * 100, ...(d.low !== undefined ? { low: d.low * 100, high: d.high! * 100 } : {}), verdict: d.verdict });
+    d.seeds.forEach((seed, i) => seeds.push({ variant: v.variant, seed, difference: d.differences[i]! * 100 }));
+  }
+  return { intervals, seeds, references: [...references] };
+}
+
+/**
+ * A fraction per variant: the mean over seeds as a bar, its 95 % t interval as an error bar
+ * (computed here, not by Vega-Lite's own bootstrap), each seed a dot; `chance` dashed.
+ */
+function seedBars(values: object[], means: object[], field: string, title: string, order: string[], bar: string, dot: string, chance?: number): TopLevelSpec {
   const y = { field: 'variant', type: 'nominal', sort: order, title: null };
+  const withInterval = means.filter((m) => 'low' in m);
   return {
     width: WIDTH,
     height: { step: 22 },
-    data: { values },
     layer: [
-      { mark: 'bar', encoding: { y, x: { aggregate: 'mean', field, type: 'quantitative', title, axis: { format: '.0%' }, scale: { domain: [0, 1] } }, color: { value: bar } } },
-      { mark: { type: 'rule', color: '#333' }, encoding: { y, x: { aggregate: 'min', field }, x2: { aggregate: 'max', field } } },
-      { mark: { type: 'point', filled: true, color: dot }, encoding: { y, x: { field, type: 'quantitative' }, tooltip: [{ field: 'seed' }, { field, format: '.3f' }] } },
-      ...(chance !== undefined ? [{ mark: { type: 'rule', color: '#c00', strokeDash: [4, 3] }, encoding: { x: { datum: chance } } }] : []),
+      { data: { values: means }, mark: 'bar', encoding: { y, x: { field: 'mean', type: 'quantitative', title, axis: { format: '.0%' }, scale: { domain: [0, 1], clamp: true } }, color: { value: bar }, tooltip: [{ field: 'mean', title: 'mean', format: '.3f' }] } },
+      ...(withInterval.length
+        ? [{ data: { values: withInterval }, mark: { type: 'errorbar', ticks: true, color: '#333' }, encoding: { y, x: { field: 'low', type: 'quantitative' }, x2: { field: 'high' } } }]
+        : []),
+      { data: { values }, mark: { type: 'point', filled: true, color: dot, opacity: 0.85 }, encoding: { y, x: { field, type: 'quantitative' }, tooltip: [{ field: 'seed' }, { field, format: '.3f' }] } },
+      ...(chance !== undefined ? [{ data: { values: [{}] }, mark: { type: 'rule', color: '#c00', strokeDash: [4, 3] }, encoding: { x: { datum: chance } } }] : []),
+    ],
+  } as TopLevelSpec;
+}
+
+/** Differences from the reference in points: interval error bars, the mean a diamond, seeds as dots, 0 dashed. */
+function differenceChart(intervals: object[], seeds: object[], title: string, order: string[]): TopLevelSpec {
+  const y = { field: 'variant', type: 'nominal', sort: order, title: null };
+  const withInterval = intervals.filter((m) => 'low' in m);
+  const x = { type: 'quantitative', title: `${title} minus the reference (points)` };
+  return {
+    width: WIDTH,
+    height: { step: 26 },
+    layer: [
+      { data: { values: [{}] }, mark: { type: 'rule', color: '#777', strokeDash: [4, 3] }, encoding: { x: { datum: 0 } } },
+      ...(withInterval.length ? [{ data: { values: withInterval }, mark: { type: 'errorbar', ticks: true, color: '#333' }, encoding: { y, x: { field: 'low', ...x }, x2: { field: 'high' } } }] : []),
+      {
+        data: { values: intervals },
+        mark: { type: 'point', shape: 'diamond', filled: true, size: 90 },
+        encoding: {
+          y,
+          x: { field: 'mean', ...x },
+          color: { field: 'verdict', type: 'nominal', scale: { domain: ['better', 'worse', 'cannot tell'], range: ['#1a9850', '#d73027', '#636363'] }, title: 'verdict' },
+          tooltip: [{ field: 'mean', format: '.1f' }, { field: 'low', format: '.1f' }, { field: 'high', format: '.1f' }, { field: 'verdict' }],
+        },
+      },
+      { data: { values: seeds }, mark: { type: 'point', filled: true, color: '#08519c', opacity: 0.6, size: 30 }, encoding: { y, x: { field: 'difference', ...x }, tooltip: [{ field: 'seed' }, { field: 'difference', format: '.1f' }] } },
     ],
   } as TopLevelSpec;
 }

@@ -10,7 +10,9 @@ export { submitArray, submissions, readSlurm, arraySpec, batchScript, checkSlurm
 export { sweepStatus, renderStatus, type SweepStatus, type RunState } from './status.js';
 export { SweepProgress, type ProgressOut } from './progress.js';
 export { writeReport, patternSvgs, type ReportFiles } from './report.js';
-export { variantRows, resultsCsv, resultsMarkdown, stat, type VariantRow } from './summary.js';
-export { measureOnly, measureForward, modelCost } from './measure.js';
+export { variantRows, summarize, resultsCsv, variantsCsv, resultsMarkdown, tableCells, stat, type VariantRow, type Summary, type SummaryOptions, type Stat } from './summary.js';
+export { references, resolveAgainst, compare, atChance, type Comparison, type Reference, type AtChance } from './verdicts.js';
+export { openingParagraph } from './answer.js';
+export { measureOnly, measureForward, modelCost, FORWARD_WARMUP } from './measure.js';
 export { runOneFor } from './run-one.js';
 export { trainAndMeasure, trainSettings } from './train-run.js';

@@ -1,5 +1,6 @@
 // The measurements every run makes on the device, trained or not: parameters and multiply-adds
-// (the IR's cost report), the WebGPU plan's peak memory, and forward throughput — warm-up passes,
+// (the IR's cost report), the WebGPU plan's peak memory, the time compiling the forward's
+// pipelines took, and forward throughput on warm passes only — warm-up passes after compiling,
 // then the median of timed passes at the budget's batch, with fresh weights of the run's seed
 // (throughput does not depend on the values). A forward whose logits are not finite fails the
 // run: a variant that cannot compute is reported, not measured.
@@ -10,9 +11,11 @@ import { lowerModel } from '../../ir/lower.js';
 import { DiagnosticError } from '../../lang/diagnostics.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { initWeights, makeRandom } from '../../weights/init.js';
+import { median } from '../stats.js';
 import type { Budget, PlannedRun, RunMeasurements, RunOne, RunProgress } from './record.js';
 
-const WARMUP = 2;
+/** Untimed forward passes after compiling, before the timed ones: the timed passes are warm. */
+export const FORWARD_WARMUP = 2;
 
 export function inputOf(config: ModelConfig, budget: Budget): ModelInput {
   return { batch: budget.batch, frames: config.input.frames, size: config.input.size };
@@ -29,6 +32,8 @@ export interface ForwardFigures {
   forwardLatencyMs: number;
   plannedForwardBytes: number;
   measuredForwardBytes: number;
+  /** Building the forward: planning, compiling its pipelines (or finding them in the device's cache), uploading. */
+  compileSeconds: number;
 }
 
 /** Compile the forward on `device`, check it computes finite logits, time it. */
@@ -37,7 +42,10 @@ export async function measureForward(device: PstcDevice, run: PlannedRun, budget
   progress('compiling the forward');
   let compiled: CompiledModel | undefined;
   try {
-    compiled = await compileModel(device, run.config, input, initWeights(run.config, run.seed));
+    const weights = initWeights(run.config, run.seed);
+    const started = performance.now();
+    compiled = await compileModel(device, run.config, input, weights);
+    const compileSeconds = (performance.now() - started) / 1000;
     const clip = randomClip(input, run.config.embed.inChannels, run.seed);
     const first = await compiled.forward(clip);
     const out = first.logits ?? first.features;
@@ -52,7 +60,7 @@ export async function measureForward(device: PstcDevice, run: PlannedRun, budget
         },
       ]);
     }
-    for (let i = 0; i < WARMUP; i++) await compiled.timeForward(clip);
+    for (let i = 0; i < FORWARD_WARMUP; i++) await compiled.timeForward(clip);
     const samples: number[] = [];
     for (let i = 0; i < budget.timingIters; i++) {
       progress(`timing the forward ${i + 1}/${budget.timingIters}`, (i + 1) / budget.timingIters);
@@ -64,6 +72,7 @@ export async function measureForward(device: PstcDevice, run: PlannedRun, budget
       forwardLatencyMs: latency,
       plannedForwardBytes: compiled.plannedPeakBytes.total,
       measuredForwardBytes: compiled.measuredPeakBytes(),
+      compileSeconds,
     };
   } finally {
     compiled?.destroy();
@@ -91,6 +100,7 @@ function costOnly(params: number, macs: number, f: ForwardFigures, adapter: stri
     macs,
     throughput: { forwardClipsPerSecond: f.forwardClipsPerSecond, forwardLatencyMs: f.forwardLatencyMs },
     memory: { plannedForwardBytes: f.plannedForwardBytes, measuredForwardBytes: f.measuredForwardBytes },
+    compileSeconds: { forward: f.compileSeconds },
     adapter,
   };
 }
@@ -105,10 +115,4 @@ function randomClip(input: ModelInput, channels: number, seed: number): Float32A
   const clip = new Float32Array(input.batch * channels * input.frames * input.size * input.size);
   for (let i = 0; i < clip.length; i++) clip[i] = 2 * random() - 1;
   return clip;
-}
-
-export function median(samples: readonly number[]): number {
-  const s = [...samples].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }

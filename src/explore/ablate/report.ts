@@ -1,6 +1,7 @@
 // The report of an ablation directory, rebuilt from whatever runs have finished: results.json
-// (every record whole, with the plan's summary), results.csv, results.md and report.html (the
-// table, the plots, and each variant's shift pattern drawn). All written whole.
+// (every record whole, with the plan's summary and the statistics), results.csv (per run),
+// variants.csv (per variant), results.md and report.html (the answer in a paragraph, the table,
+// the plots, and each variant's shift pattern drawn). All written whole.
 import { join } from 'node:path';
 import type { ModelConfig } from '../../lang/model.js';
 import { writeFileAtomic } from '../../weights/atomic.js';
@@ -10,11 +11,13 @@ import { patternToSvg } from '../pattern-picture.js';
 import { sweepCharts, type Chart } from './charts.js';
 import type { AblationDir } from './layout.js';
 import type { RunRecord, SweepPlan } from './record.js';
-import { budgetLine, resultsCsv, resultsMarkdown, tableCells, variantRows, type VariantRow } from './summary.js';
+import { openingParagraph } from './answer.js';
+import { budgetLine, legend, resultsCsv, resultsMarkdown, summarize, tableCells, variantsCsv, type Summary, type SummaryOptions, type VariantRow } from './summary.js';
 
 export interface ReportFiles {
   json: string;
   csv: string;
+  variantsCsv: string;
   markdown: string;
   html: string;
   rows: VariantRow[];
@@ -22,16 +25,20 @@ export interface ReportFiles {
   charts: string[];
 }
 
-export async function writeReport(dir: AblationDir, plan: SweepPlan): Promise<ReportFiles> {
+/** `options.against`: compare with this variant instead of each sweep's base (an unknown name is PST808, before anything is written). */
+export async function writeReport(dir: AblationDir, plan: SweepPlan, options: SummaryOptions = {}): Promise<ReportFiles> {
   const records = dir.records(plan);
-  const rows = variantRows(plan, records);
+  const summary = summarize(plan, records, options);
+  const { rows } = summary;
+  const answer = openingParagraph(plan, summary);
   const files = {
     json: join(dir.root, 'results.json'),
     csv: join(dir.root, 'results.csv'),
+    variantsCsv: join(dir.root, 'variants.csv'),
     markdown: join(dir.root, 'results.md'),
     html: join(dir.root, 'report.html'),
   };
-  const summary = {
+  const results = {
     format: 'pstc-ablate-results/1',
     file: plan.file,
     sweeps: plan.sweeps,
@@ -41,15 +48,24 @@ export async function writeReport(dir: AblationDir, plan: SweepPlan): Promise<Re
     finished: records.length,
     folded: plan.folded,
     invalid: plan.invalid,
+    answer,
+    statistics: {
+      interval: 'mean over seeds with a 95 % Student-t interval (mean ± t(0.975, n−1) · sd / √n); one seed: none (low/high absent)',
+      difference: 'variant minus its reference, paired by seed, 95 % Student-t interval of the paired differences; verdict better/worse when the interval is clear of 0, else "cannot tell"',
+      atChance: 'best validation top-1 within the binomial noise of 1/classes: exact one-sided binomial test at 5 %',
+      throughput: 'warm work only: forward after untimed warm-up passes, training over the steps after the first with evaluations and checkpoints left out; compile seconds apart',
+    },
+    references: Object.fromEntries(summary.references),
     variants: rows,
     runs: records,
   };
-  writeFileAtomic(files.json, JSON.stringify(summary, null, 1));
-  writeFileAtomic(files.csv, resultsCsv(records));
-  const markdown = resultsMarkdown(plan, rows);
+  writeFileAtomic(files.json, JSON.stringify(results, null, 1));
+  writeFileAtomic(files.csv, resultsCsv(records, summary));
+  writeFileAtomic(files.variantsCsv, variantsCsv(rows));
+  const markdown = resultsMarkdown(plan, summary);
   writeFileAtomic(files.markdown, markdown);
-  const charts = await sweepCharts(rows, records);
-  writeFileAtomic(files.html, reportHtml(plan, rows, charts));
+  const charts = await sweepCharts(summary, records);
+  writeFileAtomic(files.html, reportHtml(plan, summary, answer, charts));
   return { ...files, rows, records, charts: charts.map((c) => c.name) };
 }
 
@@ -64,13 +80,14 @@ export function patternSvgs(config: ModelConfig): { stage: number; title: string
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-function reportHtml(plan: SweepPlan, rows: readonly VariantRow[], charts: readonly Chart[]): string {
-  const { header, rows: cells } = tableCells(rows);
+function reportHtml(plan: SweepPlan, summary: Summary, answer: string, charts: readonly Chart[]): string {
+  const rows: readonly VariantRow[] = summary.rows;
+  const { header, rows: cells } = tableCells(summary);
   const table = [
     '<table>',
     `<thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead>`,
     '<tbody>',
-    ...cells.map((r, i) => `<tr class="${rows[i]!.failed && !rows[i]!.done ? 'failed' : ''}">${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`),
+    ...cells.map((r, i) => `<tr class="${rows[i]!.failed && !rows[i]!.done ? 'failed' : rows[i]!.atChance?.length ? 'chance' : ''}">${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`),
     '</tbody></table>',
   ].join('\n');
   const failures = rows.filter((v) => v.diagnostic);
@@ -86,16 +103,21 @@ table { border-collapse: collapse; font-size: 13px; margin: 12px 0; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
 tr.failed td { background: #fde0dc; }
+tr.chance td { background: #fff4d6; }
 figure { display: inline-block; margin: 12px 16px 12px 0; vertical-align: top; }
 figcaption { font-size: 13px; font-weight: 600; margin-bottom: 4px; max-width: 560px; }
 .patterns { display: flex; flex-wrap: wrap; gap: 16px; }
 .pattern { border: 1px solid #ddd; padding: 8px; font-size: 12px; max-width: 360px; }
 .note { color: #555; font-style: italic; }
+.answer { font-size: 16px; line-height: 1.45; background: #f4f8fc; border-left: 4px solid #08519c; padding: 10px 14px; }
+.legend { font-size: 12px; color: #444; }
 pre { background: #f8f8f8; padding: 8px; font-size: 12px; white-space: pre-wrap; }
 </style></head>
 <body>
 <h1>Ablation: ${esc(plan.sweeps.join(', '))}</h1>
+<p class="answer">${esc(answer)}</p>
 <p>${esc(plan.file)} — ${rows.reduce((n, v) => n + v.done, 0)} of ${plan.runs.length} runs finished. ${esc(budgetLine(plan))}</p>
+<p class="legend">${esc(legend(plan, summary))}</p>
 ${table}
 ${plan.folded.length ? `<p class="note">Equal to another variant after resolution (run once): ${esc(plan.folded.map((f) => `${f.variant} = ${f.runsAs}`).join('; '))}.</p>` : ''}
 ${failures.length ? `<h2>Failed runs</h2>${failures.map((v) => `<h3>${esc(v.variant)}</h3><pre>${esc(v.diagnostic!)}</pre>`).join('\n')}` : ''}
