@@ -5,6 +5,7 @@ import { compileProgram, need } from '../passes/pipeline.js';
 import { costReport, principleNotes, receptiveField, stageMaps, type CostReport } from '../ir/analysis.js';
 import { shiftedHeads } from '../lang/facts.js';
 import { dataSettingsText } from '../lang/data-config.js';
+import { trainSettingsText } from '../lang/train-config.js';
 import { patternPicture, type PatternPicture } from '../ir/pattern.js';
 import { effectiveWindow } from '../ir/window.js';
 import { patternToText } from '../explore/pattern-picture.js';
@@ -69,6 +70,8 @@ export function explainModel(model: ModelConfig, input: { batch: number; frames:
     })),
     /** The model's data section (preset values filled in), as `key = value` settings. */
     data: model.data ? dataSettingsText(model.data) : null,
+    /** The model's train section (inherited settings included), as `key = value` settings. */
+    train: model.train ? trainSettingsText(model.train) : null,
   };
 }
 
@@ -118,6 +121,11 @@ export function renderReport(report: ReturnType<typeof explainModel>, color = fa
     lines.push('');
     lines.push('Data (the data section; what train and eval read without --data; the rest: docs/data.md defaults):');
     for (const line of report.data) lines.push(`  ${line}`);
+  }
+  if (report.train) {
+    lines.push('');
+    lines.push('Training defaults (the train section; what train and ablate use where no flag is given):');
+    for (const line of report.train) lines.push(`  ${line}`);
   }
   lines.push('');
   lines.push('Design principles:');

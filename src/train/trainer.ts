@@ -50,6 +50,9 @@ export interface TrainSettings {
   memoryBudget?: number;
   /** Log and skip bad samples (missing or corrupt frames, undecodable videos, bad list lines). */
   skipBad?: boolean;
+  /** Where each training setting came from, by train-section key (`lr: 'model'`, `batch: 'flag'`,
+   *  `warmup: 'default'`): recorded in settings.json; a resume compares the values, not this. */
+  sources?: Record<string, string>;
 }
 
 /** One line of progress, for a live line on a terminal or a plain log line. */
@@ -148,7 +151,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     }
     if (existing) {
       const mismatch = Object.keys({ ...settings, ...existing.state.settings }).filter(
-        (k) => JSON.stringify(settings[k]) !== JSON.stringify(existing.state.settings[k]),
+        (k) => k !== 'sources' && JSON.stringify(settings[k]) !== JSON.stringify(existing.state.settings[k]),
       );
       if (mismatch.length) {
         throw trainError('PST705', `--resume: the run in ${run.out} was started with other settings (${mismatch.join(', ')})`, 'resume with the same model, data and flags, or start a new --out', '--resume');

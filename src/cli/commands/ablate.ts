@@ -14,7 +14,6 @@ import {
   pendingRuns,
   planSweep,
   renderStatus,
-  resolveAgainst,
   runLocal,
   runOneFor,
   runTask,
@@ -28,17 +27,19 @@ import { UsageError } from '../errors.js';
 import type { CliIO } from '../io.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { MAX_BATCH, nonNegativeInt, positiveInt } from '../options.js';
+import { trainFlagValues, withTrainFlags } from '../train-flags.js';
+import type { TrainValues } from '../../lang/train-config.js';
+import { ABLATE_TRAIN_FLAGS } from '../../explore/ablate/train-defaults.js';
 import { checkOutputPath, checkOwnFolder } from '../output-path.js';
 
-interface AblateOptions {
+/** The training flags (steps, batch, lr, warmup, …) are absent when not given: each variant's
+ *  train section, then ablate's defaults, fill them in (src/explore/ablate/train-defaults.ts). */
+interface AblateOptions extends TrainValues {
   out?: string;
   sweep?: string[];
   data: string;
-  steps: number;
   measureOnly?: boolean;
   seeds: number;
-  batch: number;
-  lr?: number;
   iters: number;
   resume?: boolean;
   force?: boolean;
@@ -51,25 +52,23 @@ interface AblateOptions {
   task?: number;
   status?: string;
   report?: string;
-  against?: string;
   json?: boolean;
 }
 
 const DEFAULT_STEPS = 200;
+const DEFAULT_BATCH = 4;
 
 export const registerAblate: CommandRegistrar = (program: Command, io, setExit) => {
-  program
-    .command('ablate')
+  withTrainFlags(program.command('ablate'), ABLATE_TRAIN_FLAGS, { optimizer: 'adamw', lr: 'the optimizer\'s (adamw 1e-3)', warmup: 'a tenth of the steps', minLr: '0', clipGrad: '0' })
     .description('train and measure every variant of a sweep × seeds under one budget (locally or as a Slurm job array), then report: table, CSV, JSON, HTML plots')
     .argument('[sweep]', 'a .pst file declaring one or more sweeps')
     .option('-o, --out <DIR>', 'the ablation directory (default: ablation/<sweep file name>)')
     .option('--sweep <name>', 'only this sweep of the file (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--data <SPEC>', 'training data, as `pstc train --data`', 'synthetic:motion')
-    .option('--steps <N>', `optimizer steps per run (default ${DEFAULT_STEPS})`, positiveInt('--steps'), DEFAULT_STEPS)
+    .option('--steps <N>', `optimizer steps per run (default: the model's train { steps = … }, else ${DEFAULT_STEPS})`, positiveInt('--steps', 1e9))
     .option('--measure-only', 'cost only: compile, params, MACs, forward throughput, planned memory; no training, no accuracy')
     .option('--seeds <K>', 'seeds 0 … K-1 per variant', positiveInt('--seeds', MAX_SEEDS), 1)
-    .option('--batch <B>', 'clips per training step and per timed forward', positiveInt('--batch', MAX_BATCH), 4)
-    .option('--lr <X>', 'learning rate (default: the trainer\'s)', positiveNumber('--lr'))
+    .option('--batch <B>', `clips per training step (default: the model's train { batch = … }, else ${DEFAULT_BATCH}) and per timed forward (default ${DEFAULT_BATCH})`, positiveInt('--batch', MAX_BATCH))
     .option('--iters <N>', 'timed forward passes per run', positiveInt('--iters'), 5)
     .option('--resume', 'continue the sweep in --out (the sweep file may be left out): finished runs are skipped, failed ones retried')
     .option('--force', 'redo runs that already finished')
@@ -82,23 +81,14 @@ export const registerAblate: CommandRegistrar = (program: Command, io, setExit) 
     .option('--task <I>', 'run task I of the plan in --out (what each Slurm array task runs)', nonNegativeInt('--task'))
     .option('--status <DIR>', 'show queued/running/done/failed runs of an ablation directory')
     .option('--report <DIR>', 'rebuild the report of an ablation directory from the runs finished so far')
-    .option('--against <VARIANT>', 'compare every variant with this one (default: each sweep\'s base variant): differences paired by seed, 95 % intervals, verdicts')
     .option('--json', 'with --status: print it as JSON')
     .action(async (file: string | undefined, opts: AblateOptions) => {
       if (opts.status !== undefined) showStatus(new AblationDir(opts.status), io, opts.json);
-      else if (opts.report !== undefined) setExit(await report(new AblationDir(opts.report), io, '--report', opts.against));
+      else if (opts.report !== undefined) setExit(await report(new AblationDir(opts.report), io, '--report'));
       else if (opts.task !== undefined) setExit(await oneTask(opts, io));
       else setExit(await sweep(file, opts, io));
     });
 };
-
-function positiveNumber(flag: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag}: expected a positive number, got \`${v}\``);
-    return n;
-  };
-}
 
 function requireOut(opts: AblateOptions, file: string | undefined): AblationDir {
   if (opts.out) return new AblationDir(opts.out);
@@ -114,9 +104,10 @@ async function sweep(file: string | undefined, opts: AblateOptions, io: CliIO): 
   if (file) {
     const budget: Budget = {
       ...(opts.measureOnly ? {} : { data: opts.data }),
-      steps: opts.measureOnly ? 0 : opts.steps,
-      batch: opts.batch,
-      ...(opts.lr !== undefined ? { lr: opts.lr } : {}),
+      steps: opts.measureOnly ? 0 : (opts.steps ?? DEFAULT_STEPS),
+      batch: opts.batch ?? DEFAULT_BATCH,
+      // The flags given: they win over every variant's train section.
+      train: trainFlagValues(opts),
       timingIters: opts.iters,
     };
     plan = planSweep(file, { sweeps: opts.sweep, seeds: Array.from({ length: opts.seeds }, (_, i) => i), budget });
@@ -126,7 +117,6 @@ async function sweep(file: string | undefined, opts: AblateOptions, io: CliIO): 
     throw new UsageError('give the sweep file (or --resume with --out DIR)');
   }
   const runOne = runOneFor(plan.budget); // refuses a trained sweep before anything is written
-  if (opts.against !== undefined) resolveAgainst(plan, opts.against); // an unknown variant: refused before hours of runs
   checkAblationDir(dir);
   dir.writePlan(plan);
   io.out(planSummary(plan, dir));
@@ -151,7 +141,7 @@ async function sweep(file: string | undefined, opts: AblateOptions, io: CliIO): 
     const progress = new SweepProgress(plan.runs.length, { write: (t) => process.stderr.write(t), isTTY: Boolean(process.stderr.isTTY) });
     await runLocal(dir, plan, runOne, progress, { parallel: opts.parallel, taskCommand, force: opts.force });
   }
-  return report(dir, io, '--out', opts.against);
+  return report(dir, io, '--out');
 }
 
 async function waitForSlurm(dir: AblationDir, plan: SweepPlan, io: CliIO): Promise<void> {
@@ -182,12 +172,12 @@ async function oneTask(opts: AblateOptions, io: CliIO): Promise<number> {
   return record.status === 'done' ? 0 : 1;
 }
 
-async function report(dir: AblationDir, io: CliIO, flag: string, against?: string): Promise<number> {
+async function report(dir: AblationDir, io: CliIO, flag: string): Promise<number> {
   const plan = dir.readPlan(flag);
-  const files = await writeReport(dir, plan, { ...(against !== undefined ? { against } : {}) });
+  const files = await writeReport(dir, plan);
   io.out('');
   io.out(readFileSync(files.markdown, 'utf8'));
-  io.out(`report: ${files.html}  (also ${files.markdown}, ${files.csv}, ${files.variantsCsv}, ${files.json})`);
+  io.out(`report: ${files.html}  (also ${files.markdown}, ${files.csv}, ${files.json})`);
   // A variant that failed (or does not check) is reported above; the exit status says so too.
   return files.records.some((r) => r.status === 'failed') || plan.invalid.length > 0 ? 1 : 0;
 }

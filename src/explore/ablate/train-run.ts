@@ -5,33 +5,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDevice } from '../../../backends/webgpu/device.js';
-import { DEFAULT_OPTIMIZER } from '../../train/optimizer.js';
+import type { ModelConfig } from '../../lang/model.js';
 import { train, type TrainSettings } from '../../train/trainer.js';
 import { initWeights } from '../../weights/index.js';
 import { adapterName, measureForward, modelCost } from './measure.js';
 import type { Budget, CurvePoint, RunOne } from './record.js';
+import { runTraining } from './train-defaults.js';
 
-/** The trainer's settings for a budget: AdamW as `pstc train`, a short warm-up, a few evaluations for the curve. */
-export function trainSettings(budget: Budget, seed: number): TrainSettings {
-  const steps = budget.steps;
-  return {
-    data: budget.data ?? 'synthetic:motion',
-    steps,
-    batch: budget.batch,
-    accumulate: 1,
-    optimizer: { ...DEFAULT_OPTIMIZER.adamw, ...(budget.lr !== undefined ? { lr: budget.lr } : {}) },
-    warmupSteps: Math.floor(steps / 10),
-    minLr: 0,
-    labelSmoothing: 0,
-    seed,
-    shuffle: true,
-    logEvery: Math.max(1, Math.floor(steps / 20)),
-    checkpointEvery: Math.max(1, Math.floor(steps / 4)),
-    // The validation curve: three evaluations on the way and the final one.
-    evalEvery: steps >= 8 ? Math.floor(steps / 4) : 0,
-    // The synthetic set is generated on the main thread: no worker threads per ablation run.
-    workers: 0,
-  };
+/** The trainer's settings for one run: the sweep's flags over the variant's train section over
+ *  ablate's defaults (train-defaults.ts). */
+export function trainSettings(budget: Budget, seed: number, config: ModelConfig): TrainSettings {
+  return runTraining(budget, config, seed).settings;
 }
 
 export const trainAndMeasure: RunOne = async (run, budget, progress, workDir) => {
@@ -43,7 +27,7 @@ export const trainAndMeasure: RunOne = async (run, budget, progress, workDir) =>
       model: run.config,
       initialWeights: initWeights(run.config, run.seed),
       initialWeightsFrom: `random seed ${run.seed}`,
-      settings: trainSettings(budget, run.seed),
+      settings: trainSettings(budget, run.seed, run.config),
       out: workDir,
       resume: true, // continues an interrupted run of this sweep; a fresh folder starts at step 0
       device,
@@ -55,21 +39,13 @@ export const trainAndMeasure: RunOne = async (run, budget, progress, workDir) =>
     return {
       trained: true,
       metrics: {
-        ...(final ? { top1: final.top1, top5: final.top5, finalLoss: final.loss, valSamples: final.samples } : {}),
+        ...(final ? { top1: final.top1, top5: final.top5, finalLoss: final.loss } : {}),
         ...(final?.pairAccuracy !== undefined ? { orderAccuracy: final.pairAccuracy } : {}),
-        ...(result.dataClasses !== undefined ? { classes: result.dataClasses } : {}),
       },
       curves: readCurves(workDir),
       params,
       macs,
-      // Warm steps only: the first step (pipelines' first use) and the evaluations stay out, so
-      // the first variant of a sweep is not charged for what later ones find compiled.
-      throughput: {
-        forwardClipsPerSecond: f.forwardClipsPerSecond,
-        forwardLatencyMs: f.forwardLatencyMs,
-        ...(result.warm ? { trainClipsPerSecond: result.warm.clipsPerSecond, trainWarmSteps: result.warm.steps } : {}),
-      },
-      compileSeconds: { ...(result.buildSeconds !== undefined ? { train: result.buildSeconds } : {}), forward: f.compileSeconds },
+      throughput: { forwardClipsPerSecond: f.forwardClipsPerSecond, forwardLatencyMs: f.forwardLatencyMs, trainClipsPerSecond: result.clipsPerSecond },
       memory: { plannedForwardBytes: f.plannedForwardBytes, plannedTrainBytes: result.plannedBytes, measuredForwardBytes: f.measuredForwardBytes },
       adapter: adapterName(device),
     };
