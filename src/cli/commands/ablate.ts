@@ -14,6 +14,7 @@ import {
   pendingRuns,
   planSweep,
   renderStatus,
+  resolveAgainst,
   runLocal,
   runOneFor,
   runTask,
@@ -52,6 +53,7 @@ interface AblateOptions extends TrainValues {
   task?: number;
   status?: string;
   report?: string;
+  against?: string;
   json?: boolean;
 }
 
@@ -81,10 +83,11 @@ export const registerAblate: CommandRegistrar = (program: Command, io, setExit) 
     .option('--task <I>', 'run task I of the plan in --out (what each Slurm array task runs)', nonNegativeInt('--task'))
     .option('--status <DIR>', 'show queued/running/done/failed runs of an ablation directory')
     .option('--report <DIR>', 'rebuild the report of an ablation directory from the runs finished so far')
+    .option('--against <VARIANT>', 'compare every variant with this one (default: each sweep\'s base variant): differences paired by seed, 95 % intervals, verdicts')
     .option('--json', 'with --status: print it as JSON')
     .action(async (file: string | undefined, opts: AblateOptions) => {
       if (opts.status !== undefined) showStatus(new AblationDir(opts.status), io, opts.json);
-      else if (opts.report !== undefined) setExit(await report(new AblationDir(opts.report), io, '--report'));
+      else if (opts.report !== undefined) setExit(await report(new AblationDir(opts.report), io, '--report', opts.against));
       else if (opts.task !== undefined) setExit(await oneTask(opts, io));
       else setExit(await sweep(file, opts, io));
     });
@@ -117,6 +120,7 @@ async function sweep(file: string | undefined, opts: AblateOptions, io: CliIO): 
     throw new UsageError('give the sweep file (or --resume with --out DIR)');
   }
   const runOne = runOneFor(plan.budget); // refuses a trained sweep before anything is written
+  if (opts.against !== undefined) resolveAgainst(plan, opts.against); // an unknown variant: refused before hours of runs
   checkAblationDir(dir);
   dir.writePlan(plan);
   io.out(planSummary(plan, dir));
@@ -141,7 +145,7 @@ async function sweep(file: string | undefined, opts: AblateOptions, io: CliIO): 
     const progress = new SweepProgress(plan.runs.length, { write: (t) => process.stderr.write(t), isTTY: Boolean(process.stderr.isTTY) });
     await runLocal(dir, plan, runOne, progress, { parallel: opts.parallel, taskCommand, force: opts.force });
   }
-  return report(dir, io, '--out');
+  return report(dir, io, '--out', opts.against);
 }
 
 async function waitForSlurm(dir: AblationDir, plan: SweepPlan, io: CliIO): Promise<void> {
@@ -172,12 +176,12 @@ async function oneTask(opts: AblateOptions, io: CliIO): Promise<number> {
   return record.status === 'done' ? 0 : 1;
 }
 
-async function report(dir: AblationDir, io: CliIO, flag: string): Promise<number> {
+async function report(dir: AblationDir, io: CliIO, flag: string, against?: string): Promise<number> {
   const plan = dir.readPlan(flag);
-  const files = await writeReport(dir, plan);
+  const files = await writeReport(dir, plan, { ...(against !== undefined ? { against } : {}) });
   io.out('');
   io.out(readFileSync(files.markdown, 'utf8'));
-  io.out(`report: ${files.html}  (also ${files.markdown}, ${files.csv}, ${files.json})`);
+  io.out(`report: ${files.html}  (also ${files.markdown}, ${files.csv}, ${files.variantsCsv}, ${files.json})`);
   // A variant that failed (or does not check) is reported above; the exit status says so too.
   return files.records.some((r) => r.status === 'failed') || plan.invalid.length > 0 ? 1 : 0;
 }

@@ -39,13 +39,21 @@ export const trainAndMeasure: RunOne = async (run, budget, progress, workDir) =>
     return {
       trained: true,
       metrics: {
-        ...(final ? { top1: final.top1, top5: final.top5, finalLoss: final.loss } : {}),
+        ...(final ? { top1: final.top1, top5: final.top5, finalLoss: final.loss, valSamples: final.samples } : {}),
         ...(final?.pairAccuracy !== undefined ? { orderAccuracy: final.pairAccuracy } : {}),
+        ...(result.dataClasses !== undefined ? { classes: result.dataClasses } : {}),
       },
       curves: readCurves(workDir),
       params,
       macs,
-      throughput: { forwardClipsPerSecond: f.forwardClipsPerSecond, forwardLatencyMs: f.forwardLatencyMs, trainClipsPerSecond: result.clipsPerSecond },
+      // Warm steps only: the first step (pipelines' first use) and the evaluations stay out, so
+      // the first variant of a sweep is not charged for what later ones find compiled.
+      throughput: {
+        forwardClipsPerSecond: f.forwardClipsPerSecond,
+        forwardLatencyMs: f.forwardLatencyMs,
+        ...(result.warm ? { trainClipsPerSecond: result.warm.clipsPerSecond, trainWarmSteps: result.warm.steps } : {}),
+      },
+      compileSeconds: { ...(result.buildSeconds !== undefined ? { train: result.buildSeconds } : {}), forward: f.compileSeconds },
       memory: { plannedForwardBytes: f.plannedForwardBytes, plannedTrainBytes: result.plannedBytes, measuredForwardBytes: f.measuredForwardBytes },
       adapter: adapterName(device),
     };
