@@ -65,6 +65,12 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       io.err(`pstc: ${e.message}`);
       return 2;
     }
+    const code = (e as NodeJS.ErrnoException)?.code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      // Not a bug: every file is written whole (temporary + rename), so what was there before stays.
+      io.err(`pstc: disk full (${code}): ${(e as Error).message}; nothing half-written was kept (a run's last checkpoint stays its latest) — free space and run again (train: --resume)`);
+      return 1;
+    }
     const err = e as Error;
     io.err(`pstc: internal error (a bug in pstc, not in your input): ${err?.message ?? String(e)}`);
     if (process.env.PSTC_DEBUG) io.err(err?.stack ?? '');

@@ -2,9 +2,11 @@
 //   rawframes: `frame_dir total_frames label [label …]`
 //   videos:    `path/to/video.mp4 label [label …]`
 // Every mistake names the file and line. With skipBad a bad line is logged and left out.
-import { readFileSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
 import type { Diagnostic } from '../lang/diagnostics.js';
-import { DiagnosticError } from '../lang/diagnostics.js';
+import { DiagnosticError, escapeControls } from '../lang/diagnostics.js';
+import { readRegularFile } from '../lang/read-file.js';
 import { dataDiagnostic } from './errors.js';
 
 export interface Annotation {
@@ -24,21 +26,30 @@ export interface AnnotationOptions {
   classes?: number;
   skipBad?: boolean;
   log?: (message: string) => void;
+  /** The folder the paths are relative to (`root=`): a path that leads outside it (`../`, an
+   *  absolute path, a symlink) is a bad line unless allowOutside (`outside=1`). */
+  root?: string;
+  allowOutside?: boolean;
 }
 
+/** The largest annotation list read (Kinetics-400's train list is ~10 MB). */
+export const MAX_LIST_BYTES = 256 * 1024 * 1024;
+/** Labels are class indices; above this no head has them. */
+const MAX_LABEL = 2 ** 31 - 1;
+
 export function readAnnotations(file: string, options: AnnotationOptions): Annotation[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+  // Bounded, regular files only: /dev/zero or a FIFO given as the list is refused, not read.
+  const read = readRegularFile(file, MAX_LIST_BYTES);
+  if (!('bytes' in read)) {
     throw new DiagnosticError([
-      dataDiagnostic('PST610', `cannot read the annotation list ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, {
+      dataDiagnostic('PST610', `cannot read the annotation list ${file}: ${'refused' in read ? read.refused : read.unreadable}`, {
         where: file,
         hint: options.kind === 'rawframes' ? 'a rawframe list has lines `frame_dir total_frames label`' : 'a video list has lines `path/to/video.mp4 label`',
       }),
     ]);
   }
+  const text = new TextDecoder().decode(read.bytes);
+  const outside = options.root !== undefined && !options.allowOutside ? outsideChecker(options.root) : undefined;
   const out: Annotation[] = [];
   const lines = text.split(/\r?\n/);
   const problems: Diagnostic[] = [];
@@ -46,7 +57,7 @@ export function readAnnotations(file: string, options: AnnotationOptions): Annot
     const where = `${file}:${i + 1}`;
     const fields = line.trim().split(/\s+/).filter((f) => f !== '');
     if (fields.length === 0) return;
-    const problem = checkLine(fields, options);
+    const problem = checkLine(fields, options) ?? outside?.(fields[0]!);
     if (problem) {
       const d = dataDiagnostic(problem.code, `${where}: ${problem.message}`, { where, hint: problem.hint });
       if (options.skipBad) options.log?.(`skipped ${where}: ${problem.message}`);
@@ -80,11 +91,39 @@ function checkLine(fields: string[], options: AnnotationOptions): { code: string
   if (rawframes && Number(fields[1]) === 0) return { code: 'PST611', message: 'total_frames is 0: the folder has no frames to sample' };
   for (const label of fields.slice(rawframes ? 2 : 1)) {
     if (!/^\d+$/.test(label)) return { code: 'PST611', message: `label \`${label}\` is not a non-negative integer`, hint: `expected ${form}` };
+    if (Number(label) > MAX_LABEL) return { code: 'PST612', message: `label ${label} is not a class number (0…${MAX_LABEL})`, hint: 'labels are class indices 0…classes−1' };
     if (options.classes !== undefined && Number(label) >= options.classes) {
       return { code: 'PST612', message: `label ${label} is outside the model's ${options.classes} classes (0…${options.classes - 1})`, hint: 'give the model as many classes as the list has (--set head.classes=N)' };
     }
   }
   return undefined;
+}
+
+/**
+ * A check that a list's path stays inside `root`: as written (no `..` out of it, not absolute)
+ * and on disk (a symlink on the way that leads out is followed to see where it lands).
+ */
+function outsideChecker(root: string): (path: string) => { code: string; message: string; hint: string } | undefined {
+  const base = resolve(root);
+  let realBase: string | undefined;
+  const within = (from: string, to: string) => {
+    const rel = relative(from, to);
+    return rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith('../') && !rel.startsWith('..\\'));
+  };
+  const hint = 'keep the samples under root=, or add outside=1 to the --data spec to read paths outside it on purpose';
+  return (path) => {
+    const full = resolve(base, path);
+    if (!within(base, full)) return { code: 'PST617', message: `\`${escapeControls(path)}\` leads outside root= ${escapeControls(root)}`, hint };
+    let real: string;
+    try {
+      realBase ??= realpathSync(base);
+      real = realpathSync(full);
+    } catch {
+      return undefined; // missing: said when the sample is read
+    }
+    if (!within(realBase, real)) return { code: 'PST617', message: `\`${escapeControls(path)}\` is a symlink to ${escapeControls(real)}, outside root= ${escapeControls(root)}`, hint };
+    return undefined;
+  };
 }
 
 /** mmaction's `filename_tmpl` with Python's `{:05d}` / `{}` / `{:d}` placeholders. */

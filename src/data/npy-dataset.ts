@@ -1,6 +1,8 @@
 // `npy:CLIPS.npy,LABELS.npy`: clips read one at a time from the file at their offset (never the
 // whole array), labels read whole (N integers) and checked against the model's head on open.
-import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { readRegularFile } from '../lang/read-file.js';
 import { FormatError, float32FromLE, float64FromLE } from '../weights/tensor.js';
 import { readNpyHeader, type NpyHeader } from '../weights/npy.js';
 import { clipLength, clipShapeText, type ClipSample, type Dataset, type DataInput } from './dataset.js';
@@ -25,12 +27,19 @@ function fileError(path: string, e: unknown): never {
   throw dataError('PST602', `cannot read ${path}: ${why}`, { where: path, hint: 'check the path in --data npy:CLIPS.npy,LABELS.npy' });
 }
 
+/** The largest labels file read (16M int64 labels). */
+const MAX_LABEL_FILE_BYTES = 128 * 1024 * 1024;
+
 /** Reads a labels .npy: a 1-D (or N×1) integer array. */
 export async function readNpyLabels(path: string): Promise<Int32Array> {
   let bytes: Uint8Array;
   let header: NpyHeader;
   try {
-    bytes = await readFile(path);
+    // Bounded: a regular file of at most 8 bytes per label of a million-clip set and then some.
+    const read = readRegularFile(path, MAX_LABEL_FILE_BYTES);
+    if ('unreadable' in read) throw Object.assign(new Error(read.unreadable), read.code ? { code: read.code } : {});
+    if ('refused' in read) throw new Error(read.refused);
+    bytes = read.bytes;
     header = readNpyHeader(bytes);
   } catch (e) {
     fileError(path, e);
@@ -52,7 +61,10 @@ export async function readNpyLabels(path: string): Promise<Int32Array> {
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const v = dtype.get(view, i * dtype.size);
-    labels[i] = v > 0x7fffffff ? -1 : v; // out of int32 range: reported as out of range below
+    if (v < 0 || v > 0x7fffffff) {
+      throw dataError('PST604', `${path}: label ${v} of clip ${i} is not a class number (0…2147483647)`, { where: path, hint: 'labels are class indices 0…classes−1' });
+    }
+    labels[i] = v;
   }
   return labels;
 }
@@ -96,11 +108,13 @@ export class NpyDataset implements Dataset {
     const labels = await readNpyLabels(labelsPath);
     let file: FileHandle;
     try {
-      file = await open(clipsPath, 'r');
+      // O_NONBLOCK: a FIFO opens at once and is refused below rather than blocking the open.
+      file = await open(clipsPath, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
     } catch (e) {
       fileError(clipsPath, e);
     }
     try {
+      if (!(await file.stat()).isFile()) fileError(clipsPath, new Error('it is not a regular file (a device, a FIFO or a socket)'));
       const header = await readClipsHeader(file, clipsPath);
       const valueSize = header.descr === '<f4' ? 4 : header.descr === '<f8' ? 8 : 0;
       if (!valueSize) {

@@ -32,8 +32,9 @@ export async function openData(spec: string | DataSpec, input: DataInput, open: 
     case 'videos': {
       const options = pipelineOptions(parsed.kind, parsed.options, input);
       const root = parsed.options.root;
-      source = { train: openVideoList(parsed.kind, parsed.annotations, root, options, 'train', input, open) };
-      if (parsed.options.val) source.val = openVideoList(parsed.kind, parsed.options.val, root, options, 'test', input, open);
+      const lists = { ...open, ...(parsed.options.outside ? { allowOutside: true } : {}) };
+      source = { train: openVideoList(parsed.kind, parsed.annotations, root, options, 'train', input, lists) };
+      if (parsed.options.val) source.val = openVideoList(parsed.kind, parsed.options.val, root, options, 'test', input, lists);
       break;
     }
   }

@@ -39,6 +39,8 @@ export type VideoSpecOptions = Omit<DataSettings, 'format' | 'flipMap'> & {
   flipMap?: Map<number, number>;
   /** `pairs=1`: classes 2k and 2k+1 are a clip and its reversal (a set exported from synthetic:motion). */
   pairs?: boolean;
+  /** `outside=1`: list paths may lead outside root= (`../`, absolute, symlinks); refused otherwise. */
+  outside?: boolean;
 };
 
 /** `rawframes:ANN.txt[,key=value…]` / `videos:ANN.txt[,key=value…]` — mmaction2 annotation lists. */
@@ -130,7 +132,11 @@ export function parseDataSpec(spec: string): DataSpec {
     case 'npy': {
       const { positional, keyed } = splitItems(body, text);
       for (const key of keyed.keys()) unknownKey(key, [], text);
-      if (positional.length !== 2 || !positional.every((p) => p.endsWith('.npy'))) {
+      const notNpy = positional.length === 2 ? positional.find((p) => !p.endsWith('.npy')) : undefined;
+      if (notNpy !== undefined) {
+        throw dataError('PST601', `\`${text}\`: \`${notNpy}\` is not a .npy file`, { expected: 'npy:CLIPS.npy,LABELS.npy', hint: 'name the two files with their .npy extension, clips then labels' });
+      }
+      if (positional.length !== 2) {
         throw dataError('PST601', `\`${text}\` should name two .npy files, clips then labels (got ${positional.length} item${positional.length === 1 ? '' : 's'})`, {
           expected: 'npy:CLIPS.npy,LABELS.npy',
           hint: 'the clips file holds float32 N×3×T×H×W, the labels file N integers',
@@ -169,7 +175,24 @@ export function parseDataSpec(spec: string): DataSpec {
   }
 }
 
-const VIDEO_KEYS = ['root', 'val', 'tmpl', 'start', 'sampler', 'interval', 'clips', 'crops', 'scale', 'area', 'aspect', 'flip', 'flip_map', 'mean', 'std', 'seed', 'pairs'];
+const VIDEO_KEYS = ['root', 'val', 'tmpl', 'start', 'sampler', 'interval', 'clips', 'crops', 'scale', 'area', 'aspect', 'flip', 'flip_map', 'mean', 'std', 'seed', 'pairs', 'outside'];
+
+/** Upper bounds checked before anything is allocated: test clips per sample (mmaction uses ≤ 10),
+ *  the short side a frame is resized to (pixels), the frame interval. */
+const VIDEO_CAPS = { clips: 100, scale: 8192, interval: 100_000 } as const;
+/** The widest frame number a template pads to, and the longest template. */
+const MAX_TEMPLATE_WIDTH = 16;
+const MAX_TEMPLATE_LENGTH = 255;
+
+/** `tmpl=img_{:05d}.jpg`: a file name (no folder) whose placeholders pad to at most MAX_TEMPLATE_WIDTH digits. */
+function checkTemplate(value: string, spec: string): void {
+  const widths = [...value.matchAll(/\{:0?(\d+)d\}/g)].map((m) => Number(m[1]));
+  if (value.length > MAX_TEMPLATE_LENGTH || widths.some((w) => w > MAX_TEMPLATE_WIDTH) || value.includes('/') || value.includes('\\')) {
+    throw dataError('PST601', `\`${spec}\`: \`tmpl=${value.slice(0, 60)}\` is not a frame file name of at most ${MAX_TEMPLATE_LENGTH} characters padding to at most ${MAX_TEMPLATE_WIDTH} digits`, {
+      expected: 'tmpl=img_{:05d}.jpg',
+    });
+  }
+}
 
 /** `lo:hi` with 0 < lo ≤ hi. */
 function readRange(key: string, text: string, spec: string): [number, number] {
@@ -222,6 +245,7 @@ function parseVideoListSpec(kind: 'rawframes' | 'videos', body: string, text: st
       case 'val':
       case 'tmpl':
         if (value === '') throw dataError('PST601', `\`${text}\`: \`${key}=\` is empty`);
+        if (key === 'tmpl') checkTemplate(value, text);
         options[key] = value;
         break;
       case 'start':
@@ -229,9 +253,12 @@ function parseVideoListSpec(kind: 'rawframes' | 'videos', body: string, text: st
         break;
       case 'interval':
       case 'clips':
-      case 'scale':
-        options[key] = readNumber(key, value, 'positive', text);
+      case 'scale': {
+        const n = readNumber(key, value, 'positive', text);
+        if (n > VIDEO_CAPS[key]) throw dataError('PST601', `\`${text}\`: \`${key}=${value}\` is more than ${VIDEO_CAPS[key]}`, { expected: `${key}=1…${VIDEO_CAPS[key]}` });
+        options[key] = n;
         break;
+      }
       case 'seed':
         options.seed = readNumber(key, value, 'int', text);
         break;
@@ -263,6 +290,10 @@ function parseVideoListSpec(kind: 'rawframes' | 'videos', body: string, text: st
       case 'mean':
       case 'std':
         options[key] = readChannels(key, value, text);
+        break;
+      case 'outside':
+        if (value !== '0' && value !== '1') throw dataError('PST601', `\`${text}\`: \`outside=${value}\` is not 0 or 1`, { expected: 'outside=1 (read list paths that lead outside root=)' });
+        options.outside = value === '1';
         break;
       default:
         unknownKey(key, VIDEO_KEYS, text);

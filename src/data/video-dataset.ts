@@ -52,6 +52,8 @@ export interface PipelineOptions {
 
 export interface OpenVideoOptions {
   skipBad?: boolean;
+  /** Read list paths that lead outside root= (`outside=1`). */
+  allowOutside?: boolean;
   log?: (message: string) => void;
 }
 
@@ -253,7 +255,7 @@ export function openVideoList(
     }
     if (!isDir) throw dataError('PST610', `the data root ${root} is not a folder`, { hint: 'root= names the folder that the annotation list\'s paths are relative to' });
   }
-  const samples = readAnnotations(annotationFile, { kind, ...(input.classes !== undefined ? { classes: input.classes } : {}), ...open });
+  const samples = readAnnotations(annotationFile, { kind, ...(input.classes !== undefined ? { classes: input.classes } : {}), ...open, ...(root !== undefined ? { root } : {}) });
   if (mode === 'test' && options.sampler === 'uniform' && options.clips !== 1) {
     throw dataError('PST606', `clips=${options.clips} needs sampler=dense: uniform sampling takes one frame from each segment, one clip per sample`, { hint: 'use clips=1 with sampler=uniform' });
   }

@@ -9,9 +9,10 @@
 // then does latest.json (written atomically) point to it — so a crash at any instant leaves the
 // previous checkpoint intact and pointed to. Loading verifies the checksums.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DiagnosticError } from '../lang/diagnostics.js';
+import { DiagnosticError, escapeControls } from '../lang/diagnostics.js';
+import { readRegularFile } from '../lang/read-file.js';
 import { writeFileAtomic } from '../weights/atomic.js';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.js';
 import type { WeightMap } from '../weights/tensor.js';
@@ -51,6 +52,42 @@ function fail(message: string, file: string, hint: string): never {
   throw new DiagnosticError([{ code: 'PST701', severity: 'error', message: `${file}: ${message}`, flag: '--resume', hint }]);
 }
 
+/** The largest state.json / latest.json read (they hold a few settings). */
+const MAX_STATE_BYTES = 16 * 1024 * 1024;
+/** The largest tensor file of a checkpoint read (weights or optimizer moments). */
+const MAX_TENSOR_FILE_BYTES = 2 ** 31 - 1;
+
+/** A checkpoint file's bytes, bounded (a FIFO or /dev/zero in its place is refused, not read). */
+function readBounded(path: string, maxBytes: number, hint: string): Uint8Array {
+  const read = readRegularFile(path, maxBytes);
+  if ('unreadable' in read) fail(read.code === 'ENOENT' ? 'is missing' : `cannot be read: ${read.unreadable}`, path, hint);
+  if ('refused' in read) fail(`is not read: ${read.refused}`, path, hint);
+  return read.bytes;
+}
+
+function parseJsonFile(path: string, hint: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(readBounded(path, MAX_STATE_BYTES, hint)));
+  } catch (e) {
+    if (e instanceof DiagnosticError) throw e;
+    fail('is not valid JSON', path, hint);
+  }
+}
+
+/** Why a parsed state.json is not a training state (each count a whole number ≥ 0, a settings object, two checksums); undefined when it is one. */
+export function stateProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'is not a JSON object';
+  const v = value as Record<string, unknown>;
+  for (const key of ['step', 'epoch', 'batchInEpoch'] as const) {
+    if (!Number.isSafeInteger(v[key]) || (v[key] as number) < 0) return `has ${key} ${escapeControls(JSON.stringify(v[key]) ?? 'missing')}, not a whole number ≥ 0`;
+  }
+  if (!Number.isSafeInteger(v.seed) || (v.seed as number) < 0) return `has seed ${escapeControls(JSON.stringify(v.seed) ?? 'missing')}, not a whole number ≥ 0`;
+  if (typeof v.settings !== 'object' || v.settings === null || Array.isArray(v.settings)) return 'has no settings object';
+  const sums = v.sha256 as Record<string, unknown> | undefined;
+  if (typeof sums !== 'object' || sums === null || typeof sums['weights.safetensors'] !== 'string' || typeof sums['optimizer.safetensors'] !== 'string') return 'has no sha256 of its two tensor files';
+  return undefined;
+}
+
 /** Write a checkpoint of `state` and make it the run's latest; keep the newest `keep` ones. */
 export function saveCheckpoint(runDir: string, state: TrainState, weights: WeightMap, optimizer: WeightMap, keep = 2): string {
   const root = join(runDir, 'checkpoints');
@@ -62,10 +99,16 @@ export function saveCheckpoint(runDir: string, state: TrainState, weights: Weigh
   mkdirSync(temp);
   const weightBytes = writeSafetensors(weights, { format: 'pt', producer: 'pstc train', step: String(state.step) });
   const optimizerBytes = writeSafetensors(optimizer, { producer: 'pstc train', step: String(state.step) });
-  writeFileSync(join(temp, 'weights.safetensors'), weightBytes);
-  writeFileSync(join(temp, 'optimizer.safetensors'), optimizerBytes);
-  const stateJson = { ...state, sha256: { 'weights.safetensors': sha256(weightBytes), 'optimizer.safetensors': sha256(optimizerBytes) } };
-  writeFileSync(join(temp, 'state.json'), `${JSON.stringify(stateJson, null, 2)}\n`);
+  try {
+    writeFileSync(join(temp, 'weights.safetensors'), weightBytes);
+    writeFileSync(join(temp, 'optimizer.safetensors'), optimizerBytes);
+    const stateJson = { ...state, sha256: { 'weights.safetensors': sha256(weightBytes), 'optimizer.safetensors': sha256(optimizerBytes) } };
+    writeFileSync(join(temp, 'state.json'), `${JSON.stringify(stateJson, null, 2)}\n`);
+  } catch (e) {
+    // A full disk (ENOSPC) or any failed write: the half-written checkpoint goes, the last whole one stays latest.
+    rmSync(temp, { recursive: true, force: true });
+    throw e;
+  }
   // Re-saving a step (a rerun after a crash) replaces that step's directory only.
   rmSync(final, { recursive: true, force: true });
   renameSync(temp, final);
@@ -80,12 +123,11 @@ export function saveCheckpoint(runDir: string, state: TrainState, weights: Weigh
 export function loadLatestCheckpoint(runDir: string): Checkpoint | null {
   const pointer = join(runDir, 'latest.json');
   if (!existsSync(pointer)) return null;
-  let target: string;
-  try {
-    target = String((JSON.parse(readFileSync(pointer, 'utf8')) as { checkpoint: unknown }).checkpoint);
-  } catch {
+  const value = parseJsonFile(pointer, 'remove it to start the run afresh, or point --resume at another run');
+  if (typeof value !== 'object' || value === null || typeof (value as { checkpoint?: unknown }).checkpoint !== 'string') {
     fail('is not a checkpoint pointer (not JSON with "checkpoint")', pointer, 'remove it to start the run afresh, or point --resume at another run');
   }
+  const target = (value as { checkpoint: string }).checkpoint;
   if (!/^checkpoints\/step-\d{8}$/.test(target)) fail(`points to '${target}', not a checkpoint of this run`, pointer, 'remove it to start afresh');
   return loadCheckpoint(join(runDir, target));
 }
@@ -93,16 +135,13 @@ export function loadLatestCheckpoint(runDir: string): Checkpoint | null {
 export function loadCheckpoint(dir: string): Checkpoint {
   const statePath = join(dir, 'state.json');
   if (!existsSync(statePath)) fail('is missing', statePath, 'the checkpoint is incomplete: remove latest.json to start afresh');
-  let state: TrainState & { sha256?: Record<string, string> };
-  try {
-    state = JSON.parse(readFileSync(statePath, 'utf8')) as TrainState & { sha256?: Record<string, string> };
-  } catch {
-    fail('is not valid JSON', statePath, 'the checkpoint is damaged');
-  }
+  const parsed = parseJsonFile(statePath, 'the checkpoint is damaged');
+  const problem = stateProblem(parsed);
+  if (problem) fail(problem, statePath, 'state.json was edited or damaged: resume from an earlier checkpoint, or remove latest.json to start afresh');
+  const state = parsed as TrainState & { sha256?: Record<string, string> };
   const read = (file: string): WeightMap => {
     const path = join(dir, file);
-    if (!existsSync(path)) fail('is missing', path, 'the checkpoint is incomplete');
-    const bytes = readFileSync(path);
+    const bytes = readBounded(path, MAX_TENSOR_FILE_BYTES, 'the checkpoint is incomplete');
     const want = state.sha256?.[file];
     if (!want || sha256(bytes) !== want) fail('does not match the checksum in state.json', path, 'the file was changed or damaged after it was written; use an earlier checkpoint');
     return readSafetensors(bytes);

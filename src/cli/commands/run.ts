@@ -7,6 +7,7 @@
 // (names from --classes); --out is optional then. `--precision f16` stores weights and
 // activations as half floats on the device (backends/webgpu/precision.ts); the output stays float32.
 import { readFileSync, statSync } from 'node:fs';
+import { readRegularFile } from '../../lang/read-file.js';
 import type { Command } from 'commander';
 import { DiagnosticError } from '../../lang/diagnostics.js';
 import { dataInputOf, dataSpecOfSection, openSingleInput, parsePipelineOptions, pipelineOptions, type ClipSample, type VideoSpecOptions } from '../../data/index.js';
@@ -89,12 +90,10 @@ function isFolder(path: string): boolean {
 
 /** Class names, one per line (trailing blank lines ignored), as many as the head scores. */
 export function readClassNames(file: string, classes: number): string[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`--classes: cannot read \`${file}\`: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
+  // Bounded, regular files only: /dev/zero or a FIFO named by --classes is refused, not read.
+  const read = readRegularFile(file, 16 * 1024 * 1024);
+  if (!('bytes' in read)) throw new UsageError(`--classes: cannot read \`${file}\`: ${'refused' in read ? read.refused : read.unreadable}`);
+  const text = new TextDecoder().decode(read.bytes);
   const names = text.replace(/\s+$/, '').split(/\r?\n/).map((l) => l.trim());
   if (names.length !== classes) {
     throw new UsageError(`--classes: \`${file}\` has ${names.length} name${names.length === 1 ? '' : 's'} (one per line), but the model scores ${classes} classes; give one name per class, in class order`);
