@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planSweep, trainSettings } from '../../src/explore/ablate/index.js';
+import { planProblem } from '../../src/explore/ablate/record.js';
 import { runCli as run } from '../cli/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pstc-train-defaults-'));
@@ -63,6 +64,16 @@ describe('training defaults from the train section', () => {
       { steps: 3, batch: 2, optimizer: { lr: 0.005 } },
       { steps: 3, batch: 2, optimizer: { lr: 0.005 } },
     ]);
+
+    // A plan file whose recorded flags were edited into nonsense is refused, key by key.
+    const json = JSON.parse(JSON.stringify(flagged));
+    expect(planProblem(json)).toBeUndefined();
+    json.budget.train.lr = 'fast';
+    expect(planProblem(json)).toMatch(/budget\.train\.lr is not a finite number/);
+    json.budget.train = { optimizer: 'adam' };
+    expect(planProblem(json)).toMatch(/budget\.train\.optimizer is not one of adamw, sgd/);
+    json.budget.train = { warmup: -1 };
+    expect(planProblem(json)).toMatch(/budget\.train\.warmup/);
 
     // For real, through the CLI: both variants, no training flags.
     const out = join(dir, 'ablation');

@@ -2,7 +2,7 @@
 // record of one finished run (written by whichever process ran it). Everything else — executors,
 // the status, the report — reads and writes these.
 import type { ModelConfig } from '../../lang/model.js';
-import type { TrainValues } from '../../lang/train-config.js';
+import { TRAIN_KEYS, type TrainValues } from '../../lang/train-config.js';
 import type { ConfigChange } from '../config-diff.js';
 
 /** The same budget for every run of a sweep: what makes their numbers comparable. */
@@ -185,7 +185,18 @@ export const MAX_PLAN_RUNS = 100_000;
 /** Seeds per variant (`--seeds`). */
 export const MAX_SEEDS = 1000;
 
-const budgetShape = fields({ data: optional(str), steps: int(0), batch: int(1, 65536), lr: optional(finite), timingIters: int(1) });
+/** Budget.train: the training flags a plan recorded, each within its key's range (TRAIN_KEYS). */
+const trainShape = fields(
+  Object.fromEntries(
+    TRAIN_KEYS.map((k): [string, Check] => {
+      const lo = k.range?.min ?? 0;
+      const hi = k.range?.max ?? Number.MAX_VALUE;
+      const number: Check = (v, at) => finite(v, at) ?? ((v as number) >= lo && (v as number) <= hi ? undefined : `${at} is outside ${lo}…${hi}`);
+      return [k.field, optional(k.kind === 'word' ? oneOf(...k.words!) : k.kind === 'int' ? int(lo, hi) : number)];
+    }),
+  ),
+);
+const budgetShape = fields({ data: optional(str), steps: int(0), batch: int(1, 65536), lr: optional(finite), train: optional(trainShape), timingIters: int(1) });
 const runShape = fields({ index: int(0), id: runId, sweep: str, variant: str, sameAs: array(str), seed: int(0), config: object, base: str, changes: array(object), key: str });
 
 /** Why `value` (parsed from plan.json) is not a plan of this pstc; undefined when it is one. */
