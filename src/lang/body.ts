@@ -104,7 +104,7 @@ export function applyMembers(
       node.props.set('grid', { kind: 'grid', grid: m, file, pathSpan: m.span, seq: ++written });
     } else {
       const name = m.name.name;
-      const sub = schema.sections[name];
+      const sub = sectionOf(schema, name);
       if (!sub) {
         unknownMember(name, m.name.span, schema, r, options.unknownCode, 'section');
         continue;
@@ -122,6 +122,11 @@ export function applyMembers(
 }
 
 /** Set `path = value` on `node`, walking (and creating) the sections the path names. */
+/** A schema's own section of that name: never an inherited member (`__proto__`, `constructor`). */
+function sectionOf(schema: Schema, name: string): Schema | undefined {
+  return Object.hasOwn(schema.sections, name) ? schema.sections[name] : undefined;
+}
+
 export function setPath(
   node: BodyNode,
   path: readonly PathSegment[],
@@ -140,7 +145,7 @@ export function setPath(
       r.error(options.unknownCode, seg.span, `unexpected number \`${seg.value}\` in a property path`, { expected: sch.what });
       return false;
     }
-    const sub = sch.sections[seg.name];
+    const sub = sectionOf(sch, seg.name);
     if (!sub) {
       unknownMember(seg.name, seg.span, sch, r, options.unknownCode, 'section');
       return false;
@@ -223,7 +228,7 @@ function checkIndex(name: string, index: number | undefined, span: Span, schema:
 
 function unknownMember(name: string, span: Span, schema: Schema, r: Reporter, code: string, form: 'property' | 'section'): void {
   // A name that exists in the other form gets a precise hint instead of a guess.
-  if (form === 'property' && schema.sections[name]) {
+  if (form === 'property' && sectionOf(schema, name)) {
     r.error(code, span, `\`${name}\` is a section, not a property`, { expected: schema.what, hint: `write \`${name} { … }\` or \`${name}.field = …\`` });
     return;
   }
