@@ -1,6 +1,7 @@
 // Command-line flags shared by commands: numeric values whose mistakes name the flag, what was
 // wrong and what to do, the model argument (<model> and --model), and the input-size flags
 // (--batch, --frames, --size) with their defaults.
+import { parseByteSize } from '../train/micro-batch.js';
 import type { Command } from 'commander';
 import type { ModelConfig } from '../lang/model.js';
 import { escapeControls } from '../lang/diagnostics.js';
@@ -45,12 +46,9 @@ export function nonNegativeInt(flag: string, max = Number.MAX_SAFE_INTEGER): (va
 
 /** A size in bytes: `512MiB`, `16GiB`, `1.5GB`, or a plain number of bytes. */
 export function byteSize(flag: string): (value: string) => number {
-  const units: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
   return (value: string) => {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
-    const unit = m ? units[m[2]!.toLowerCase()] : undefined;
-    const n = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
-    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag}: expected a size such as 512MiB or 16GiB, got \`${shown(value)}\``);
+    const n = parseByteSize(value);
+    if (n === undefined) throw new UsageError(`${flag}: expected a size such as 512MiB or 16GiB, got \`${shown(value)}\``);
     return n;
   };
 }

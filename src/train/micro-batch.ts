@@ -143,9 +143,9 @@ export function bindingLimit(device: BindingLimits | undefined, forced?: number,
   return { bytes: tighter, source, limits: { maxStorageBufferBindingSize: tighter, maxBufferSize: base.maxBufferSize } };
 }
 
-const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
+const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
 
-/** A size such as 8MiB, 512KiB or 1048576 (bytes); undefined when it is not one. */
+/** A size such as 8MiB, 512KiB, 16GiB or 1048576 (bytes); undefined when it is not one (PSTC_MAX_BINDING, --memory-budget). */
 export function parseByteSize(text: string): number | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
   const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
