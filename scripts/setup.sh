@@ -36,6 +36,12 @@ if [ -z "${PSTC_NO_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# 3b. Open MPI for data-parallel training (`pstc train --distributed mpi`): only when asked with
+#     PSTC_WITH_MPI=1 (test/train/distributed.test.ts installs it itself where it can).
+if [ -n "${PSTC_WITH_MPI:-}" ] && [ "${PSTC_WITH_MPI}" != 0 ]; then
+  bash scripts/install-mpi.sh || say "no Open MPI: --distributed mpi is unavailable"
+fi
+
 # 4. A WebGPU adapter. Dawn (npm `webgpu`) needs Vulkan; without a GPU that is Mesa's lavapipe,
 #    and Dawn refuses Debian 12's own Mesa 22.3, so we take Mesa >= 25 from bookworm-backports.
 probe() { node scripts/probe-adapter.mjs >/dev/null 2>&1; }

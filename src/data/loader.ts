@@ -25,6 +25,10 @@ export interface LoaderOptions {
   prefetch?: number;
   /** Where workers' `--skip-bad` lines go. */
   log?: (message: string) => void;
+  /** Data-parallel training: read only slice `index` of `count` equal slices of every batch. The
+   *  batches (their positions, epochs, order) stay those of the whole batch size, so the ranks
+   *  together read what one loader of the whole batch reads. batchSize must divide by count. */
+  shard?: { index: number; count: number };
 }
 
 export interface Batch {
@@ -52,6 +56,7 @@ export class Loader {
   readonly prefetch: number;
   private readonly concurrency: number;
   private readonly pool: DecodePool | undefined;
+  private readonly shard: { index: number; count: number } | undefined;
 
   constructor(
     readonly dataset: Dataset,
@@ -67,6 +72,11 @@ export class Loader {
     if (!Number.isSafeInteger(workers) || workers < 0) throw new RangeError(`Loader: ${workers} workers`);
     this.pool = workers > 0 && dataset.recipe ? new DecodePool(dataset.recipe, { workers, ...(options.log ? { log: options.log } : {}) }) : undefined;
     this.prefetch = Math.max(1, options.prefetch ?? (this.pool ? 2 : 1));
+    const shard = options.shard;
+    if (shard && (!Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count || this.batchSize % shard.count !== 0)) {
+      throw new RangeError(`Loader: shard ${shard.index} of ${shard.count} does not split batches of ${this.batchSize}`);
+    }
+    this.shard = shard;
   }
 
   /** Worker threads decoding for this loader (0: reads on this thread). */
@@ -105,7 +115,10 @@ export class Loader {
   /** Batch `batch` of epoch `epoch`. */
   async batchAt(epoch: number, batch: number, order: Int32Array = this.order(epoch)): Promise<Batch> {
     if (!Number.isInteger(batch) || batch < 0 || batch >= this.batchesPerEpoch) throw new RangeError(`batch ${batch} outside 0…${this.batchesPerEpoch - 1} of an epoch`);
-    const indices = order.slice(batch * this.batchSize, Math.min(order.length, (batch + 1) * this.batchSize));
+    const first = batch * this.batchSize;
+    const whole = order.slice(first, Math.min(order.length, first + this.batchSize));
+    const part = this.shard ? this.batchSize / this.shard.count : 0;
+    const indices = this.shard ? whole.slice(this.shard.index * part, (this.shard.index + 1) * part) : whole;
     const length = clipLength(this.dataset.clipShape);
     const clips = new Float32Array(indices.length * length);
     const labels = new Int32Array(indices.length);

@@ -20,6 +20,9 @@ import { evaluate, type Evaluation } from './evaluate.js';
 import { learningRate, type OptimizerConfig } from './optimizer.js';
 import { fitTrainingPlan } from './plan.js';
 import { TrainingStep, type StepMetrics } from './step.js';
+import { type Communicator } from './distributed.js';
+import { GradientReducer, sumMetrics, type ReduceTiming } from './distributed-reduce.js';
+import { shareFromRoot } from './distributed-sync.js';
 
 export interface TrainSettings {
   /** The data spec (`--data`), e.g. `synthetic:motion` or `npy:clips.npy,labels.npy`, or a parsed
@@ -85,6 +88,17 @@ export interface TrainRun {
   onMessage?: (line: string) => void;
   /** Aborting stops after the current step, writes a checkpoint, and returns. */
   signal?: AbortSignal;
+  /** Data-parallel training (`--distributed mpi`): this process is one rank of `comm`. Rank 0
+   *  writes the run folder; every rank reads its shard of each batch (see `train`). */
+  distributed?: DataParallel;
+}
+
+export interface DataParallel {
+  comm: Communicator;
+  /** Bytes per gradient bucket (train/distributed-reduce.ts). */
+  bucketBytes: number;
+  /** Overlap each bucket's all-reduce with the next one's read-back (off: to measure what it buys). */
+  overlap: boolean;
 }
 
 export interface TrainResult {
@@ -106,6 +120,8 @@ export interface TrainResult {
   warm?: { steps: number; seconds: number; clipsPerSecond: number };
   /** Classes the data's labels range over: chance top-1 is 1/dataClasses. */
   dataClasses?: number;
+  /** Data-parallel: ranks, bytes summed per step, and the mean per-step reduction times (ms). */
+  allreduce?: { ranks: number; bytes: number; buckets: number; overlap: boolean; steps: number } & ReduceTiming;
 }
 
 function trainError(code: string, message: string, hint: string, flag = '--data'): DiagnosticError {
@@ -128,50 +144,74 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     throw trainError('PST702', `--batch ${s.batch} does not split into ${s.accumulate} micro-batches`, 'make --batch a multiple of --accumulate', '--accumulate');
   }
   const microBatch = s.batch / s.accumulate;
+  // Data-parallel: rank r reads the r-th of `ranks` equal slices of every micro-batch, so the
+  // ranks together read exactly the clips, in the order, of one process's run of the same batch.
+  const dp = run.distributed;
+  const ranks = dp?.comm.size ?? 1;
+  if (microBatch % ranks !== 0) {
+    throw trainError('PST712', `--batch ${s.batch} (${s.accumulate} micro-batch${s.accumulate > 1 ? 'es' : ''} of ${microBatch}) does not split evenly over ${ranks} ranks`, `make --batch a multiple of ${ranks * s.accumulate} (ranks × --accumulate): it is the global batch, each of the ${ranks} ranks reads 1/${ranks} of it`, '--batch');
+  }
+  const writer = !dp || dp.comm.rank === 0;
   const input = dataInputOf(model);
   const data: DataSource = await openData(s.data, input, { skipBad: s.skipBad ?? false, log: say });
   let loader: Loader | undefined;
   try {
-    loader = new Loader(data.train, { batchSize: microBatch, shuffle: s.shuffle, seed: s.seed, dropLast: true, concurrency: 4, workers: s.workers, log: say });
+    loader = new Loader(data.train, { batchSize: microBatch, shuffle: s.shuffle, seed: s.seed, dropLast: true, concurrency: 4, workers: s.workers, log: say, ...(dp ? { shard: { index: dp.comm.rank, count: ranks } } : {}) });
     const stepsPerEpoch = Math.floor(loader.batchesPerEpoch / s.accumulate);
     if (stepsPerEpoch < 1) {
       throw trainError('PST703', `${data.train.name} has ${data.train.size} clips, fewer than one batch of ${s.batch}`, 'use a smaller --batch or more data');
     }
     const totalSteps = s.steps ?? (s.epochs ?? 1) * stepsPerEpoch;
     const settings = settingsRecord(run, totalSteps);
-    mkdirSync(run.out, { recursive: true });
-
-    // Where to start: a fresh run, or the latest checkpoint of this one.
-    let weights = run.initialWeights;
-    let optimizerState: WeightMap | undefined;
-    let state: TrainState = { step: 0, epoch: 0, batchInEpoch: 0, seed: s.seed, settings };
-    const existing = loadLatestCheckpoint(run.out);
-    if (existing && !run.resume) {
-      throw trainError('PST704', `${run.out} already holds a run (checkpoint at step ${existing.state.step})`, 'add --resume to continue it, or give another --out', '--out');
-    }
-    if (existing) {
-      const mismatch = Object.keys({ ...settings, ...existing.state.settings }).filter(
-        (k) => k !== 'sources' && JSON.stringify(settings[k]) !== JSON.stringify(existing.state.settings[k]),
-      );
-      if (mismatch.length) {
-        throw trainError('PST705', `--resume: the run in ${run.out} was started with other settings (${mismatch.join(', ')})`, 'resume with the same model, data and flags, or start a new --out', '--resume');
-      }
-      ({ state } = existing);
-      weights = existing.weights;
-      optimizerState = existing.optimizer;
-      say(`resuming ${run.out} at step ${state.step} of ${totalSteps}`);
-    } else if (run.resume) {
-      say(`--resume: ${run.out} has no checkpoint yet; starting at step 0`);
-    }
-    writeFileAtomic(join(run.out, 'settings.json'), `${JSON.stringify(settings, null, 2)}\n`);
     const logPath = join(run.out, 'log.jsonl');
-    trimLog(logPath, state.step);
+    // Where to start: a fresh run, or the latest checkpoint of this one (data-parallel: rank 0's, sent to every rank).
+    const decideStart = (): { state: TrainState; weights: WeightMap; optimizerState: WeightMap | undefined } => {
+      mkdirSync(run.out, { recursive: true });
+      let weights = run.initialWeights;
+      let optimizerState: WeightMap | undefined;
+      let state: TrainState = { step: 0, epoch: 0, batchInEpoch: 0, seed: s.seed, settings };
+      const existing = loadLatestCheckpoint(run.out);
+      if (existing && !run.resume) {
+        throw trainError('PST704', `${run.out} already holds a run (checkpoint at step ${existing.state.step})`, 'add --resume to continue it, or give another --out', '--out');
+      }
+      if (existing) {
+        const mismatch = Object.keys({ ...settings, ...existing.state.settings }).filter(
+          (k) => k !== 'sources' && JSON.stringify(settings[k]) !== JSON.stringify(existing.state.settings[k]),
+        );
+        if (mismatch.length) {
+          throw trainError('PST705', `--resume: the run in ${run.out} was started with other settings (${mismatch.join(', ')})`, 'resume with the same model, data and flags, or start a new --out', '--resume');
+        }
+        ({ state } = existing);
+        weights = existing.weights;
+        optimizerState = existing.optimizer;
+        say(`resuming ${run.out} at step ${state.step} of ${totalSteps}`);
+      } else if (run.resume) {
+        say(`--resume: ${run.out} has no checkpoint yet; starting at step 0`);
+      }
+      writeFileAtomic(join(run.out, 'settings.json'), `${JSON.stringify(settings, null, 2)}\n`);
+      trimLog(logPath, state.step);
+      return { state, weights, optimizerState };
+    };
+    let start: ReturnType<typeof decideStart>;
+    if (dp) {
+      const shared = await shareFromRoot(dp.comm, () => {
+        const d = decideStart();
+        const tensors: WeightMap = new Map([...d.weights].map(([k, v]) => [`w.${k}`, v]));
+        for (const [k, v] of d.optimizerState ?? []) tensors.set(`o.${k}`, v);
+        return { json: { state: d.state, optimizer: d.optimizerState !== undefined }, tensors };
+      });
+      const part = (prefix: string): WeightMap => new Map([...shared.tensors].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+      start = { state: shared.json.state, weights: part('w.'), optimizerState: shared.json.optimizer ? part('o.') : undefined };
+    } else {
+      start = decideStart();
+    }
+    const { state, weights, optimizerState } = start;
 
     const partners = orderPartners(data.train, model.head.classes);
     // Only a budget needs the plan before the step is built (planning PST-T takes seconds).
     let recompute = s.recompute ?? false;
     if (s.memoryBudget !== undefined) {
-      const micro = { batch: microBatch, frames: input.frames, size: input.size };
+      const micro = { batch: microBatch / ranks, frames: input.frames, size: input.size };
       const fitted = fitTrainingPlan(model, micro, { optimizer: s.optimizer.kind, limits: device.kernelLimits(), recompute, budgetBytes: s.memoryBudget });
       if (fitted.note) say(fitted.note);
       recompute = fitted.plan.recompute;
@@ -190,14 +230,17 @@ export async function train(run: TrainRun): Promise<TrainResult> {
         seed: s.seed,
         recompute,
         ...(partners ? { partners } : {}),
+        ...(dp ? { microBatch: microBatch / ranks, dataParallel: { ranks, bucketBytes: dp.bucketBytes } } : {}),
       },
       weights,
       optimizerState,
     );
     const built = { buildSeconds: (performance.now() - buildStart) / 1000, dataClasses: data.train.classes };
+    const reducer = dp ? new GradientReducer(device, dp.comm, step.gradientBuckets, dp.overlap) : undefined;
     try {
-      return await loop(run, step, loader, data, state, totalSteps, logPath, partners, built);
+      return await loop(run, step, loader, data, state, totalSteps, logPath, partners, built, reducer && dp ? { reducer, comm: dp.comm, writer } : undefined);
     } finally {
+      reducer?.destroy();
       step.destroy();
     }
   } finally {
@@ -216,8 +259,13 @@ async function loop(
   logPath: string,
   partners: number[] | undefined,
   built: Pick<TrainResult, 'buildSeconds' | 'dataClasses'> = {},
+  parallel?: { reducer: GradientReducer; comm: Communicator; writer: boolean },
 ): Promise<TrainResult> {
   const s = run.settings;
+  // Data-parallel: only rank 0 writes the run folder (checkpoints, log, summary) and evaluates.
+  const writer = parallel?.writer ?? true;
+  const ranks = parallel?.comm.size ?? 1;
+  const reduced = { steps: 0, waitMs: 0, allreduceMs: 0, reduceMs: 0 };
   const say = run.onMessage ?? (() => undefined);
   const schedule = { totalSteps, warmupSteps: s.warmupSteps, minLr: s.minLr };
   const startTime = performance.now();
@@ -242,14 +290,15 @@ async function loop(
   };
 
   const checkpoint = async (): Promise<void> => {
+    if (!writer) return;
     const state: TrainState = { step: current, epoch: position.epoch, batchInEpoch: position.batch, seed: s.seed, settings: start.settings };
     lastCheckpoint = saveCheckpoint(run.out, state, await step.weights(), await step.optimizerState());
     lastCheckpointStep = current;
   };
-  const log = (record: Record<string, unknown>) => appendFileSync(logPath, `${JSON.stringify(record)}\n`);
+  const log = (record: Record<string, unknown>) => writer && appendFileSync(logPath, `${JSON.stringify(record)}\n`);
   const evaluation = async (): Promise<Evaluation | undefined> => {
     const set: Dataset | undefined = data.val;
-    if (!set) return undefined;
+    if (!set || !writer) return undefined;
     const result = await evaluate(run.device, run.model, await step.weights(), set, { batch: s.batch, partners, workers: s.workers, log: say });
     log({ kind: 'eval', step: current, ...result });
     say(`step ${current}: validation top-1 ${pct(result.top1)}, top-5 ${pct(result.top5)}${result.pairAccuracy !== undefined ? `, order pairs ${pct(result.pairAccuracy)}` : ''} (${result.clips} clips)`);
@@ -259,7 +308,9 @@ async function loop(
   step.resetMetrics();
   try {
     while (current < totalSteps) {
-      if (run.signal?.aborted) break;
+      // Data-parallel runs stop on a signal without a step of their own (the CLI ends the job):
+      // a rank that left the loop alone would leave the others waiting in a collective.
+      if (run.signal?.aborted && !parallel) break;
       const micro: Batch[] = [];
       for (let i = 0; i < s.accumulate; i++) {
         const next = await batches.next();
@@ -268,6 +319,15 @@ async function loop(
       }
       const lr = learningRate(current, s.optimizer.lr, schedule);
       step.submit(current, micro, lr);
+      if (parallel) {
+        // Backward submitted: sum the gradients across ranks, then every rank applies the same update.
+        const t = await parallel.reducer.reduce();
+        step.submitUpdate();
+        reduced.steps++;
+        reduced.waitMs += t.waitMs;
+        reduced.allreduceMs += t.allreduceMs;
+        reduced.reduceMs += t.reduceMs;
+      }
       current++;
       windowClips += s.batch;
       clipsDone += s.batch;
@@ -278,7 +338,7 @@ async function loop(
 
       const logNow = current % s.logEvery === 0 || current === totalSteps;
       if (logNow) {
-        const m = await step.readMetrics();
+        const m = parallel ? await sumMetrics(parallel.comm, await step.readMetrics()) : await step.readMetrics();
         if (m.nonFiniteStep > 0) {
           const bad = m.nonFiniteStep - 1;
           // The checkpoint before the failure: one written in this session, or the one resumed from.
@@ -292,7 +352,7 @@ async function loop(
         }
         const now = performance.now();
         if (warm.on) Object.assign(warm, { seconds: (now - warm.from - warm.paused) / 1000, clips: clipsDone - warm.clipsFrom, steps: current - warm.stepsFrom });
-        const at = { step: current, total: totalSteps, epoch: position.epoch, lr, microBatch: s.batch / s.accumulate, pairs: partners !== undefined };
+        const at = { step: current, total: totalSteps, epoch: position.epoch, lr, microBatch: s.batch / s.accumulate / ranks, pairs: partners !== undefined };
         const record = progressOf(m, at, windowClips / ((now - windowStart) / 1000), (now - startTime) / 1000, current - start.step);
         step.resetMetrics();
         windowStart = now;
@@ -321,8 +381,22 @@ async function loop(
     plannedBytes: step.plannedBytes(),
     ...built,
     ...(warm.steps > 0 && warm.seconds > 0 ? { warm: { steps: warm.steps, seconds: warm.seconds, clipsPerSecond: warm.clips / warm.seconds } } : {}),
+    ...(parallel && reduced.steps > 0
+      ? {
+          allreduce: {
+            ranks,
+            bytes: parallel.reducer.bytes,
+            buckets: step.gradientBuckets.length,
+            overlap: run.distributed!.overlap,
+            steps: reduced.steps,
+            waitMs: reduced.waitMs / reduced.steps,
+            allreduceMs: reduced.allreduceMs / reduced.steps,
+            reduceMs: reduced.reduceMs / reduced.steps,
+          },
+        }
+      : {}),
   };
-  if (stopped === 'done') writeFileAtomic(join(run.out, 'summary.json'), `${JSON.stringify(result, null, 2)}\n`);
+  if (stopped === 'done' && writer) writeFileAtomic(join(run.out, 'summary.json'), `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }
 

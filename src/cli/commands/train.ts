@@ -14,6 +14,7 @@ import { nonNegativeInt, positiveInt, withLoaderOptions, withMemoryOptions, with
 import { checkOutputPath, checkOwnFolder } from '../output-path.js';
 import { isRunFolder } from '../../train/checkpoint.js';
 import { createProgress, formatDuration } from '../progress.js';
+import { DISTRIBUTED_HELP, startDistributed } from '../train-distributed.js';
 import { sourcesRecord, trainFlagValues, withTrainFlags } from '../train-flags.js';
 import type { CommandRegistrar } from '../registrar.js';
 
@@ -32,6 +33,7 @@ interface TrainFlags extends ModelFlags, LoaderFlags, TrainValues {
   resume?: boolean;
   recompute?: boolean;
   memoryBudget?: number;
+  distributed?: string;
 }
 
 /** The train-section settings `pstc train` takes as flags. */
@@ -82,9 +84,13 @@ export const registerTrain: CommandRegistrar = (program: Command, io) => {
     .option('--checkpoint-every <N>', 'write a checkpoint every N steps (and at the end, and on Ctrl-C)', positiveInt('--checkpoint-every', 1e9), 100)
     .option('--out <dir>', 'the run directory: settings, log.jsonl, checkpoints, summary')
     .option('--resume', 'continue the run in --out from its latest checkpoint')
+    .option('--distributed <engine>', DISTRIBUTED_HELP)
     .action(async (file: string, flags: TrainFlags) => {
       if (!flags.out) throw new UsageError('--out: missing; the run directory to write (settings, log, checkpoints)');
       if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError('--steps and --epochs: give one of them');
+      // Data-parallel: join the MPI job first; rank 0 speaks (`say`), an error on any rank ends them all.
+      const parallel = flags.distributed !== undefined ? startDistributed(flags.distributed, io, flags.out) : undefined;
+      const say = parallel?.io ?? io;
       const { model, result } = loadCommandModel(file, flags);
       // Flags over the model's train section over TRAIN_DEFAULTS.
       const { values: t, from, dropped } = resolveTrainSettings(trainFlagValues(flags), model.train);
@@ -116,7 +122,7 @@ export const registerTrain: CommandRegistrar = (program: Command, io) => {
         // Where each training setting came from (flag, the model's train section, default).
         sources: sourcesRecord(from, TRAIN_FIELDS),
       };
-      const progress = createProgress(io);
+      const progress = createProgress(say);
       for (const d of dropped) progress.say(`not used: ${d}`);
       if (model.train) progress.say(`training defaults from the model's train section: ${TRAIN_FIELDS.filter((f) => from[f] === 'model').map((f) => trainKey(f).key).join(', ') || 'none used (flags given)'}`);
       // Ctrl-C: finish the step, write a checkpoint, stop; a second Ctrl-C stops at once.
@@ -140,6 +146,7 @@ export const registerTrain: CommandRegistrar = (program: Command, io) => {
             resume: flags.resume ?? false,
             device,
             signal: abort.signal,
+            ...(parallel ? { distributed: parallel.dp } : {}),
             onMessage: (line) => progress.say(line),
             onProgress: (p) =>
               progress.update(
@@ -151,10 +158,14 @@ export const registerTrain: CommandRegistrar = (program: Command, io) => {
         });
         progress.done();
         const final = r.final ? `; validation top-1 ${(100 * r.final.top1).toFixed(1)}%${r.final.pairAccuracy !== undefined ? `, order pairs ${(100 * r.final.pairAccuracy).toFixed(1)}%` : ''}` : '';
-        io.err(
+        await parallel?.finish();
+        say.err(
           `${r.stopped === 'done' ? 'done' : 'stopped'}: ${r.steps} steps in ${formatDuration(r.seconds)} (${r.clipsPerSecond.toFixed(1)} clips/s, ${r.dispatchesPerStep} dispatches per step)${final}; ` +
             `checkpoint ${r.lastCheckpoint}`,
         );
+      } catch (e) {
+        if (parallel) parallel.fail(e);
+        throw e;
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
