@@ -25,7 +25,8 @@ const TWO_CLIPS = 200 * 1024;
  * The split against the unsplit step, max-norm relative to the update (= the gradient at lr 1):
  * the gradient's sums over the batch are taken in another order (per micro-batch, then added).
  * Each step's rounding of W − g adds up to an ulp of W, left out of the measure (a bias table's
- * gradient can be 1e-5 of its weights: those ulps alone reached 1.5e-5 of its update).
+ * gradient can be 1e-5 of its weights: those ulps alone reached 1.5e-5 of its update). Measured
+ * 3.7e-7 and 6.3e-7 (seeds 1246976864, 606922184).
  */
 const SUMMATION_BOUND = 1e-5;
 const ULP = 2 ** -23;
