@@ -11,7 +11,9 @@ export const processIO: CliIO = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
   color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
-  errIsTerminal: Boolean(process.stderr.isTTY),
+  // PSTC_ERR_TTY: bin/pstc.js runs the CLI with stderr piped through itself (to drop the driver's
+  // lines) and says that its own stderr is a terminal.
+  errIsTerminal: Boolean(process.stderr.isTTY) || process.env.PSTC_ERR_TTY === '1',
 };
 
 /** Collects output in memory (tests). */

@@ -3,7 +3,7 @@
 // lists, checkpoints, data specs. Each ends with a located message (exit 1 or 2), never exit 70, a
 // hang, a changed input or a command run. Work is bounded by what the code enforces (size caps,
 // regular files only, O_NONBLOCK opens), so no test here times anything.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -321,4 +321,28 @@ describe('internal errors', () => {
       expect(r.stderr).toContain('PST212');
     }
   });
+});
+
+describe('a run stopped by a signal, and the driver kept quiet (bin/pstc.js, as a user runs it)', () => {
+  it('SIGTERM: a checkpoint, "interrupted at step N … --resume", exit 143; SIGHUP the same with 129; no Dawn warning line', async () => {
+    for (const [signal, code] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+      const out = join(dir, `signal-${signal}`);
+      const child = spawn(process.execPath, ['bin/pstc.js', 'train', model, '--data', 'synthetic:motion', '--steps', '100000', '--checkpoint-every', '100000', '--log-every', '1', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      const exited = new Promise<number | null>((ok) => child.on('close', (c) => ok(c)));
+      await new Promise<void>((ok) => {
+        child.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          if (/step \d+\//.test(stderr)) ok(); // training is under way: stop it
+        });
+        void exited.then(() => ok());
+      });
+      child.kill(signal);
+      expect(await exited, stderr).toBe(code);
+      expect(stderr).toMatch(new RegExp(`interrupted at step (\\d+) \\(${signal}\\); resume with the same command and --resume`));
+      expect(stderr).not.toContain('artificially reduced');
+      const latest = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8'));
+      expect(latest.step).toBeGreaterThan(0);
+    }
+  }, 300_000);
 });

@@ -58,7 +58,10 @@ function optimizerFrom(t: TrainValues, flags: TrainFlags): OptimizerConfig {
   };
 }
 
-export const registerTrain: CommandRegistrar = (program: Command, io) => {
+/** A run stopped by a signal exits 128 + its number, as a shell reports it: a script can tell it from a finished run. */
+const SIGNAL_EXIT: Record<string, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+
+export const registerTrain: CommandRegistrar = (program: Command, io, setExit) => {
   const command = withLoaderOptions(withMemoryOptions(withModelArgument(program.command('train'))));
   withTrainFlags(command, TRAIN_FIELDS, {
     steps: 'one epoch',
@@ -127,13 +130,17 @@ export const registerTrain: CommandRegistrar = (program: Command, io) => {
       if (model.train) progress.say(`training defaults from the model's train section: ${TRAIN_FIELDS.filter((f) => from[f] === 'model').map((f) => trainKey(f).key).join(', ') || 'none used (flags given)'}`);
       // Ctrl-C: finish the step, write a checkpoint, stop; a second Ctrl-C stops at once.
       const abort = new AbortController();
-      const onSignal = () => {
-        if (abort.signal.aborted) process.exit(130);
-        progress.say('interrupted: writing a checkpoint after this step (Ctrl-C again to stop now)');
+      // SIGTERM (a scheduler's stop) and SIGHUP (a closed terminal) the same: a checkpoint, then stop.
+      let caught: NodeJS.Signals | undefined;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (abort.signal.aborted) process.exit(SIGNAL_EXIT[signal] ?? 130);
+        caught = signal;
+        progress.say(`${signal}: writing a checkpoint after this step${signal === 'SIGINT' ? ' (Ctrl-C again to stop now)' : ''}`);
         abort.abort();
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
+      process.on('SIGHUP', onSignal);
       try {
         const r = await withDevice((device) => {
           progress.say(`training ${model.name} on ${device.describe()}`);
@@ -163,12 +170,17 @@ export const registerTrain: CommandRegistrar = (program: Command, io) => {
           `${r.stopped === 'done' ? 'done' : 'stopped'}: ${r.steps} steps in ${formatDuration(r.seconds)} (${r.clipsPerSecond.toFixed(1)} clips/s, ${r.dispatchesPerStep} dispatches per step)${final}; ` +
             `checkpoint ${r.lastCheckpoint}`,
         );
+        if (caught && r.stopped !== 'done') {
+          io.err(`interrupted at step ${r.steps} (${caught}); resume with the same command and --resume (--out ${flags.out})`);
+          setExit(SIGNAL_EXIT[caught] ?? 130);
+        }
       } catch (e) {
         if (parallel) parallel.fail(e);
         throw e;
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        process.off('SIGHUP', onSignal);
       }
     });
 };
