@@ -10,7 +10,7 @@
 // Deterministic: each tensor draws from its own stream, seeded by (seed, name), so a tensor's
 // values do not depend on which other tensors the model has (with or without a head, say).
 import type { ModelConfig } from '../lang/model.js';
-import { weightSpecs, type WeightSpec } from './names.js';
+import { LINEAR_INIT_STD, weightSpecs, type InitChoices, type WeightSpec } from './names.js';
 import { numel, type WeightMap } from './tensor.js';
 
 const TRUNC_LOW = -2;
@@ -92,8 +92,13 @@ export function initTensor(spec: WeightSpec, seed: number): Float32Array {
   return data;
 }
 
-export function initWeights(model: ModelConfig, seed: number): WeightMap {
+export function initWeights(model: ModelConfig, seed: number, choices: InitChoices = {}): WeightMap {
   const out: WeightMap = new Map();
-  for (const spec of weightSpecs(model)) out.set(spec.name, { shape: [...spec.shape], data: initTensor(spec, seed) });
+  for (const spec of weightSpecs(model, choices)) out.set(spec.name, { shape: [...spec.shape], data: initTensor(spec, seed) });
   return out;
+}
+
+/** What a run records as the origin of fresh weights: the seed, and the Linear std when not timm's. */
+export function freshWeightsFrom(seed: number, linearStd?: number): string {
+  return linearStd === undefined || linearStd === LINEAR_INIT_STD ? `random seed ${seed}` : `random seed ${seed}, init_std ${linearStd}`;
 }

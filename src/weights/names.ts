@@ -28,8 +28,18 @@ export interface WeightSpec {
 /** Names of the classification head's tensors start with this. */
 export const HEAD_PREFIX = `${weightNames.head}.`;
 
-function linear(out: WeightSpec[], name: string, outDim: number, inDim: number, bias: boolean): void {
-  out.push({ name: `${name}.weight`, shape: [outDim, inDim], init: 'trunc_normal', scale: 0.02 });
+/** timm's std for Linear weights and bias tables (the reference implementation's _init_weights). */
+export const LINEAR_INIT_STD = 0.02;
+
+/** How fresh weights are drawn where a model may choose (its train section's `init_std`). */
+export interface InitChoices {
+  /** std of the blocks' and patch mergings' Linear weights (qkv, proj, fc1, fc2, reduction);
+   *  default LINEAR_INIT_STD. The head, the patch embedding and the bias tables keep theirs. */
+  linearStd?: number;
+}
+
+function linear(out: WeightSpec[], name: string, outDim: number, inDim: number, bias: boolean, std = LINEAR_INIT_STD): void {
+  out.push({ name: `${name}.weight`, shape: [outDim, inDim], init: 'trunc_normal', scale: std });
   if (bias) out.push({ name: `${name}.bias`, shape: [outDim], init: 'zeros', scale: 0 });
 }
 
@@ -38,8 +48,9 @@ function layerNorm(out: WeightSpec[], name: string, dim: number): void {
   out.push({ name: `${name}.bias`, shape: [dim], init: 'zeros', scale: 0 });
 }
 
-export function weightSpecs(model: ModelConfig): WeightSpec[] {
+export function weightSpecs(model: ModelConfig, choices: InitChoices = {}): WeightSpec[] {
   const out: WeightSpec[] = [];
+  const std = choices.linearStd ?? LINEAR_INIT_STD;
   const { embed } = model;
   const [kt, kh, kw] = embed.patch;
   const bound = 1 / Math.sqrt(embed.inChannels * kt * kh * kw);
@@ -56,19 +67,19 @@ export function weightSpecs(model: ModelConfig): WeightSpec[] {
         name: names.biasTable,
         shape: [biasTableRows(stage), stage.heads],
         init: 'trunc_normal',
-        scale: 0.02,
+        scale: LINEAR_INIT_STD,
       });
-      linear(out, names.qkv, 3 * C, C, stage.qkvBias);
-      linear(out, names.proj, C, C, true);
+      linear(out, names.qkv, 3 * C, C, stage.qkvBias, std);
+      linear(out, names.proj, C, C, true, std);
       layerNorm(out, names.norm2, C);
       const hidden = mlpHidden(stage);
-      linear(out, names.fc1, hidden, C, true);
-      linear(out, names.fc2, C, hidden, true);
+      linear(out, names.fc1, hidden, C, true, std);
+      linear(out, names.fc2, C, hidden, true, std);
     }
     const next = model.stages[s + 1];
     if (stage.merge === 'patch_merging' && next) {
       const names = weightNames.downsample(s);
-      linear(out, names.reduction, next.dim, 4 * C, false);
+      linear(out, names.reduction, next.dim, 4 * C, false, std);
       layerNorm(out, names.norm, 4 * C);
     }
   });

@@ -163,6 +163,21 @@ describe('synthetic:motion', () => {
     expect(resolveMotionOptions({}, { ...tiny, classes: 400 }).classes).toBe(10);
   });
 
+  it('first_pair picks later pairs: first_pair=3,classes=4 is approach/recede and appear/disappear, labelled 0–3', async () => {
+    const sub = resolveMotionOptions({ first_pair: 3, classes: 4, train: 8, val: 4 }, tiny);
+    expect(sub.firstPair).toBe(3);
+    expect(new MotionDataset(sub, 'train').classNames).toEqual(['approach (grow)', 'recede (shrink)', 'appear (fade in)', 'disappear (fade out)']);
+    // Label 0 of the subset draws what label 6 of the whole set draws for the same sample.
+    const all = resolveMotionOptions({ train: 8, val: 4 }, tiny);
+    expect(same(renderMotion(sub, 'train', 5, 0), renderMotion(all, 'train', 5, 6))).toBe(true);
+    expect(same(renderMotion(sub, 'train', 5, 3), renderMotion(all, 'train', 5, 9))).toBe(true);
+    expect(resolveMotionOptions({ first_pair: 3 }, tiny).classes).toBe(4);
+    expect(errorOf(() => resolveMotionOptions({ first_pair: 5 }, tiny)).message).toContain('first_pair=5 is past them');
+    expect(errorOf(() => resolveMotionOptions({ first_pair: 4, classes: 4 }, tiny)).message).toContain('2 to 2');
+    const data = await openData('synthetic:motion,first_pair=3,classes=4,train=8,val=4', tiny);
+    expect(data.train.classes).toBe(4);
+  });
+
   it.each([
     [{ classes: 3 }, tiny, 'PST606', 'pairs'],
     [{ classes: 12 }, tiny, 'PST606', '2 to 10'],

@@ -34,6 +34,20 @@ describe('initWeights', () => {
     expect(table.std).toBeLessThan(0.021);
   });
 
+  it("init_std changes the blocks' and patch mergings' Linear weights only (a train section's init_std)", () => {
+    const wide = initWeights(model, 42, { linearStd: 0.25 });
+    for (const name of ['layers.1.blocks.0.mlp.fc1.weight', 'layers.0.blocks.0.attn.qkv.weight', 'layers.0.blocks.1.attn.proj.weight', 'layers.0.downsample.reduction.weight']) {
+      const s = stats(wide.get(name)!.data);
+      expect(s.std, name).toBeGreaterThan(0.23);
+      expect(s.std, name).toBeLessThan(0.27);
+      // The same draws, scaled: the stream is the tensor's own, the std only multiplies it.
+      expect(wide.get(name)!.data[7]).toBeCloseTo((w.get(name)!.data[7]! * 0.25) / 0.02, 5);
+    }
+    for (const name of ['layers.0.blocks.0.attn.relative_position_bias_table', 'cls_head.fc_cls.weight', 'patch_embed.proj.weight']) {
+      expect(wide.get(name)!.data).toEqual(w.get(name)!.data);
+    }
+  });
+
   it('zeroes Linear biases and sets LayerNorms to weight 1, bias 0', () => {
     expect(w.get('layers.0.blocks.0.attn.qkv.bias')!.data.every((x) => x === 0)).toBe(true);
     expect(w.get('layers.0.blocks.1.norm2.weight')!.data.every((x) => x === 1)).toBe(true);
