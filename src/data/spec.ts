@@ -21,6 +21,7 @@ export interface MotionSpecOptions {
   val?: number;
   seed?: number;
   tile?: number;
+  first_pair?: number;
 }
 
 /** `synthetic:motion[,key=value…]` — the built-in order-only motion set (synthetic.ts). */
@@ -115,6 +116,7 @@ const MOTION_KEYS: Record<keyof MotionSpecOptions, NumberKind> = {
   val: 'positive',
   seed: 'int',
   tile: 'nonnegative-int',
+  first_pair: 'nonnegative-int',
 };
 
 export function parseDataSpec(spec: string): DataSpec {

@@ -39,6 +39,9 @@ export interface MotionOptions {
   seed: number;
   /** 1: copies of the mover on a lattice over the whole frame, all moving alike; 0: one mover. */
   tile: number;
+  /** The set's pairs are classes/2 consecutive pairs of MOTION_CLASS_NAMES from this one (0-based):
+   *  `first_pair=3,classes=4` is approach/recede and appear/disappear, labelled 0–3. */
+  firstPair: number;
   frames: number;
   size: number;
   channels: number;
@@ -55,9 +58,15 @@ export const MOTION_STD = 0.125;
 
 /** The options a spec leaves out, from the model's input; checks that frames, hold and classes fit. */
 export function resolveMotionOptions(spec: MotionSpecOptions, input: DataInput): MotionOptions {
-  const maxPairs = MOTION_CLASS_NAMES.length / 2;
+  const firstPair = spec.first_pair ?? 0;
+  const maxPairs = MOTION_CLASS_NAMES.length / 2 - firstPair;
+  if (maxPairs < 1) {
+    throw dataError('PST606', `synthetic:motion has ${MOTION_CLASS_NAMES.length / 2} motion pairs (0 to ${MOTION_CLASS_NAMES.length / 2 - 1}), first_pair=${firstPair} is past them`, {
+      hint: 'first_pair=3,classes=4 is approach/recede and appear/disappear; see docs/data.md for the pairs',
+    });
+  }
   const modelClasses = input.classes ?? MOTION_CLASS_NAMES.length;
-  const classes = spec.classes ?? Math.min(MOTION_CLASS_NAMES.length, modelClasses - (modelClasses % 2));
+  const classes = spec.classes ?? Math.min(2 * maxPairs, modelClasses - (modelClasses % 2));
   if (classes % 2 !== 0 || classes < 2 || classes > 2 * maxPairs) {
     throw dataError('PST606', `synthetic:motion cannot make ${classes} classes: its classes come in pairs (a motion and its reversal), 2 to ${2 * maxPairs}`, {
       hint: spec.classes === undefined ? `the model has ${modelClasses} classes; give synthetic:motion,classes=N with an even N ≤ ${modelClasses}` : 'write an even number of classes, e.g. classes=10',
@@ -80,6 +89,7 @@ export function resolveMotionOptions(spec: MotionSpecOptions, input: DataInput):
     val: spec.val ?? MOTION_DEFAULTS.val,
     seed: spec.seed ?? MOTION_DEFAULTS.seed,
     tile: spec.tile ?? MOTION_DEFAULTS.tile,
+    firstPair,
     frames: input.frames,
     size: input.size,
     channels: input.channels,
@@ -101,7 +111,7 @@ export class MotionDataset implements Dataset {
     this.name = `synthetic:motion (${split})`;
     this.size = split === 'train' ? options.train : options.val;
     this.classes = options.classes;
-    this.classNames = MOTION_CLASS_NAMES.slice(0, options.classes);
+    this.classNames = MOTION_CLASS_NAMES.slice(2 * options.firstPair, 2 * options.firstPair + options.classes);
     this.clipShape = [options.channels, options.frames, options.size, options.size];
   }
 
@@ -161,7 +171,7 @@ export function renderMotion(options: MotionOptions, split: Split, index: number
   const random = makeRandom(options.seed, `synthetic:motion/${split}/${index}`);
   const uniform = (lo: number, hi: number) => lo + (hi - lo) * random();
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
-  const pair = label >> 1;
+  const pair = options.firstPair + (label >> 1);
   const states = frames / hold;
 
   // Background: mid grey with noise drawn anew for every state. Grey in every clip, not a random

@@ -30,6 +30,7 @@ export interface TrainValues {
   labelSmoothing?: number;
   clipGrad?: number;
   evalEvery?: number;
+  initStd?: number;
 }
 
 export type TrainField = keyof TrainValues;
@@ -66,6 +67,7 @@ export const TRAIN_KEYS: readonly TrainKeySpec[] = [
   { key: 'momentum', field: 'momentum', flag: '--momentum', kind: 'number', range: { min: 0, max: 1 }, help: 'SGD momentum (only with optimizer sgd)' },
   { key: 'label_smoothing', field: 'labelSmoothing', flag: '--label-smoothing', kind: 'number', range: { min: 0, max: 0.999 }, help: 'label smoothing of the cross-entropy' },
   { key: 'clip_grad', field: 'clipGrad', flag: '--clip-grad', kind: 'number', range: { min: 0, max: Number.MAX_VALUE }, help: 'clip gradients to this global norm (0: no clipping)' },
+  { key: 'init_std', field: 'initStd', flag: '--init-std', kind: 'number', range: { min: 0, max: 2 }, help: "std of the blocks' and patch mergings' Linear weights when training from fresh weights (0.02 as the paper's code; a model a few channels wide learns faster from about 1/√width)" },
   { key: 'eval_every', field: 'evalEvery', flag: '--eval-every', kind: 'int', range: { min: 0, max: 1e9 }, help: 'evaluate on the validation set every N steps (0: at the end only)' },
 ];
 

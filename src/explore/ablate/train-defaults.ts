@@ -12,7 +12,7 @@ import type { Budget, SweepPlan } from './record.js';
 
 /** The train-section settings `pstc ablate` takes as flags (besides --steps and --batch, which it
  *  declares itself: their defaults are ablate's budget). */
-export const ABLATE_TRAIN_FLAGS: readonly TrainField[] = ['optimizer', 'lr', 'minLr', 'warmup', 'weightDecay', 'momentum', 'labelSmoothing', 'clipGrad'];
+export const ABLATE_TRAIN_FLAGS: readonly TrainField[] = ['optimizer', 'lr', 'minLr', 'warmup', 'weightDecay', 'momentum', 'labelSmoothing', 'clipGrad', 'initStd'];
 
 /** The flags of a budget: what overrides every variant's section. A plan written before train
  *  sections has none recorded: its steps, batch and lr were every run's settings. */
@@ -26,6 +26,8 @@ export interface RunTraining {
   from: Partial<Record<TrainField, TrainSource>>;
   /** Section settings a flag made meaningless. */
   dropped: string[];
+  /** std of the blocks' Linear weights at init (the section's `init_std`; undefined: timm's). */
+  initStd?: number;
 }
 
 /** The trainer's settings for one run of the sweep. */
@@ -62,7 +64,7 @@ export function runTraining(budget: Budget, config: ModelConfig, seed: number): 
     workers: 0,
     sources,
   };
-  return { settings, from, dropped };
+  return { settings, from, dropped, ...(t.initStd !== undefined ? { initStd: t.initStd } : {}) };
 }
 
 /** A run's recipe in a few words: `400 steps, batch 16, adamw lr 0.005, warm-up 25`. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { openDevice } from '../../../backends/webgpu/device.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { train, type TrainSettings } from '../../train/trainer.js';
-import { initWeights } from '../../weights/index.js';
+import { freshWeightsFrom, initWeights } from '../../weights/index.js';
 import { adapterName, measureForward, modelCost } from './measure.js';
 import type { Budget, CurvePoint, RunOne } from './record.js';
 import { runTraining } from './train-defaults.js';
@@ -23,11 +23,12 @@ export const trainAndMeasure: RunOne = async (run, budget, progress, workDir) =>
   const device = await openDevice();
   try {
     progress('compiling the training step');
+    const { settings, initStd } = runTraining(budget, run.config, run.seed);
     const result = await train({
       model: run.config,
-      initialWeights: initWeights(run.config, run.seed),
-      initialWeightsFrom: `random seed ${run.seed}`,
-      settings: trainSettings(budget, run.seed, run.config),
+      initialWeights: initWeights(run.config, run.seed, { linearStd: initStd }),
+      initialWeightsFrom: freshWeightsFrom(run.seed, initStd),
+      settings,
       out: workDir,
       resume: true, // continues an interrupted run of this sweep; a fresh folder starts at step 0
       device,
