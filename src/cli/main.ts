@@ -17,6 +17,7 @@ import { registerBench } from './commands/bench.js';
 import { registerTrain } from './commands/train.js';
 import { registerEval } from './commands/eval.js';
 import { registerEmitTs } from './commands/emit-ts.js';
+import { registerExport } from './commands/export.js';
 import type { CommandRegistrar } from './registrar.js';
 import { registerServe } from './commands/serve.js';
 import { registerAblate } from './commands/ablate.js';
@@ -33,6 +34,7 @@ const registrars: CommandRegistrar[] = [
   registerTrain,
   registerEval,
   registerEmitTs,
+  registerExport,
   registerServe,
   registerAblate,
   registerData,

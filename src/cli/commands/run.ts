@@ -25,6 +25,7 @@ import { loadCommandModel } from '../model.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { checkOutputPath } from '../output-path.js';
 import { readInputFile } from '../input-file.js';
+import { checkBackendPrecision, exportProvenance, ONNX_THREADS, withBackendOption, type Backend } from '../backend.js';
 
 interface RunOptions {
   model?: string;
@@ -37,6 +38,7 @@ interface RunOptions {
   pipeline?: string;
   classes?: string;
   precision: Precision;
+  backend: Backend;
 }
 
 /** A folder, or a file not named .npy, is a video or frame folder for the test pipeline; a
@@ -157,8 +159,22 @@ function checkRunFlags(opts: RunOptions): void {
   }
 }
 
+/** One forward in ONNX Runtime (--backend onnxruntime): the model exported in memory, then run. */
+export async function onnxForward(file: string, flags: { model?: string; set?: string[] }, model: ModelConfig, input: ModelInput, weights: WeightMap, clip: Float32Array) {
+  // Loaded only here: ONNX Runtime's native library is not needed by any other command path.
+  const { compileOnnxModel } = await import('../../../backends/onnx/session.js');
+  const compiled = await compileOnnxModel(model, input, weights, exportProvenance(file, flags), { threads: ONNX_THREADS });
+  try {
+    const start = performance.now();
+    const result = await compiled.forward(clip);
+    return { result, ms: performance.now() - start, on: compiled.describe() };
+  } finally {
+    await compiled.release();
+  }
+}
+
 export const registerRun: CommandRegistrar = (program: Command, io) => {
-  withPrecisionOption(withModelArgument(program.command('run')))
+  withBackendOption(withPrecisionOption(withModelArgument(program.command('run'))))
     .description('run one forward pass on the WebGPU device: a clip .npy in, logits (or --features) .npy out')
     .option('--weights <file>', 'checkpoint: .safetensors or PyTorch .pth (official state-dict names load as they are)')
     .option('--random-weights <seed>', 'instead of --weights: freshly initialised weights (demos, tests)', nonNegativeInt('--random-weights'))
@@ -170,6 +186,7 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
     .option('--features', 'write the backbone output N×C×D×H×W instead of the logits')
     .action(async (file: string, opts: RunOptions) => {
       checkRunFlags(opts);
+      checkBackendPrecision(opts.backend, opts.precision);
       const { model, result } = loadCommandModel(file, opts);
       // Checked before the forward pass: --out must be writable and none of the inputs.
       const inputs = [...result.sources.keys(), ...[opts.weights, opts.input].filter((p) => p !== undefined)];
@@ -190,34 +207,38 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
         opts.weights !== undefined ? loadCheckpoint(opts.weights, model) : initWeights(model, opts.randomWeights!);
       const out = opts.out;
 
-      await withDevice(async (device) => {
-        const compiled = await compileModel(device, model, input, weights, { precision: opts.precision });
-        try {
-          const start = performance.now();
-          const result = await compiled.forward(clip);
-          const ms = performance.now() - start;
-          const [data, shape, what] = opts.features
-            ? [result.features, result.featuresShape, 'features']
-            : [result.logits!, result.logitsShape!, 'logits'];
-          if (out !== undefined) {
-            writeFileAtomic(out, writeNpy(shape, data));
-            io.err(`wrote ${out}: ${what} ${shape.join('×')} (float32); forward ${ms.toFixed(1)} ms${opts.precision === 'f16' ? ' (f16 storage)' : ''} on ${device.describe()}`);
-          }
-          if (video && !opts.features) {
-            // The views' softmax averaged, as pstc eval scores a sample.
-            const classes = model.head!.classes;
-            const scores = new Float64Array(classes);
-            for (let v = 0; v < video.views; v++) addSoftmax(scores, data.subarray(v * classes, (v + 1) * classes), 1 / video.views);
-            const top = topClasses(scores, Math.min(5, classes));
-            const label = (k: number) => names?.[k] ?? `class ${k}`;
-            const width = Math.max(...top.map((t) => label(t.index).length));
-            io.out(`${opts.input}: ${video.describe}, ${model.name}`);
-            top.forEach((t, r) => io.out(`  ${r + 1}. ${label(t.index).padEnd(width)}  ${t.score.toFixed(4)}`));
-            if (out === undefined) io.err(`forward ${ms.toFixed(1)} ms on ${device.describe()}`);
-          }
-        } finally {
-          compiled.destroy();
-        }
-      }, opts.precision);
+      // The forward on the chosen backend; what it returns is written and printed alike.
+      const { result: forward, ms, on } =
+        opts.backend === 'onnxruntime'
+          ? await onnxForward(file, opts, model, input, weights, clip)
+          : await withDevice(async (device) => {
+              const compiled = await compileModel(device, model, input, weights, { precision: opts.precision });
+              try {
+                const start = performance.now();
+                const result = await compiled.forward(clip);
+                return { result, ms: performance.now() - start, on: device.describe() };
+              } finally {
+                compiled.destroy();
+              }
+            }, opts.precision);
+      const [data, shape, what] = opts.features
+        ? [forward.features, forward.featuresShape, 'features']
+        : [forward.logits!, forward.logitsShape!, 'logits'];
+      if (out !== undefined) {
+        writeFileAtomic(out, writeNpy(shape, data));
+        io.err(`wrote ${out}: ${what} ${shape.join('×')} (float32); forward ${ms.toFixed(1)} ms${opts.precision === 'f16' ? ' (f16 storage)' : ''} on ${on}`);
+      }
+      if (video && !opts.features) {
+        // The views' softmax averaged, as pstc eval scores a sample.
+        const classes = model.head!.classes;
+        const scores = new Float64Array(classes);
+        for (let v = 0; v < video.views; v++) addSoftmax(scores, data.subarray(v * classes, (v + 1) * classes), 1 / video.views);
+        const top = topClasses(scores, Math.min(5, classes));
+        const label = (k: number) => names?.[k] ?? `class ${k}`;
+        const width = Math.max(...top.map((t) => label(t.index).length));
+        io.out(`${opts.input}: ${video.describe}, ${model.name}`);
+        top.forEach((t, r) => io.out(`  ${r + 1}. ${label(t.index).padEnd(width)}  ${t.score.toFixed(4)}`));
+        if (out === undefined) io.err(`forward ${ms.toFixed(1)} ms on ${on}`);
+      }
     });
 };
