@@ -3,7 +3,7 @@ export type { ClipSample, Dataset, DataSource, DataInput } from './dataset.js';
 export { dataInputOf, checkDatasetForModel, clipLength } from './dataset.js';
 export { DATA_FLAG } from './errors.js';
 export { parseDataSpec, parsePipelineOptions, SPEC_FORMS, type DataSpec, type NpySpec, type SyntheticSpec, type MotionSpecOptions } from './spec.js';
-export { openData, evaluationSet, closeData } from './open.js';
+export { openData, evaluationSet, evaluationSpec, closeData } from './open.js';
 export { NpyDataset, readNpyLabels } from './npy-dataset.js';
 export {
   MotionDataset,

@@ -52,6 +52,19 @@ export async function openData(spec: string | DataSpec, input: DataInput, open: 
   return source;
 }
 
+/**
+ * The spec an evaluation opens: an annotation list without `val=` is read as its own validation
+ * split, so that it goes through the test pipeline (fixed frames, center/three crops) as
+ * docs/data.md says — not the training pipeline's random crops, whose loss changes with the seed.
+ */
+export function evaluationSpec(spec: string | DataSpec): DataSpec {
+  const parsed = typeof spec === 'string' ? parseDataSpec(spec) : spec;
+  if ((parsed.kind === 'rawframes' || parsed.kind === 'videos') && parsed.options.val === undefined) {
+    return { ...parsed, options: { ...parsed.options, val: parsed.annotations } };
+  }
+  return parsed;
+}
+
 /** The set a command that evaluates reads: the validation split when there is one. */
 export function evaluationSet(source: DataSource): Dataset {
   return source.val ?? source.train;

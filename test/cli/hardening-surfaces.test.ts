@@ -19,6 +19,11 @@ import { AblationDir, batchScript, planSweep } from '../../src/explore/ablate/in
 import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint.js';
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import { writeNpy } from '../../src/weights/index.js';
+import { evaluationSpec } from '../../src/data/open.js';
+import { loadModel } from '../../src/lang/elaborate.js';
+import { readFromDisk } from '../../src/lang/read-disk.js';
+import { initWeights } from '../../src/weights/init.js';
+import { writeSafetensors } from '../../src/weights/safetensors.js';
 import { runCli as run } from './run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pstc-hardening-surfaces-'));
@@ -345,4 +350,29 @@ describe('a run stopped by a signal, and the driver kept quiet (bin/pstc.js, as 
       expect(latest.step).toBeGreaterThan(0);
     }
   }, 300_000);
+});
+
+describe('eval: no silent wrong numbers', () => {
+  it('a list without val= is evaluated through the test pipeline (read as its own validation split)', () => {
+    expect(evaluationSpec('rawframes:list.txt,root=/data')).toMatchObject({ kind: 'rawframes', annotations: 'list.txt', options: { val: 'list.txt', root: '/data' } });
+    expect(evaluationSpec('rawframes:a.txt,val=b.txt')).toMatchObject({ options: { val: 'b.txt' } });
+    expect(evaluationSpec('synthetic:motion')).toMatchObject({ kind: 'synthetic' });
+  });
+
+  it('a NaN in a clip is an error (PST618, exit 1), not "loss NaN, top-1 25 %"', async () => {
+    const { model: config } = loadModel(model, undefined, readFromDisk);
+    const weights = join(dir, 'eval-weights.safetensors');
+    writeFileSync(weights, writeSafetensors(initWeights(config, 0)));
+    const [c, t, h, w] = [3, config.input.frames, config.input.size, config.input.size];
+    const clips = new Float32Array(2 * c * t * h * w);
+    clips[5] = NaN;
+    writeFileSync(join(dir, 'nan-clips.npy'), writeNpy([2, c, t, h, w], clips));
+    writeFileSync(join(dir, 'nan-labels.npy'), writeNpy([2], new Float32Array([0, 1])));
+    const labels = readFileSync(join(dir, 'nan-labels.npy'));
+    // Labels must be integers: rewrite the descr of the float32 file as int32 (same 4 bytes each).
+    writeFileSync(join(dir, 'nan-labels.npy'), Buffer.from(labels.toString('latin1').replace("'<f4'", "'<i4'"), 'latin1').fill(0, labels.length - 8));
+    const r = await run(['eval', model, '--weights', weights, '--data', `npy:${join(dir, 'nan-clips.npy')},${join(dir, 'nan-labels.npy')}`]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('PST618');
+  });
 });

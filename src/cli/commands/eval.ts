@@ -3,7 +3,8 @@
 // test pipeline) are averaged in softmax.
 import type { Command } from 'commander';
 import { withDevice } from '../device.js';
-import { closeData, dataInputOf, evaluationSet, openData } from '../../data/index.js';
+import { closeData, dataInputOf, evaluationSet, evaluationSpec, openData } from '../../data/index.js';
+import { dataError } from '../../data/errors.js';
 import { orderPartners } from '../../train/trainer.js';
 import { evaluate } from '../../train/evaluate.js';
 import { loadCheckpoint } from '../../weights/index.js';
@@ -34,7 +35,7 @@ export const registerEval: CommandRegistrar = (program: Command, io) => {
       if (!model.head) throw new UsageError(`${model.name} has no classification head: nothing to evaluate`);
       const weights = loadCheckpoint(flags.weights, model);
       const progress = createProgress(io);
-      const data = await openData(chooseData(model, flags.data, 'eval'), dataInputOf(model), { skipBad: flags.skipBad ?? false, log: (line) => progress.say(line) });
+      const data = await openData(evaluationSpec(chooseData(model, flags.data, 'eval')), dataInputOf(model), { skipBad: flags.skipBad ?? false, log: (line) => progress.say(line) });
       try {
         const set = evaluationSet(data);
         const partners = orderPartners(set, model.head.classes);
@@ -42,6 +43,11 @@ export const registerEval: CommandRegistrar = (program: Command, io) => {
           evaluate(device, model, weights, set, { batch: flags.batch, workers: flags.workers, log: (line) => progress.say(line), ...(partners ? { partners } : {}), onBatch: (done, total) => progress.update(`${set.name}: ${done}/${total} clips`) }),
         );
         progress.done();
+        // An empty set, or a loss that is not a number (a NaN or ±Inf in a clip), is no result.
+        if (r.samples === 0) throw dataError('PST618', `${set.name}: no samples were evaluated`, { hint: 'the set is empty (or every sample was skipped): check the list or spec' });
+        if (!Number.isFinite(r.loss) || !Number.isFinite(r.top1)) {
+          throw dataError('PST618', `${set.name}: the evaluation computed a loss of ${r.loss}: a clip holds NaN or infinite values, or the weights do`, { hint: 'check the clips (e.g. np.isfinite(clips).all()) and the checkpoint' });
+        }
         if (flags.json) {
           io.out(JSON.stringify({ model: model.name, weights: flags.weights, data: set.name, ...r }, null, 2));
           return;
