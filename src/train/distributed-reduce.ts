@@ -77,13 +77,14 @@ export class GradientReducer {
     await maps[0];
     const mapped = performance.now();
     if (this.overlap) {
-      const sums: Promise<void>[] = [];
+      // One all-reduce at a time, bucket k's after k−1's (timed from its own start); meanwhile
+      // this thread reads the next buckets back and writes the finished sums.
+      let chain: Promise<void> = Promise.resolve();
       for (let k = 0; k < this.buckets.length; k++) {
         await readBack(k);
-        // Communicator calls run one at a time in call order; this one starts when k−1's ends.
-        sums.push(timedSum(k).then(() => writeBack(k)));
+        chain = chain.then(() => timedSum(k)).then(() => writeBack(k));
       }
-      await Promise.all(sums);
+      await chain;
     } else {
       for (let k = 0; k < this.buckets.length; k++) await readBack(k);
       for (let k = 0; k < this.buckets.length; k++) await timedSum(k);

@@ -45,14 +45,12 @@ export interface StepSetup {
    *  are summed between backward and update, and the bytes per gradient bucket. With it, every
    *  gradient goes to an accumulator inside a bucket buffer, `submit` stops after the backward
    *  and `submitUpdate` applies the optimizer to the summed gradients. */
-  dataParallel?: { ranks: number; bucketBytes: number };
+  dataParallel?: { ranks: number; bucketBytes: number; /** This rank: its micro-batches' dropout streams follow the lower ranks' (independent masks). */ rank?: number };
   /**
    * A storage-binding limit tighter than the device's, in bytes (tests force the automatic
    * micro-batch with it; PSTC_MAX_BINDING does the same from the environment).
    */
   maxBinding?: number;
-  /** The step's program, already planned for this device (planStepProgram): not planned again. */
-  planned?: StepProgram;
 }
 
 /** One buffer of gradients that is read back, summed across ranks and written back whole. */
@@ -135,8 +133,7 @@ export class TrainingStep {
    * are the starting parameters, `state` a checkpoint's optimizer state.
    */
   static async create(device: PstcDevice, setup: StepSetup, weights: WeightMap, state?: WeightMap): Promise<TrainingStep> {
-    const planned = setup.planned ?? planStepProgram(setup.model, { batch: setup.microBatch, frames: setup.frames, size: setup.size }, stepPlanOptions(device, setup));
-    if (planned.batch !== setup.microBatch) throw new Error(`internal: a step planned for ${planned.batch} clips per micro-batch, set up for ${setup.microBatch}`);
+    const planned = planStepProgram(setup.model, { batch: setup.microBatch, frames: setup.frames, size: setup.size }, stepPlanOptions(device, setup));
     const graph = await compileGraph(device, planned.program, weights);
     const step = new TrainingStep(device, setup, planned, graph);
     try {
@@ -334,8 +331,10 @@ export class TrainingStep {
         // Device micro-batch i of the step: the index, key and order `--accumulate a` would give it.
         const i = u * split + j;
         const extra = i === a - 1 ? this.last : i === 0 ? this.first : this.middle;
-        // Each micro-batch its own dropout masks: the key of (seed, step), the stream offset by i.
-        const microKey: [number, number] = i === 0 ? key : [key[0], (key[1] ^ Math.imul(i, 0x9e3779b9)) >>> 0];
+        // Each micro-batch its own dropout masks: the key of (seed, step), the stream offset by i
+        // (data-parallel: by rank × a + i, so no two ranks draw the same masks).
+        const stream = i + (this.setup.dataParallel?.rank ?? 0) * a;
+        const microKey: [number, number] = stream === 0 ? key : [key[0], (key[1] ^ Math.imul(stream, 0x9e3779b9)) >>> 0];
         const from = j * this.microBatch;
         const clips = split === 1 ? m.clips : m.clips.subarray(from * perClip, (from + this.microBatch) * perClip);
         const labels = Float32Array.from(split === 1 ? m.labels : m.labels.subarray(from, from + this.microBatch));

@@ -230,7 +230,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
         seed: s.seed,
         recompute,
         ...(partners ? { partners } : {}),
-        ...(dp ? { microBatch: microBatch / ranks, dataParallel: { ranks, bucketBytes: dp.bucketBytes } } : {}),
+        ...(dp ? { microBatch: microBatch / ranks, dataParallel: { ranks, rank: dp.comm.rank, bucketBytes: dp.bucketBytes } } : {}),
       },
       weights,
       optimizerState,
