@@ -51,8 +51,6 @@ export interface StepSetup {
    * micro-batch with it; PSTC_MAX_BINDING does the same from the environment).
    */
   maxBinding?: number;
-  /** The step's program, already planned for this device (planStepProgram): not planned again. */
-  planned?: StepProgram;
 }
 
 /** One buffer of gradients that is read back, summed across ranks and written back whole. */
@@ -135,8 +133,7 @@ export class TrainingStep {
    * are the starting parameters, `state` a checkpoint's optimizer state.
    */
   static async create(device: PstcDevice, setup: StepSetup, weights: WeightMap, state?: WeightMap): Promise<TrainingStep> {
-    const planned = setup.planned ?? planStepProgram(setup.model, { batch: setup.microBatch, frames: setup.frames, size: setup.size }, stepPlanOptions(device, setup));
-    if (planned.batch !== setup.microBatch) throw new Error(`internal: a step planned for ${planned.batch} clips per micro-batch, set up for ${setup.microBatch}`);
+    const planned = planStepProgram(setup.model, { batch: setup.microBatch, frames: setup.frames, size: setup.size }, stepPlanOptions(device, setup));
     const graph = await compileGraph(device, planned.program, weights);
     const step = new TrainingStep(device, setup, planned, graph);
     try {
