@@ -71,14 +71,17 @@ function againstReference(ref: string, others: readonly VariantRow[], metrics: r
       out.push(`${v.variant} is ${told.join(' and ')}${restText}.`);
     }
     if (undecided.length) {
-      const ds = undecided.flatMap((v) => metrics.flatMap(({ key }) => (v.against![key] ? [v.against![key]!] : [])));
-      const lows = ds.map((d) => d.low ?? d.mean);
-      const highs = ds.map((d) => d.high ?? d.mean);
-      const n = Math.max(...ds.map((d) => d.n));
-      const names = undecided.map((v) => v.variant);
+      // How sure, per variant: the span of its intervals (a narrow one says "no difference larger than this").
+      const spans = undecided.map((v) => {
+        const ds = metrics.flatMap(({ key }) => (v.against![key] ? [v.against![key]!] : []));
+        const low = Math.min(...ds.map((d) => d.low ?? d.mean));
+        const high = Math.max(...ds.map((d) => d.high ?? d.mean));
+        return { name: v.variant, text: `${v.variant}: within ${signedPoints(low)} to ${signedPoints(high)} points`, n: Math.max(...ds.map((d) => d.n)) };
+      });
+      const names = spans.map((x) => x.name);
       const who = names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
       out.push(
-        `These runs cannot tell ${who} apart from ${ref} on ${metrics.map((m) => m.words).join(' or ')}: every 95 % interval of the difference holds 0 (they span ${signedPoints(Math.min(...lows))} to ${signedPoints(Math.max(...highs))} points, ${seeds(n)}).`,
+        `These runs cannot tell ${who} apart from ${ref} on ${metrics.map((m) => m.words).join(' or ')}: every 95 % interval of the difference holds 0 (${spans.map((x) => x.text).join('; ')}; ${seeds(Math.max(...spans.map((x) => x.n)))}).`,
       );
     }
   }

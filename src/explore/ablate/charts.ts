@@ -130,9 +130,9 @@ function seedBars(values: object[], means: object[], field: string, title: strin
     layer: [
       { data: { values: means }, mark: 'bar', encoding: { y, x: { field: 'mean', type: 'quantitative', title, axis: { format: '.0%' }, scale: { domain: [0, 1], clamp: true } }, color: { value: bar }, tooltip: [{ field: 'mean', title: 'mean', format: '.3f' }] } },
       ...(withInterval.length
-        ? [{ data: { values: withInterval }, mark: { type: 'errorbar', ticks: true, color: '#333' }, encoding: { y, x: { field: 'low', type: 'quantitative' }, x2: { field: 'high' } } }]
+        ? [{ data: { values: withInterval }, mark: { type: 'errorbar', ticks: true, color: '#333' }, encoding: { y, x: { field: 'low', type: 'quantitative', title }, x2: { field: 'high' } } }]
         : []),
-      { data: { values }, mark: { type: 'point', filled: true, color: dot, opacity: 0.85 }, encoding: { y, x: { field, type: 'quantitative' }, tooltip: [{ field: 'seed' }, { field, format: '.3f' }] } },
+      { data: { values }, mark: { type: 'point', filled: true, color: dot, opacity: 0.85 }, encoding: { y, x: { field, type: 'quantitative', title }, tooltip: [{ field: 'seed' }, { field, format: '.3f' }] } },
       ...(chance !== undefined ? [{ data: { values: [{}] }, mark: { type: 'rule', color: '#c00', strokeDash: [4, 3] }, encoding: { x: { datum: chance } } }] : []),
     ],
   } as TopLevelSpec;
