@@ -196,3 +196,16 @@ describe('pstc run --backend onnxruntime', () => {
     expect(bad.stderr).toMatch(/--backend: 'cuda' is not a backend; use webgpu or onnxruntime/);
   });
 });
+
+describe('pstc bench --backend onnxruntime', () => {
+  it('times the export in ONNX Runtime beside WebGPU (--baseline-backend), and keeps training on WebGPU', async () => {
+    const r = await runCli(['bench', 'models/tiny/tsm-tiny.pst', '--backend', 'onnxruntime', '--baseline', 'models/tiny/tsm-tiny.pst', '--baseline-backend', 'webgpu', '--warmup', '0', '--iters', '1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { results: { backend: string; latencyMs: { median: number } }[]; ratio: number };
+    expect(report.results.map((x) => x.backend)).toEqual([expect.stringMatching(/^ONNX Runtime 1\.\d+\.\d+ \(CPU, 2 threads\)$/), 'webgpu']);
+    expect(report.ratio).toBeGreaterThan(0);
+    const train = await runCli(['bench', 'models/tiny/tsm-tiny.pst', '--backend', 'onnxruntime', '--train']);
+    expect(train.code).toBe(2);
+    expect(train.stderr).toMatch(/--backend onnxruntime: training steps run on WebGPU/);
+  }, 300_000);
+});

@@ -17,7 +17,8 @@ import type { Precision } from '../../../backends/webgpu/precision.js';
 import { errorAgainstReference, type ReferenceError } from '../../../backends/reference/error.js';
 import { compileModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
 import type { ModelConfig } from '../../lang/model.js';
-import { initWeights } from '../../weights/index.js';
+import { initWeights, type WeightMap } from '../../weights/index.js';
+import { backendOf, checkBackendPrecision, exportProvenance, ONNX_THREADS, withBackendOption, type Backend } from '../backend.js';
 import { DEFAULT_OPTIMIZER } from '../../train/optimizer.js';
 import { TrainingStep } from '../../train/step.js';
 import { UsageError } from '../errors.js';
@@ -56,6 +57,8 @@ interface BenchOptions {
   skipBad?: boolean;
   precision: Precision;
   baselinePrecision?: Precision;
+  backend: Backend;
+  baselineBackend?: Backend;
 }
 
 /** The loader alone: batches of the training split read as training reads them. */
@@ -96,6 +99,8 @@ export interface BenchResult {
   precision: Precision;
   /** f16: the forward's error against the float64 interpreter (max-norm relative). */
   errorAgainstFloat64?: ReferenceError;
+  /** What ran the passes: 'webgpu', or ONNX Runtime's description (--backend onnxruntime). */
+  backend: string;
 }
 
 export interface BenchReport {
@@ -139,6 +144,8 @@ interface Subject {
   recompute?: boolean;
   /** Forward passes: f32, or f16 storage (training steps are f32). */
   precision: Precision;
+  /** Forward passes: pstc's WebGPU kernels, or the ONNX export in ONNX Runtime. */
+  backend?: Backend;
 }
 
 /** What bench times: one forward, or one training step (forward, backward, optimizer). */
@@ -156,11 +163,14 @@ interface Timed {
   profiled(): ProfiledDispatch[];
   /** One forward's error against the float64 interpreter (f16 forwards). */
   referenceError?(): Promise<ReferenceError>;
+  /** What runs the passes (bench's 'backend' row). */
+  backend: string;
   destroy(): void;
 }
 
 async function timedForward(device: PstcDevice, s: Subject, clip: Float32Array): Promise<Timed> {
   const weights = initWeights(s.model, 1);
+  if (s.backend === 'onnxruntime') return timedOnnxForward(s, clip, weights);
   const c = await compileModel(device, s.model, s.input, weights, { precision: s.precision });
   return {
     ...(s.precision === 'f16' ? { referenceError: async () => errorAgainstReference(s.model, s.input, weights, clip, await c.forward(clip)) } : {}),
@@ -171,7 +181,29 @@ async function timedForward(device: PstcDevice, s: Subject, clip: Float32Array):
     planned: { ...c.plannedPeakBytes },
     measured: () => c.measuredPeakBytes(),
     profiled: () => c.profiledDispatches(),
+    backend: 'webgpu',
     destroy: () => c.destroy(),
+  };
+}
+
+/** A forward of the model's ONNX export in ONNX Runtime: 'dispatches' are the graph's nodes, the
+ *  planned weights the file's bytes; ONNX Runtime's own memory is not measured. */
+async function timedOnnxForward(s: Subject, clip: Float32Array, weights: WeightMap): Promise<Timed> {
+  const { compileOnnxModel } = await import('../../../backends/onnx/session.js');
+  const c = await compileOnnxModel(s.model, s.input, weights, exportProvenance(s.file), { threads: ONNX_THREADS });
+  const bytes = c.exported.model.byteLength + (c.exported.external?.bytes ?? 0);
+  return {
+    time: () => c.timeForward(clip),
+    dispatches: c.exported.nodes,
+    kernels: c.exported.nodes,
+    microBatch: s.input.batch,
+    planned: { activations: 0, weights: bytes, total: bytes },
+    measured: () => 0,
+    profiled: () => {
+      throw new UsageError('--profile: kernel profiles are of the WebGPU backend; drop --backend onnxruntime');
+    },
+    backend: c.describe(),
+    destroy: () => void c.release(),
   };
 }
 
@@ -200,6 +232,7 @@ async function timedTrainStep(device: PstcDevice, s: Subject, clip: Float32Array
     planned: { activations: m.activationBytes, weights: step.plannedBytes() - m.activationBytes, total: step.plannedBytes() },
     measured: () => step.allocatedBytes(),
     profiled: () => step.profiledDispatches(),
+    backend: 'webgpu',
     destroy: () => step.destroy(),
   };
 }
@@ -254,6 +287,7 @@ export async function benchModels(
         buildMs: buildMs[k]!,
         ...(mode === 'train' ? { recompute: s.recompute ?? false } : {}),
         precision: s.precision,
+        backend: c.backend,
       };
     });
     // After the timing, so that the interpreter's CPU work does not fall on any timed pass.
@@ -302,6 +336,7 @@ export function renderBench(report: BenchReport): string {
     ['micro-batch', (r) => String(r.microBatch)],
     ['build (pipelines, upload)', (r) => `${(r.buildMs / 1000).toFixed(2)} s`],
     ['precision', (r) => (r.precision === 'f16' ? 'f16 storage, f32 arithmetic' : 'f32')],
+    ...(results.some((r) => r.backend !== 'webgpu') ? ([['backend', (r: BenchResult) => r.backend]] as [string, (r: BenchResult) => string][]) : []),
     ...(results.some((r) => r.errorAgainstFloat64)
       ? ([
           ['error vs float64: logits', (r: BenchResult) => (r.errorAgainstFloat64?.logits !== undefined ? r.errorAgainstFloat64.logits.toExponential(2) : '–')],
@@ -360,13 +395,14 @@ function profileMethod(value: string): TimingMethod {
 }
 
 export const registerBench: CommandRegistrar = (program: Command, io) => {
-  withPrecisionOption(withLoaderOptions(withMemoryOptions(withInputOptions(withModelArgument(program.command('bench'))))))
+  withBackendOption(withPrecisionOption(withLoaderOptions(withMemoryOptions(withInputOptions(withModelArgument(program.command('bench')))))))
     .description('forward latency on the WebGPU device (random weights and clip): median and spread, clips/s, dispatches, planned and measured peak memory')
     .option('--warmup <N>', 'untimed passes first', nonNegativeInt('--warmup', MAX_PASSES), 3)
     .option('--iters <N>', 'timed passes', positiveInt('--iters', MAX_PASSES), 10)
     .option('--baseline <other.pst>', 'also time this model, alternating passes with the first, and print the ratio of medians')
     .option('--baseline-model <name>', 'which model of the --baseline file (default: its last model)')
     .option('--baseline-precision <type>', "the --baseline model's precision, f32 or f16 (default: --precision's), e.g. f16 against f32 on one model", precisionOf('--baseline-precision'))
+    .option('--baseline-backend <name>', "the --baseline model's backend, webgpu or onnxruntime (default: --backend's), e.g. ONNX Runtime against WebGPU on one model", backendOf('--baseline-backend'))
     .option('--json', 'print the report as JSON')
     .option('--train', 'time training steps (forward, backward, AdamW) instead of forward passes')
     .option('--profile', "then time every kernel (--iters runs), by kind and by block, with achieved GFLOP/s and GB/s against the adapter's measured peak (cached)")
@@ -375,14 +411,21 @@ export const registerBench: CommandRegistrar = (program: Command, io) => {
     .action(async (file: string, opts: BenchOptions) => {
       if (!opts.train && (opts.recompute || opts.memoryBudget !== undefined)) throw new UsageError(`${opts.recompute ? '--recompute' : '--memory-budget'}: only with --train`);
       if (opts.baselinePrecision !== undefined && opts.baseline === undefined) throw new UsageError('--baseline-precision is for --baseline: add --baseline');
-      const subject = (path: string, name: string | undefined, precision: Precision, set: string[] = []): Subject => {
+      if (opts.baselineBackend !== undefined && opts.baseline === undefined) throw new UsageError('--baseline-backend is for --baseline: add --baseline');
+      const backends = [opts.backend, opts.baselineBackend ?? opts.backend];
+      if (backends.includes('onnxruntime') && (opts.train || opts.profile)) {
+        throw new UsageError(`--backend onnxruntime: ${opts.train ? 'training steps' : 'kernel profiles'} run on WebGPU; drop ${opts.train ? '--train' : '--profile'} or use --backend webgpu`);
+      }
+      checkBackendPrecision(opts.backend, opts.precision);
+      checkBackendPrecision(backends[1]!, opts.baselinePrecision ?? opts.precision, opts.baselinePrecision !== undefined ? '--baseline-precision' : '--precision');
+      const subject = (path: string, name: string | undefined, precision: Precision, set: string[] = [], backend: Backend = 'webgpu'): Subject => {
         const { model } = loadCommandModel(path, { ...(name !== undefined ? { model: name } : {}), set });
         const input: ModelInput = inputFrom(model, opts);
-        if (!opts.train) return { file: path, model, input, precision };
+        if (!opts.train) return { file: path, model, input, precision, backend };
         return { file: path, model, input, precision, recompute: trainingRecompute(model, input, opts, (note) => io.err(`${model.name}: ${note}`)) };
       };
-      const subjects = [subject(file, opts.model, opts.precision, opts.set)];
-      if (opts.baseline !== undefined) subjects.push(subject(opts.baseline, opts.baselineModel, opts.baselinePrecision ?? opts.precision));
+      const subjects = [subject(file, opts.model, opts.precision, opts.set, backends[0])];
+      if (opts.baseline !== undefined) subjects.push(subject(opts.baseline, opts.baselineModel, opts.baselinePrecision ?? opts.precision, [], backends[1]));
       if (opts.train && subjects.some((s) => s.precision !== 'f32')) {
         throw new UsageError('--precision f16: training steps run in f32 (f16 storage is for forward passes); drop --precision or --train');
       }
