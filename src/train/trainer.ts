@@ -212,7 +212,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     let recompute = s.recompute ?? false;
     if (s.memoryBudget !== undefined) {
       const micro = { batch: microBatch / ranks, frames: input.frames, size: input.size };
-      const fitted = fitTrainingPlan(model, micro, { optimizer: s.optimizer.kind, limits: device.kernelLimits(), recompute, budgetBytes: s.memoryBudget });
+      const fitted = fitTrainingPlan(model, micro, { optimizer: s.optimizer, limits: { ...device.kernelLimits(), ...device.limits }, recompute, budgetBytes: s.memoryBudget });
       if (fitted.note) say(fitted.note);
       recompute = fitted.plan.recompute;
     }
@@ -235,6 +235,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
       weights,
       optimizerState,
     );
+    if (step.planned.reason) say(`each batch runs as ${step.microBatches} micro-batches of ${step.microBatch} (gradients accumulated): ${step.planned.reason}`);
     const built = { buildSeconds: (performance.now() - buildStart) / 1000, dataClasses: data.train.classes };
     const reducer = dp ? new GradientReducer(device, dp.comm, step.gradientBuckets, dp.overlap) : undefined;
     try {
