@@ -3,7 +3,7 @@
 //   input → the graph input 'clip' (N×Cin×T×H×W float32)
 //   param → an initializer under its state-dict name (the official names: src/weights/names.ts)
 //   view → Reshape, or Gather of rows by a constant index table (views.ts)
-//   linear → Gemm (transB = 1, as PyTorch's nn.Linear stores W) on the rows, reshaped back
+//   linear → MatMul by Wᵀ + Add (Gemm with transB = 1 on 2-D inputs; W as PyTorch's nn.Linear stores it)
 //   layernorm → LayerNormalization over the last axis (opset 17)
 //   gelu → x·½·(1 + erf(x/√2)), PyTorch's exact GELU (ONNX Runtime fuses it into one kernel)
 //   add → Add · mean → ReduceMean · window_attention → attention.ts · output → Identity
@@ -52,12 +52,15 @@ export function lowerGraph(ir: Graph, weights: ReadonlyMap<string, WeightLike>):
         break;
       case 'linear': {
         const x = shapeOf(node, 0);
-        const inDim = x.at(-1)!;
-        const rows = size(x) / inDim;
-        const flat = x.length === 2 ? name(node, 0) : g.reshape(name(node, 0), [rows, inDim], hint);
-        const inputs = op.bias ? [flat, name(node, 1), name(node, 2)] : [flat, name(node, 1)];
-        const y = g.node('Gemm', inputs, hint, { transB: { int: 1 } });
-        value = x.length === 2 ? y : g.reshape(y, node.shape, hint);
+        if (x.length === 2) {
+          const inputs = op.bias ? [name(node, 0), name(node, 1), name(node, 2)] : [name(node, 0), name(node, 1)];
+          value = g.node('Gemm', inputs, hint, { transB: { int: 1 } });
+        } else {
+          // MatMul over the leading dims with Wᵀ (a constant ONNX Runtime folds): no reshapes,
+          // which cost a copy where the input has other readers.
+          const y = g.node('MatMul', [name(node, 0), g.transpose(name(node, 1), [1, 0], hint)], hint);
+          value = op.bias ? g.node('Add', [y, name(node, 2)], hint) : y;
+        }
         break;
       }
       case 'layernorm':
