@@ -169,7 +169,8 @@ export const registerTrain: CommandRegistrar = (program: Command, io, setExit) =
         await parallel?.finish();
         say.err(
           `${r.stopped === 'done' ? 'done' : 'stopped'}: ${r.steps} steps in ${formatDuration(r.seconds)} (${r.clipsPerSecond.toFixed(1)} clips/s, ${r.dispatchesPerStep} dispatches per step)${final}; ` +
-            `checkpoint ${r.lastCheckpoint}`,
+            `checkpoint ${r.lastCheckpoint}` +
+            (r.allreduce ? `; ${r.allreduce.ranks} ranks: gradients summed in ${r.allreduce.reduceMs.toFixed(0)} ms per step (${(r.allreduce.bytes / 2 ** 20).toFixed(1)} MiB, ${r.allreduce.buckets} bucket${r.allreduce.buckets > 1 ? 's' : ''})` : ''),
         );
         if (caught && r.stopped !== 'done') {
           io.err(`interrupted at step ${r.steps} (${caught}); resume with the same command and --resume (--out ${flags.out})`);
