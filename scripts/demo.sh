@@ -19,11 +19,11 @@ echo
 # and PST — each trained two seeds with the same data, schedule and budget (the train section of
 # the file's base model: 150 steps) on the order-only synthetic motion set, evaluated, timed, and
 # compared in a report (tables and plots): per variant the mean and 95 % interval over seeds, each
-# variant against PST paired by seed with a verdict. A rerun skips the runs already finished in
+# variant against Swin 2D paired by seed with a verdict. A rerun skips the runs already finished in
 # ablation/demo. The numbers are whatever the runs measure.
 echo "== pstc ablate models/tiny/demo-ablation-tiny.pst (4 variants × 2 seeds, 150 training steps each)"
 pstc ablate models/tiny/demo-ablation-tiny.pst --data synthetic:motion,noise=0,tile=1,train=2400,val=200 \
-  --seeds 2 --against pst --out ablation/demo
+  --seeds 2 --against swin2d --out ablation/demo
 echo
 echo "== the table (ablation/demo/results.md)"
 cat ablation/demo/results.md
