@@ -2,9 +2,12 @@
 // under `mpirun -np 2` on this machine (lavapipe each), all MPI traffic on loopback.
 // - 2 ranks give the weights of one process with the same global batch, to float32 summation
 //   order: the ranks sum per-shard gradients where one process sums the whole batch at once.
-//   Bound: after K AdamW steps every weight within 1e-2·lr of the single process's (each AdamW
-//   step moves a weight by about lr·m̂/√v̂, and a gradient that differs in its last bits changes
-//   that ratio by far less than 1 %; measured 2.2e-6 = 0.2 %·lr after 3 steps at lr 1e-3).
+//   Bound after K AdamW steps: every weight within 1e-6 of the single process's (measured 6e-8,
+//   a few ulps), except the attention's key bias (the middle third of qkv.bias). Its gradient is
+//   zero in exact arithmetic (softmax ignores a shift of every key by the same vector), so both
+//   runs move it by AdamW-normalised rounding noise: |m̂/√v̂| ≤ √(max_i a_i/b_i) ≤ 1.3 for K ≤ 12
+//   (a, b: the bias-corrected weights of β1 = 0.9 and β2 = 0.999), so the two differ by at most
+//   2 · 1.3 · Σ lr_t (measured 7.4e-6 after 6 steps, Σ lr_t = 8.4e-4).
 // - A rank killed mid-run ends the job: the surviving rank says PST713 and names the checkpoint;
 //   `--resume` continues from rank 0's last checkpoint and ends at the same weights.
 // Open MPI is installed here if missing and we are root (scripts/install-mpi.sh); else this skips.
@@ -47,12 +50,18 @@ function weightsAt(run: string, step: number): Map<string, { data: Float32Array 
   return readSafetensors(readFileSync(join(run, 'checkpoints', `step-${String(step).padStart(8, '0')}`, 'weights.safetensors')));
 }
 
-function maxDifference(a: Map<string, { data: Float32Array }>, b: Map<string, { data: Float32Array }>): number {
-  let worst = 0;
+/** The largest |a − b| over the key biases (middle third of every qkv.bias) and over the rest. */
+function maxDifference(a: Map<string, { data: Float32Array }>, b: Map<string, { data: Float32Array }>): { keyBias: number; rest: number } {
+  const worst = { keyBias: 0, rest: 0 };
   expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
   for (const [name, t] of a) {
     const u = b.get(name)!.data;
-    for (let i = 0; i < t.data.length; i++) worst = Math.max(worst, Math.abs(t.data[i]! - u[i]!));
+    const third = t.data.length / 3;
+    for (let i = 0; i < t.data.length; i++) {
+      const d = Math.abs(t.data[i]! - u[i]!);
+      if (name.endsWith('attn.qkv.bias') && i >= third && i < 2 * third) worst.keyBias = Math.max(worst.keyBias, d);
+      else worst.rest = Math.max(worst.rest, d);
+    }
   }
   return worst;
 }
@@ -96,7 +105,7 @@ describe('pstc train --distributed mpi (2 ranks, loopback)', () => {
 
   it('equals one process with the same global batch; a killed rank ends the job with PST713 and --resume finishes it', async (ctx) => {
     if (skip) return ctx.skip(skip);
-    const K = 6;
+    const K = 12;
     const single = join(dir, 'single');
     execFileSync(process.execPath, [join(root, 'bin/pstc.js'), ...args(single, K)], { env, stdio: 'pipe' });
 
@@ -107,41 +116,56 @@ describe('pstc train --distributed mpi (2 ranks, loopback)', () => {
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
     let killedRank = false;
-    const poll = setInterval(() => {
-      const latest = join(dp, 'latest.json');
-      if (killedRank || !existsSync(latest) || JSON.parse(readFileSync(latest, 'utf8')).step < 2) return;
-      // The rank-1 process among mpirun's children: its environment says its rank.
+    let rank1: number | undefined;
+    // Rank 1's process among mpirun's children (its environment says its rank), found ahead, so
+    // that the kill lands right after the checkpoint, while rank 1 waits in step 3's all-reduce.
+    const findRank1 = (): number | undefined => {
       for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
         try {
           const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
           if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== child.pid) continue;
-          if (!readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('OMPI_COMM_WORLD_RANK=1')) continue;
-          process.kill(Number(pid), 'SIGKILL');
-          killedRank = true;
+          if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('OMPI_COMM_WORLD_RANK=1')) return Number(pid);
         } catch {
           // a process that ended meanwhile
         }
       }
-    }, 50);
+      return undefined;
+    };
+    const poll = setInterval(() => {
+      if (killedRank) return;
+      rank1 ??= findRank1();
+      const latest = join(dp, 'latest.json');
+      if (rank1 === undefined || !existsSync(latest) || JSON.parse(readFileSync(latest, 'utf8')).step < 2) return;
+      process.kill(rank1, 'SIGKILL');
+      killedRank = true;
+    }, 5);
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     clearInterval(poll);
     expect(killedRank, `rank 1 was never killed (the run ended first?):\n${output}`).toBe(true);
     expect(code, output).not.toBe(0);
-    // The surviving rank says why it stops and what to do; mpirun names the killed rank.
-    expect(output).toMatch(/rank 0\/2: error PST713: the MPI job is ending .*last checkpoint \(step [2-5], .*\) is intact: rerun the same command with --resume/);
+    // The surviving rank says why it stops and names the checkpoint to resume from; mpirun names
+    // the killed rank. (Rank 0 has been seen to finish a few more steps, correctly summed, before
+    // the launcher's SIGTERM reached it: the checkpoint named is the latest, whole.)
+    const said = /rank 0\/2: error PST713: the MPI job is ending .*last checkpoint \(step (\d+), .*\) is intact: rerun the same command with --resume/.exec(output);
+    expect(said, output).not.toBeNull();
     const kept = JSON.parse(readFileSync(join(dp, 'latest.json'), 'utf8')).step as number;
+    expect(Number(said![1])).toBe(kept);
     expect(kept).toBeGreaterThanOrEqual(2);
+    expect(kept, 'the job ended only after the last step: no rank was killed mid-run').toBeLessThan(K);
 
     const resumed = await runMpi(2, [...args(dp, K), '--distributed', 'mpi', '--resume']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(new RegExp(`resuming .* at step ${kept} of ${K}`));
     // Rank 0 alone writes the log: each step once, in order.
     const steps = readFileSync(join(dp, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.kind === 'train').map((r) => r.step);
-    expect(steps).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(steps).toEqual(Array.from({ length: K }, (_, i) => i + 1));
 
     const worst = maxDifference(weightsAt(single, K), weightsAt(dp, K));
-    console.log(`2 ranks (killed at step ≥2, resumed) vs 1 process after ${K} AdamW steps at lr ${LR}: max |Δw| ${worst.toExponential(2)} (bound ${(1e-2 * LR).toExponential(0)})`);
-    expect(worst).toBeLessThanOrEqual(1e-2 * LR);
+    const lrSum = readFileSync(join(dp, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.kind === 'train').reduce((sum, r) => sum + r.lr, 0);
+    const keyBound = 2 * 1.3 * lrSum;
+    console.log(`2 ranks (killed at step ≥2, resumed) vs 1 process after ${K} AdamW steps: max |Δw| ${worst.rest.toExponential(2)} (bound 1e-6), key biases ${worst.keyBias.toExponential(2)} (bound ${keyBound.toExponential(2)})`);
+    expect(worst.rest).toBeLessThanOrEqual(1e-6);
+    expect(worst.keyBias).toBeLessThanOrEqual(keyBound);
   }, 1_200_000);
 
   it('--batch that does not split over the ranks is PST712, and the job ends', async (ctx) => {
