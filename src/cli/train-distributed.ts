@@ -34,7 +34,9 @@ function envBucketBytes(): number {
 }
 
 function envOverlap(): boolean {
-  const text = process.env.PSTC_ALLREDUCE_OVERLAP ?? 'on';
+  // Off by default: on the 2-core machine it was measured on, the overlap made the sum slower
+  // (docs/training.md, "The cost of the sum"); `on` where a rank has cores to spare.
+  const text = process.env.PSTC_ALLREDUCE_OVERLAP ?? 'off';
   if (text !== 'on' && text !== 'off') throw new UsageError(`PSTC_ALLREDUCE_OVERLAP: on or off, got \`${text.slice(0, 40)}\``);
   return text === 'on';
 }
