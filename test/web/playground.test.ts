@@ -4,7 +4,7 @@
 // changed pattern redraws the picture and the receptive-field table; fmt runs on its key; pst-tiny
 // runs on the page's WebGPU adapter with the logits of `pstc run` on the same weights and clip;
 // without WebGPU the page says so and the rest works. Screenshots go to $PSTC_SCREENSHOTS
-// (default out/web-screenshots/). Skipped, saying why, only when Chromium cannot start.
+// (default out/web-screenshots/). Skipped, saying why, only when Chromium is absent and PSTC_NO_CHROMIUM=1.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -36,14 +36,18 @@ async function launch(args: string[]): Promise<Browser> {
   return puppeteer.launch({ executablePath: CHROMIUM, headless: true, args, protocolTimeout: 240_000 });
 }
 
-// Chromium must start for these tests to mean anything; when it cannot, say why and skip.
+// Chromium must start for these tests to mean anything. Skipped (counted so) only where it is
+// absent and setup was told not to install it (PSTC_NO_CHROMIUM=1); missing otherwise, or failing
+// to start, is a failure of this file.
 let skipReason: string | undefined;
-if (!existsSync(CHROMIUM)) skipReason = `no Chromium at ${CHROMIUM} (bash scripts/setup.sh installs Debian's chromium; PSTC_CHROMIUM names another)`;
-else {
+if (!existsSync(CHROMIUM)) {
+  if (process.env.PSTC_NO_CHROMIUM !== '1') throw new Error(`no Chromium at ${CHROMIUM}: bash scripts/setup.sh installs Debian's chromium (PSTC_CHROMIUM names another; PSTC_NO_CHROMIUM=1 skips these tests)`);
+  skipReason = `no Chromium at ${CHROMIUM} and PSTC_NO_CHROMIUM=1`;
+} else {
   try {
     await (await launch(['--no-sandbox'])).close();
   } catch (e) {
-    skipReason = `Chromium at ${CHROMIUM} cannot start: ${(e as Error).message.split('\n')[0]}`;
+    throw new Error(`Chromium at ${CHROMIUM} cannot start: ${(e as Error).message.split('\n')[0]}`);
   }
 }
 if (skipReason) console.warn(`test/web/playground.test.ts skipped: ${skipReason}`);

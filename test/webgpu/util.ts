@@ -25,10 +25,16 @@ export function useDevice(): () => PstcDevice {
   };
 }
 
-/** A fresh seed per run; PSTC_SEED pins it to reproduce a failure. */
+/** Seeds of the random test inputs. By default a fixed sequence (CI is repeatable: the n-th draw
+ *  of a file is always the same); PSTC_SEED=random draws fresh ones to explore further, and
+ *  PSTC_SEED=<n> pins every draw to reproduce a failure. Each draw is printed when its test fails
+ *  (test/setup.ts). */
+let draws = 0;
 export function freshSeed(): number {
   const pinned = process.env.PSTC_SEED;
-  return pinned ? Number(pinned) : Math.floor(Math.random() * 2 ** 31);
+  const seed = pinned === 'random' ? Math.floor(Math.random() * 2 ** 31) : pinned ? Number(pinned) : (20261205 + 7919 * draws++) % 2 ** 31;
+  ((globalThis as { __pstcSeeds?: number[] }).__pstcSeeds ??= []).push(seed);
+  return seed;
 }
 
 /** mulberry32: small, fast, good enough for test inputs. */

@@ -58,12 +58,10 @@ describe('files that are not regular files, or far too large', () => {
     const fifo = join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
     for (const path of ['/dev/zero', fifo, dir]) {
-      const start = performance.now();
       const [d] = diagnosticsOf(() => loadCheckpoint(path, model));
       expect(d).toMatchObject({ code: 'PST404', flag: '--weights' });
       expect(d!.message).toMatch(/not a regular file/);
       expect(() => readNpyFile(path)).toThrow(/not a regular file/);
-      expect(performance.now() - start).toBeLessThan(1000);
     }
   });
 
@@ -75,10 +73,8 @@ describe('files that are not regular files, or far too large', () => {
     writeSync(fd, good);
     ftruncateSync(fd, 10 * 2 ** 30);
     closeSync(fd);
-    const start = performance.now();
     const [d] = diagnosticsOf(() => loadCheckpoint(path, model));
     expect(d!.message).toMatch(/bytes after the last tensor belong to no tensor/);
-    expect(performance.now() - start).toBeLessThan(1000);
   });
 });
 
@@ -104,9 +100,7 @@ describe('safetensors', () => {
     expect(() => readSafetensors(safetensors({ [long]: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 4))).toThrow(
       /1000000 characters long/,
     );
-    const start = performance.now();
     oneError(safetensors({ [long]: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 4), 'PST404', /header is \d+ bytes; pstc reads at most/);
-    expect(performance.now() - start).toBeLessThan(1000);
   });
 
   it('checks names and shapes against the model before reading any tensor', () => {
@@ -134,11 +128,9 @@ describe('.pth', () => {
     // A billion-element stride-0 tensor the model does not have: PST402 from the header, nothing gathered.
     const huge = new Map(weights);
     huge.set('extra', { shape: [1], data: new Float32Array(1) });
-    const start = performance.now();
     const ds = load(statePth(huge, { extra: { size: [1_000_000_000], stride: [0] } }));
     expect(ds.map((d) => d.code)).toEqual(['PST402']);
     expect(ds[0]!.message).toContain('`extra` [1000000000]');
-    expect(performance.now() - start).toBeLessThan(1000);
   });
 
   it('refuses a decompression bomb by its declared size, and an entry that inflates to more than it declares', () => {
