@@ -128,9 +128,11 @@ describe('pstc train', () => {
         resolve(c);
       });
     });
-    expect(code, stderr).toBe(0);
-    expect(stderr).toMatch(/interrupted: writing a checkpoint/);
+    // 130 (128 + SIGINT): a script tells an interrupted run from a finished one.
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/SIGINT: writing a checkpoint/);
     expect(stderr).toMatch(/stopped: \d+ steps/);
+    expect(stderr).toMatch(/interrupted at step \d+ \(SIGINT\); resume with the same command and --resume/);
     const step = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')).step;
     expect(step).toBeGreaterThanOrEqual(2);
     expect(step).toBeLessThan(200);
