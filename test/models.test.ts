@@ -40,7 +40,7 @@ const expected: Record<string, { models: number; warnings?: string[] }> = {
   'models/tiny/video-swin-tiny.pst': { models: 1 },
   // Ratio 1/4 of pst_t_tiny's 2 heads in stage 1 shifts none, as in PST-T.
   'models/tiny/ablations-tiny.pst': { models: 5 + 3 + 6 + 9, warnings: ['PST256'] },
-  'models/tiny/demo-ablation-tiny.pst': { models: 4 },
+  'models/tiny/demo-ablation-tiny.pst': { models: 5 },
   'models/tiny/reach-ablation-tiny.pst': { models: 3 },
   'models/tiny/temporal-ablation-tiny.pst': { models: 3 },
 };
@@ -222,6 +222,7 @@ describe('tiny models run in seconds and still exercise the hard cases', () => {
 
   test('all the families are there, small', () => {
     expect(tiny.map((m) => m.name).filter((n) => !/[[.]/.test(n))).toEqual([
+      'pst_t_tiny_demo', // the demo's base: pst-tiny with the demo's recipe
       'pst_t_tiny',
       'swin2d_t_tiny',
       'tps_t_tiny',
@@ -267,10 +268,10 @@ describe('tiny models run in seconds and still exercise the hard cases', () => {
     ['models/tiny/pst-tiny.pst', 'pst_tiny'],
     ['models/tiny/video-swin-tiny.pst', 'video_swin_tiny'],
   ])('%s has the architecture of test/golden/%s', (file, golden) => {
-    // Name, batch and drop-path rates (training only) are not architecture; spans are not data.
+    // Name, batch, drop-path rates and the train section (training only) are not architecture; spans are not data.
     const arch = (m: ModelConfig) =>
       JSON.parse(
-        JSON.stringify({ ...m, name: '', input: { ...m.input, batch: 0 }, stages: m.stages.map((s) => ({ ...s, blocks: s.blocks.map((b) => ({ ...b, dropPath: 0 })) })) }, (k, v) =>
+        JSON.stringify({ ...m, name: '', train: undefined, input: { ...m.input, batch: 0 }, stages: m.stages.map((s) => ({ ...s, blocks: s.blocks.map((b) => ({ ...b, dropPath: 0 })) })) }, (k, v) =>
           k === 'span' ? undefined : v,
         ),
       );

@@ -12,6 +12,7 @@
 // capabilities (shader-f16, subgroups, subgroup matrices and their configurations) are printed.
 import type { Command } from 'commander';
 import { closeData, dataInputOf, Loader, openData } from '../../data/index.js';
+import { dataError } from '../../data/errors.js';
 import { describeCapabilities, type AdapterCapabilities, type PstcDevice } from '../../../backends/webgpu/device.js';
 import type { Precision } from '../../../backends/webgpu/precision.js';
 import { errorAgainstReference, type ReferenceError } from '../../../backends/reference/error.js';
@@ -120,6 +121,10 @@ export interface BenchReport {
 /** Times `iters` batches of the loader on the training split of `spec`, after `warmup` batches. */
 export async function benchLoader(spec: string, model: ModelConfig, input: ModelInput, options: { workers: number; warmup: number; iters: number; skipBad?: boolean; log?: (line: string) => void }): Promise<LoaderBench> {
   const data = await openData(spec, dataInputOf(model, { frames: input.frames, size: input.size }), { skipBad: options.skipBad ?? false, ...(options.log ? { log: options.log } : {}) });
+  if (data.train.size === 0) {
+    await closeData(data);
+    throw dataError('PST618', `${data.train.name}: no clips to time the loader on`, { hint: 'the set is empty (or every line was skipped): check the list or spec given to --data' });
+  }
   const loader = new Loader(data.train, { batchSize: input.batch, shuffle: true, seed: 0, workers: options.workers, ...(options.log ? { log: options.log } : {}) });
   try {
     const batches = loader.from();
