@@ -87,7 +87,7 @@ describe('pstc data export', () => {
     expect(npy.stderr).toContain('--format npy');
     const full = await run(['data', 'export', SET, '--for', MODEL, '--out', join(dir, 'rawframes-png')]);
     expect(full.code).toBe(2);
-    expect(full.stderr).toContain('not empty');
+    expect(full.stderr).toContain('give a new or empty folder');
     const format = await run(['data', 'export', SET, '--for', MODEL, '--format', 'gif', '--out', join(dir, 'y')]);
     expect(format.stderr).toContain('--format: rawframes, videos or npy');
   });
