@@ -55,6 +55,8 @@ if (skipReason) console.warn(`test/web/playground.test.ts skipped: ${skipReason}
 describe.skipIf(skipReason !== undefined)('the playground in headless Chromium', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'pstc-web-'));
   const site = path.join(dir, 'site');
+  // The server resolves its folder when made (symlinks out of it are refused): make it first; the build fills it.
+  mkdirSync(site, { recursive: true });
   const server = pageServer(site);
   let url = '';
   let browser: Browser;
