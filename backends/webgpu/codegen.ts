@@ -4,11 +4,13 @@
 // reads the source buffer at the flat offset, or yields 0.0 where the map says zero (padding,
 // zeros boundary). This is how the patch shift, channel shift, window partition, roll, padding,
 // crop and patch-merging gathers cost no pass over memory.
-// Also here: the two small kernels with no emitter of their own (elementwise and mean).
+// Also here: the two small kernels with no emitter of their own (elementwise, on the skeleton the
+// optimizer's updates share: kernels/common.ts elementwiseKernel; and mean).
 import { compose, linearize, product, shapeBounds, simplify, simplifyExpr, type IndexMap } from '../../src/ir/indexmap.js';
 import { reshape } from '../../src/ir/maps.js';
 import {
   ERF_WGSL,
+  elementwiseKernel,
   entryPrologue,
   MIN_LIMITS,
   headerComment,
@@ -130,28 +132,25 @@ export function emitElementwise(o: ElementwiseOptions): Kernel {
   }));
   bindings.push({ binding: bindings.length, name: 'out', kind: 'storage', type: 'f32', elements: o.elements, description: `out [${o.elements}]` });
   for (const b of o.extraBindings ?? []) bindings.push({ ...b, binding: bindings.length });
-  const header = headerComment([
+  const header = [
     `${o.label}: out[e] = ${o.expression} for ${o.elements} elements`,
     ...(o.notes ?? []),
     ...(o.copyOnly ? ['COPY ONLY: writes the graph output in its final layout (features N×C×D×H×W); no other kernel only moves data'] : []),
     `fuses: ${o.fuses.join(', ')}`,
     ...o.loads.map((l, i) => `x${i} read through: ${l.fn.describes}`),
-  ]);
-  const groups = Math.ceil(o.elements / WORKGROUP);
-  const wgsl = `${header}
-
-const ELEMENTS: i32 = ${wgslInt(o.elements)};
-
-${bindings.map(storageDecl).join('\n')}
-
-${o.loads.map((l) => l.fn.source).join('\n\n')}
-${o.expression.includes('gelu(') ? `\n${ERF_WGSL}\n` : ''}${o.prelude ? `\n${o.prelude}\n` : ''}
-${entryPrologue({ threads: WORKGROUP, index: 'e', count: 'ELEMENTS', per: 'thread' })}
-${o.loads.map((_, i) => `  let x${i} = load_${i}(e);`).join('\n')}
-  out[e] = ${o.expression};
-}
-`;
-  return { label: o.label, wgsl, entryPoint: 'main', workgroupSize: [WORKGROUP, 1, 1], dispatch: workgroupGrid(groups, limits), bindings };
+  ];
+  return elementwiseKernel({
+    label: o.label,
+    header,
+    elements: o.elements,
+    count: 'ELEMENTS',
+    index: 'e',
+    threads: WORKGROUP,
+    bindings,
+    functions: `${o.loads.map((l) => l.fn.source).join('\n\n')}\n${o.expression.includes('gelu(') ? `\n${ERF_WGSL}\n` : ''}${o.prelude ? `\n${o.prelude}\n` : ''}\n`,
+    body: `${o.loads.map((_, i) => `  let x${i} = load_${i}(e);`).join('\n')}\n  out[e] = ${o.expression};`,
+    limits,
+  });
 }
 
 export interface MeanOptions {

@@ -341,6 +341,12 @@ export class GraphBuilder {
   }
 }
 
+/**
+ * Bytes of one float32, the element type of every tensor of the graph: what memory plans, limits
+ * and buffers are counted in (a backend that stores f16 says so itself, webgpu/precision.ts).
+ */
+export const F32_BYTES = 4;
+
 /** Number of elements of a shape. */
 export function size(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);

@@ -4,7 +4,7 @@
 // (they once did: `floor(49 · 1/49)` is 0 in floating point, so check said no head was shifted
 // while explain shifted one). Also here: what a model must satisfy for any backend to compile it
 // (`configProblems`), so that those limits are reported by `pstc check`, not when a model runs.
-import type { AttentionKind, ChannelShift, ModelConfig, PatchShift, Shift, StageConfig } from './model.js';
+import type { AttentionKind, ChannelShift, InputConfig, ModelConfig, PatchShift, Shift, StageConfig } from './model.js';
 
 // ---------------------------------------------------------------------------------- counts
 
@@ -107,6 +107,19 @@ export const weightNames = {
     return { prefix: p, norm: `${p}.norm`, reduction: `${p}.reduction` };
   },
 } as const;
+
+// ---------------------------------------------------------------------------------- numbers
+
+/** Every LayerNorm's epsilon (pst-reference.md: "All LayerNorms use eps 1e-5"). */
+export const LAYERNORM_EPS = 1e-5;
+
+/**
+ * The clip a model reads for an input (batch, frames, size: InputConfig, the one triple every
+ * layer passes around), N×C×T×H×W with C the embedding's input channels and H = W = size.
+ */
+export function clipShape(model: Pick<ModelConfig, 'embed'>, input: InputConfig): [number, number, number, number, number] {
+  return [input.batch, model.embed.inChannels, input.frames, input.size, input.size];
+}
 
 // ---------------------------------------------------------------------------------- limits
 

@@ -219,6 +219,38 @@ function layoutNote(s: Setup): string {
     : `one workgroup of ${s.threads} threads per (window, head)`;
 }
 
+/**
+ * `dot` = Σ_d q_d·k_jd in the forward kernel's order (one fma per channel, the query scaled
+ * first), with `q` the WGSL for the scaled query's channel d: the one text every recomputed score
+ * of the backward is formed by (softmaxRow, and the qkv kernel's per-element `score`).
+ */
+function scoreDot(q: string, indent: string): string {
+  return [`var dot = 0.0;`, `for (var d = 0; d < head_dim; d++) {`, `  dot = fma(${q}, k_at(w, h, j, d), dot);`, `}`].map((l) => indent + l).join('\n');
+}
+
+/**
+ * The softmax of query row i, recomputed as the forward kernel forms it (q[d] holds the query
+ * already scaled, k_at reads the key): leaves exp(S_ij − m) in `<scores>[j]` for j < tokens, the
+ * row max in `m` and 1/Σ_j in `inv_total`. Both backward kernels recompute P with this one text
+ * (the scores kernel normalises it in place, the qkv kernel stores it or its statistics), so the
+ * two agree bit for bit on every P they use.
+ */
+function softmaxRow(N: number, scores: string): string {
+  return `    var ${scores}: array<f32, ${N}>;
+    var m = -3.0e38;
+    for (var j = 0; j < tokens; j++) {
+${scoreDot('q[d]', '      ')}
+      ${scores}[j] = dot + score_terms(w, h, i, j);
+      m = max(m, ${scores}[j]);
+    }
+    var total = 0.0;
+    for (var j = 0; j < tokens; j++) {
+      ${scores}[j] = exp(${scores}[j] - m);
+      total += ${scores}[j];
+    }
+    let inv_total = 1.0 / total;`;
+}
+
 /** dS [windows, heads, N, N] from qkv, the bias table (+ mask) and dout. */
 export function emitAttentionGradScores(o: AttentionGradOptions): Kernel {
   const limits = o.limits ?? MIN_LIMITS;
@@ -251,23 +283,8 @@ ${kv.fill}
       q[d] = load_qkv(w, i, h * HEAD_DIM + d) * SCALE;
       g[d] = load_dout(w, i, h * HEAD_DIM + d);
     }
-    var p: array<f32, ${N}>;
+${softmaxRow(N, 'p')}
     var dp: array<f32, ${N}>;
-    var row_max = -3.0e38;
-    for (var j = 0; j < tokens; j++) {
-      var dot = 0.0;
-      for (var d = 0; d < head_dim; d++) {
-        dot = fma(q[d], k_at(w, h, j, d), dot);
-      }
-      p[j] = dot + score_terms(w, h, i, j);
-      row_max = max(row_max, p[j]);
-    }
-    var total = 0.0;
-    for (var j = 0; j < tokens; j++) {
-      p[j] = exp(p[j] - row_max);
-      total += p[j];
-    }
-    let inv_total = 1.0 / total;
     var row_dot = 0.0;
     for (var j = 0; j < tokens; j++) {
       p[j] *= inv_total;
@@ -333,10 +350,7 @@ var<workgroup> row_inv: array<f32, ${s.pairsPerGroup * N}>;
 
 // S_ij as the forward kernel forms it: the query scaled first.
 fn score(w: i32, h: i32, i: i32, j: i32, head_dim: i32) -> f32 {
-  var dot = 0.0;
-  for (var d = 0; d < head_dim; d++) {
-    dot = fma(q_at(w, h, i, d) * SCALE, k_at(w, h, j, d), dot);
-  }
+${scoreDot('q_at(w, h, i, d) * SCALE', '  ')}
   return dot + score_terms(w, h, i, j);
 }`
   }
@@ -352,22 +366,7 @@ ${qk.fill}
       q[d] = q_at(w, h, i, d) * SCALE;
       dq[d] = 0.0;
     }
-    var s: array<f32, ${N}>;
-    var m = -3.0e38;
-    for (var j = 0; j < tokens; j++) {
-      var dot = 0.0;
-      for (var d = 0; d < head_dim; d++) {
-        dot = fma(q[d], k_at(w, h, j, d), dot);
-      }
-      s[j] = dot + score_terms(w, h, i, j);
-      m = max(m, s[j]);
-    }
-    var total = 0.0;
-    for (var j = 0; j < tokens; j++) {
-      s[j] = exp(s[j] - m);
-      total += s[j];
-    }
-    let inv_total = 1.0 / total;
+${softmaxRow(N, 's')}
 ${
     keepP
       ? `    for (var j = 0; j < tokens; j++) {

@@ -168,6 +168,51 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
   }`;
 }
 
+export interface ElementwiseKernelOptions {
+  label: string;
+  /** The header comment's lines. */
+  header: readonly string[];
+  /** Work items, one thread each. */
+  elements: number;
+  /** The WGSL names the body sees: the constant holding `elements`, and the item index. */
+  count: string;
+  index: string;
+  threads: number;
+  bindings: KernelBinding[];
+  /** WGSL declared between the bindings and the entry point (loads, helpers); ends with a blank line. */
+  functions?: string;
+  /** The entry point's body after the prologue, without the closing brace. */
+  body: string;
+  limits: KernelLimits;
+}
+
+/**
+ * The one skeleton of a one-thread-per-element kernel: header, the element count, the bindings,
+ * the caller's functions, the entry prologue and the caller's body. codegen.ts's fused
+ * elementwise kernels and the optimizer's updates (optimizer.ts) are both written with it, so the
+ * dispatch arithmetic and the bounds check live in one place.
+ */
+export function elementwiseKernel(o: ElementwiseKernelOptions): Kernel {
+  const wgsl = `${headerComment(o.header)}
+
+const ${o.count}: i32 = ${wgslInt(o.elements)};
+
+${o.bindings.map(storageDecl).join('\n')}
+
+${o.functions ?? ''}${entryPrologue({ threads: o.threads, index: o.index, count: o.count, per: 'thread' })}
+${o.body}
+}
+`;
+  return {
+    label: o.label,
+    wgsl,
+    entryPoint: 'main',
+    workgroupSize: [o.threads, 1, 1],
+    dispatch: workgroupGrid(Math.ceil(o.elements / o.threads), o.limits),
+    bindings: o.bindings,
+  };
+}
+
 /**
  * `workgroup_sum(t, value)`: the sum of one value per thread (a tree in fixed order, so the same
  * bits every run); every thread gets the total. THREADS must be a power of two; call from uniform

@@ -6,23 +6,8 @@
 // four fixed-order workgroup sums (mean, variance, Σg, Σg·x̂); or one thread per row summing in
 // order, with no workgroup memory or barriers. Either way a row gives the same bits every run. dγ and dβ are not here: autodiff
 // writes them as sums over rows (a reduction kernel).
-import {
-  entryPrologue,
-  MIN_LIMITS,
-  checkFits,
-  headerComment,
-  requireFunction,
-  storageDecl,
-  wgslFloat,
-  wgslInt,
-  workgroupGrid,
-  type Kernel,
-  type KernelBinding,
-  type KernelLimits,
-  type WgslFunction,
-  workgroupSumWgsl,
-} from './common.js';
-import { chooseLayerNormVariant, describeVariant, layerNormConstants, layerNormGrid, rowPerThreadBody, type LayerNormVariant } from './layernorm.js';
+import { headerComment, requireFunction, type Kernel, type KernelBinding, type KernelLimits, type WgslFunction } from './common.js';
+import { describeVariant, layerNormKernel, layerNormSetup, rowPerThreadBody, workgroupStatistics, type LayerNormVariant } from './layernorm.js';
 
 export interface LayerNormGradOptions {
   rows: number;
@@ -43,22 +28,14 @@ export interface LayerNormGradOptions {
 
 export function emitLayerNormGrad(o: LayerNormGradOptions): Kernel {
   const { rows, channels, eps } = o;
-  const limits = o.limits ?? MIN_LIMITS;
-  const label = o.label ?? `layernorm_grad_${rows}x${channels}`;
-  if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(channels) || channels < 1) {
-    throw new Error(`internal error: ${label}: rows = ${rows}, channels = ${channels}`);
-  }
-  const variant = chooseLayerNormVariant(channels, limits, o.variant);
-  const { threads } = variant;
-  const perThread = Math.ceil(channels / threads);
-  if (variant.kind === 'workgroup') checkFits(label, 'bytes of workgroup memory', threads * 4, limits.maxComputeWorkgroupStorageSize);
+  const setup = layerNormSetup(o, o.label ?? `layernorm_grad_${rows}x${channels}`);
+  const { label, variant, threads } = setup;
   const bindings: KernelBinding[] = [
-    { binding: 0, name: 'x', kind: 'read-only-storage', type: 'f32', elements: o.loadX ? o.xElements : rows * channels, description: o.loadX ? `x via ${o.loadX.describes}` : `x [${rows}, ${channels}]` },
+    setup.x,
     { binding: 1, name: 'gamma', kind: 'read-only-storage', type: 'f32', elements: channels, description: `weight [${channels}]` },
     { binding: 2, name: 'dy', kind: 'read-only-storage', type: 'f32', elements: o.loadDy ? o.dyElements : rows * channels, description: o.loadDy ? `dy via ${o.loadDy.describes}` : `dy [${rows}, ${channels}]` },
     { binding: 3, name: 'dx', kind: 'storage', type: 'f32', elements: rows * channels, description: `dx [${rows}, ${channels}]` },
   ];
-  const loadX = o.loadX ? requireFunction(o.loadX, 'load_x', label) : `fn load_x(row: i32, ch: i32) -> f32 {\n  return x[row * C + ch];\n}`;
   const loadDy = o.loadDy ? requireFunction(o.loadDy, 'load_dy', label) : `fn load_dy(row: i32, ch: i32) -> f32 {\n  return dy[row * C + ch];\n}`;
   const header = headerComment([
     `${label}: LayerNorm backward dx over the last dim, ${rows} rows × ${channels} channels, eps ${eps}`,
@@ -105,47 +82,13 @@ export function emitLayerNormGrad(o: LayerNormGradOptions): Kernel {
             { name: 'gs', expr: (ch) => `gamma[${ch}] * load_dy(row, ${ch})` },
           ],
         );
-  const wgsl = `${header}
-
-${layerNormConstants(rows, channels, eps, threads, perThread)}
-
-${bindings.map(storageDecl).join('\n')}
-
-${loadX}
-
-${loadDy}
-
-${body}
-`;
-  return { label, wgsl, entryPoint: 'main', workgroupSize: [threads, 1, 1], dispatch: layerNormGrid(variant, rows, limits), bindings };
+  return layerNormKernel(setup, rows, channels, eps, header, bindings, [loadDy], body);
 }
 
 /** One workgroup of `threads` per row: strided shares in registers, four workgroup sums. */
 function workgroupBody(threads: number): string {
-  return `${workgroupSumWgsl(threads)}
-
-${entryPrologue({ threads: threads, index: 'row', count: 'ROWS', per: 'workgroup' })}
-  let t = i32(lid);
-  var xs: array<f32, PER_THREAD>;
-  var gs: array<f32, PER_THREAD>;
-  var sum = 0.0;
-  for (var i = 0; i < PER_THREAD; i++) {
-    let ch = t + i * THREADS;
-    if (ch < C) {
-      xs[i] = load_x(row, ch);
-      gs[i] = gamma[ch] * load_dy(row, ch);
-      sum += xs[i];
-    }
-  }
-  let mean = workgroup_sum(t, sum) / f32(C);
-  var squares = 0.0;
-  for (var i = 0; i < PER_THREAD; i++) {
-    if (t + i * THREADS < C) {
-      let d = xs[i] - mean;
-      squares += d * d;
-    }
-  }
-  let r = 1.0 / sqrt(workgroup_sum(t, squares) / f32(C) + EPS);
+  return `${workgroupStatistics(threads, { name: 'gs', value: 'gamma[ch] * load_dy(row, ch)' })}
+  let r = inv_std;
   var g_sum = 0.0;
   var gx_sum = 0.0;
   for (var i = 0; i < PER_THREAD; i++) {

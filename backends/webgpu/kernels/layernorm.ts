@@ -27,6 +27,8 @@ import {
   type WgslFunction,
   workgroupSumWgsl,
 } from './common.js';
+import { F32_BYTES } from '../../../src/ir/graph.js';
+import { LAYERNORM_EPS } from '../../../src/lang/facts.js';
 
 export interface LayerNormOptions {
   rows: number;
@@ -88,21 +90,14 @@ export function chooseLayerNormVariant(channels: number, limits: KernelLimits, f
 
 export function emitLayerNorm(o: LayerNormOptions): Kernel {
   const { rows, channels } = o;
-  const eps = o.eps ?? 1e-5;
-  const limits = o.limits ?? MIN_LIMITS;
-  const label = o.label ?? `layernorm_${rows}x${channels}`;
-  if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(channels) || channels < 1) {
-    throw new Error(`internal error: ${label}: rows = ${rows}, channels = ${channels}`);
-  }
-  const variant = chooseLayerNormVariant(channels, limits, o.variant);
-  const { threads } = variant;
-  const perThread = Math.ceil(channels / threads);
-  if (variant.kind === 'workgroup') checkFits(label, 'bytes of workgroup memory', threads * 4, limits.maxComputeWorkgroupStorageSize);
+  const eps = o.eps ?? LAYERNORM_EPS;
+  const setup = layerNormSetup(o, o.label ?? `layernorm_${rows}x${channels}`);
+  const { label, variant, threads } = setup;
 
   const statsOnly = o.statsOnly ?? false;
   const affine = !statsOnly && (o.affine ?? true);
   const bindings: KernelBinding[] = [
-    { binding: 0, name: 'x', kind: 'read-only-storage', type: 'f32', elements: o.loadX ? o.xElements : rows * channels, description: o.loadX ? `x via ${o.loadX.describes}` : `x [${rows}, ${channels}]` },
+    setup.x,
     ...(affine
       ? ([
           { binding: 1, name: 'gamma', kind: 'read-only-storage', type: 'f32', elements: channels, description: `weight [${channels}]` },
@@ -116,9 +111,6 @@ export function emitLayerNorm(o: LayerNormOptions): Kernel {
       ? { binding: bindings.length, name: 'y', kind: 'storage', type: 'f32', elements: rows * 2, description: `(mean, 1/σ) [${rows}, 2]` }
       : { binding: bindings.length, name: 'y', kind: 'storage', type: 'f32', elements: o.storeY ? o.yElements : rows * channels, description: o.storeY ? `y via ${o.storeY.describes}` : `y [${rows}, ${channels}]` },
   );
-  const loadX = o.loadX
-    ? requireFunction(o.loadX, 'load_x', label)
-    : `fn load_x(row: i32, ch: i32) -> f32 {\n  return x[row * C + ch];\n}`;
   const storeY = statsOnly
     ? ''
     : o.storeY
@@ -135,30 +127,7 @@ export function emitLayerNorm(o: LayerNormOptions): Kernel {
   const out = (v: string) => (affine ? `(${v} - mean) * inv_std * gamma[ch] + beta[ch]` : `(${v} - mean) * inv_std`);
   const body =
     variant.kind === 'workgroup'
-      ? `${workgroupSumWgsl(threads)}
-
-${entryPrologue({ threads, index: 'row', count: 'ROWS', per: 'workgroup' })}
-  let t = i32(lid);
-  // Channels t, t + THREADS, t + 2·THREADS, … belong to this thread.
-  var values: array<f32, PER_THREAD>;
-  var sum = 0.0;
-  for (var i = 0; i < PER_THREAD; i++) {
-    let ch = t + i * THREADS;
-    if (ch < C) {
-      values[i] = load_x(row, ch);
-      sum += values[i];
-    }
-  }
-  let mean = workgroup_sum(t, sum) / f32(C);
-  var squares = 0.0;
-  for (var i = 0; i < PER_THREAD; i++) {
-    if (t + i * THREADS < C) {
-      let d = values[i] - mean;
-      squares += d * d;
-    }
-  }
-  let variance = workgroup_sum(t, squares) / f32(C);
-  let inv_std = 1.0 / sqrt(variance + EPS);
+      ? `${workgroupStatistics(threads)}
 ${
   statsOnly
     ? `  if (t == 0) {
@@ -168,7 +137,7 @@ ${
     : `  for (var i = 0; i < PER_THREAD; i++) {
     let ch = t + i * THREADS;
     if (ch < C) {
-      store_y(row, ch, ${out('values[i]')});
+      store_y(row, ch, ${out('xs[i]')});
     }
   }`
 }
@@ -199,38 +168,110 @@ ${
   }`
   }`);
 
-  const wgsl = `${header}
-
-${layerNormConstants(rows, channels, eps, threads, perThread)}
-
-${bindings.map(storageDecl).join('\n')}
-
-${loadX}
-
-${storeY}
-
-${body}
-`;
-  return {
-    label,
-    wgsl,
-    entryPoint: 'main',
-    workgroupSize: [threads, 1, 1],
-    dispatch: layerNormGrid(variant, rows, limits),
-    bindings,
-  };
+  return layerNormKernel(setup, rows, channels, eps, header, bindings, [storeY], body);
 }
 
-/** The kernel header's line for the variant. */
-/** The WGSL constants both LayerNorm kernels (forward and gradient) are written against. */
-export function layerNormConstants(rows: number, channels: number, eps: number, threads: number, perThread: number): string {
-  return `const ROWS: i32 = ${wgslInt(rows)};
+/** What both LayerNorm kernels (forward and gradient) start from: the checked shape, the variant and x. */
+export interface LayerNormSetup {
+  label: string;
+  limits: KernelLimits;
+  variant: LayerNormVariant;
+  threads: number;
+  /** Binding 0, x (row-major, or through the caller's load_x). */
+  x: KernelBinding;
+  /** `fn load_x(row, ch)`: the caller's, or row-major. */
+  loadX: string;
+}
+
+/**
+ * The preamble both LayerNorm kernels share: the shape checked, the variant chosen (the gradient
+ * must spread rows over threads exactly as the forward does, to recompute the same statistics),
+ * its workgroup memory checked, and x's binding and load.
+ */
+export function layerNormSetup(
+  o: Pick<LayerNormOptions, 'rows' | 'channels' | 'limits' | 'loadX' | 'xElements' | 'variant'>,
+  label: string,
+): LayerNormSetup {
+  const { rows, channels } = o;
+  const limits = o.limits ?? MIN_LIMITS;
+  if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(channels) || channels < 1) {
+    throw new Error(`internal error: ${label}: rows = ${rows}, channels = ${channels}`);
+  }
+  const variant = chooseLayerNormVariant(channels, limits, o.variant);
+  const { threads } = variant;
+  // workgroup_sum's array: one float per thread.
+  if (variant.kind === 'workgroup') checkFits(label, 'bytes of workgroup memory', threads * F32_BYTES, limits.maxComputeWorkgroupStorageSize);
+  const x: KernelBinding = { binding: 0, name: 'x', kind: 'read-only-storage', type: 'f32', elements: o.loadX ? o.xElements : rows * channels, description: o.loadX ? `x via ${o.loadX.describes}` : `x [${rows}, ${channels}]` };
+  const loadX = o.loadX ? requireFunction(o.loadX, 'load_x', label) : `fn load_x(row: i32, ch: i32) -> f32 {\n  return x[row * C + ch];\n}`;
+  return { label, limits, variant, threads, x, loadX };
+}
+
+/**
+ * A LayerNorm kernel (forward or gradient) from its parts: the header, the constants both are
+ * written against, the bindings, load_x and the caller's other functions, and the entry point.
+ */
+export function layerNormKernel(
+  setup: LayerNormSetup,
+  rows: number,
+  channels: number,
+  eps: number,
+  header: string,
+  bindings: KernelBinding[],
+  functions: string[],
+  body: string,
+): Kernel {
+  const { threads, variant } = setup;
+  const wgsl = `${header}
+
+const ROWS: i32 = ${wgslInt(rows)};
 const C: i32 = ${wgslInt(channels)};
 const EPS: f32 = ${wgslFloat(eps)};
 const THREADS: i32 = ${threads};
-const PER_THREAD: i32 = ${perThread};`;
+const PER_THREAD: i32 = ${Math.ceil(channels / threads)};
+
+${bindings.map(storageDecl).join('\n')}
+
+${[setup.loadX, ...functions].join('\n\n')}
+
+${body}
+`;
+  return { label: setup.label, wgsl, entryPoint: 'main', workgroupSize: [threads, 1, 1], dispatch: layerNormGrid(variant, rows, setup.limits), bindings };
 }
 
+/**
+ * The workgroup variant's start, shared by the forward and the gradient: the workgroup sum, the
+ * entry point, this thread's strided share of the row in `xs` (read once), and the row's two-pass
+ * statistics `mean` and `inv_std` = 1/√(var + eps). `also` declares one more per-thread array and
+ * fills it in the same pass (the gradient's gs = gamma·dy), given the WGSL of its value at `ch`.
+ */
+export function workgroupStatistics(threads: number, also?: { name: string; value: string }): string {
+  return `${workgroupSumWgsl(threads)}
+
+${entryPrologue({ threads, index: 'row', count: 'ROWS', per: 'workgroup' })}
+  let t = i32(lid);
+  // Channels t, t + THREADS, t + 2·THREADS, … belong to this thread.
+  var xs: array<f32, PER_THREAD>;
+${also ? `  var ${also.name}: array<f32, PER_THREAD>;\n` : ''}  var sum = 0.0;
+  for (var i = 0; i < PER_THREAD; i++) {
+    let ch = t + i * THREADS;
+    if (ch < C) {
+      xs[i] = load_x(row, ch);
+${also ? `      ${also.name}[i] = ${also.value};\n` : ''}      sum += xs[i];
+    }
+  }
+  let mean = workgroup_sum(t, sum) / f32(C);
+  var squares = 0.0;
+  for (var i = 0; i < PER_THREAD; i++) {
+    if (t + i * THREADS < C) {
+      let d = xs[i] - mean;
+      squares += d * d;
+    }
+  }
+  let variance = workgroup_sum(t, squares) / f32(C);
+  let inv_std = 1.0 / sqrt(variance + EPS);`;
+}
+
+/** The kernel header's line for the variant. */
 export function describeVariant(variant: LayerNormVariant, channels: number): string {
   return variant.kind === 'workgroup'
     ? `one workgroup of ${variant.threads} threads per row, ${Math.ceil(channels / variant.threads)} value(s) per thread`

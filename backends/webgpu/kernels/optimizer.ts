@@ -8,13 +8,12 @@
 // The arithmetic follows PyTorch's torch.optim.AdamW / SGD (single-tensor, non-foreach) exactly in
 // the order of its operations; src/train/optimizer.ts is the float32 host reference the tests use.
 import {
-  entryPrologue,
+  elementwiseKernel,
   MIN_LIMITS,
   headerComment,
   storageDecl,
   wgslFloat,
   wgslInt,
-  workgroupGrid,
   workgroupSumWgsl,
   type Kernel,
   type KernelBinding,
@@ -68,18 +67,9 @@ const binding = (i: number, name: string, kind: KernelBinding['kind'], elements:
   description,
 });
 
+/** One thread per value, on the skeleton codegen's elementwise kernels use too. */
 function elementwise(label: string, lines: string[], bindings: KernelBinding[], n: number, body: string, limits: KernelLimits): Kernel {
-  const wgsl = `${headerComment(lines)}
-
-const N: i32 = ${wgslInt(n)};
-
-${bindings.map(storageDecl).join('\n')}
-
-${entryPrologue({ threads: THREADS, index: 'i', count: 'N', per: 'thread' })}
-${body}
-}
-`;
-  return { label, wgsl, entryPoint: 'main', workgroupSize: [THREADS, 1, 1], dispatch: workgroupGrid(Math.ceil(n / THREADS), limits), bindings };
+  return elementwiseKernel({ label, header: lines, elements: n, count: 'N', index: 'i', threads: THREADS, bindings, body, limits });
 }
 
 /**
