@@ -2,6 +2,7 @@
 // positional value (a path) or `key=value`. Parsing only checks the spec's form; files are opened,
 // and checked against the model, by open.ts.
 import type { DataSettings } from '../lang/data-config.js';
+import { dataKey, dataValueWords, flipPairsProblem, isDataValue, SPEC_DATA_KEYS, templateProblem, type DataKeySpec } from '../lang/data-keys.js';
 import { closestName } from '../lang/diagnostics.js';
 import { dataError } from './errors.js';
 
@@ -177,38 +178,39 @@ export function parseDataSpec(spec: string): DataSpec {
   }
 }
 
-const VIDEO_KEYS = ['root', 'val', 'tmpl', 'start', 'sampler', 'interval', 'clips', 'crops', 'scale', 'area', 'aspect', 'flip', 'flip_map', 'mean', 'std', 'seed', 'pairs', 'outside'];
-
-/** Upper bounds checked before anything is allocated: test clips per sample (mmaction uses ≤ 10),
- *  the short side a frame is resized to (pixels), the frame interval. */
-const VIDEO_CAPS = { clips: 100, scale: 8192, interval: 100_000 } as const;
-/** The widest frame number a template pads to, and the longest template. */
-const MAX_TEMPLATE_WIDTH = 16;
-const MAX_TEMPLATE_LENGTH = 255;
-
-/** `tmpl=img_{:05d}.jpg`: a file name (no folder) whose placeholders pad to at most MAX_TEMPLATE_WIDTH digits. */
-function checkTemplate(value: string, spec: string): void {
-  const widths = [...value.matchAll(/\{:0?(\d+)d\}/g)].map((m) => Number(m[1]));
-  if (value.length > MAX_TEMPLATE_LENGTH || widths.some((w) => w > MAX_TEMPLATE_WIDTH) || value.includes('/') || value.includes('\\')) {
-    throw dataError('PST601', `\`${spec}\`: \`tmpl=${value.slice(0, 60)}\` is not a frame file name of at most ${MAX_TEMPLATE_LENGTH} characters padding to at most ${MAX_TEMPLATE_WIDTH} digits`, {
-      expected: 'tmpl=img_{:05d}.jpg',
-    });
+/** A number of an `int` or `number` key of the one table (lang/data-keys.ts): the section's rule. */
+function readSetting(spec: DataKeySpec, text: string, specText: string): number {
+  const n = text.trim() === '' ? NaN : Number(text);
+  if (!isDataValue(spec, n)) {
+    const words = dataValueWords(spec);
+    throw dataError('PST601', `\`${specText}\`: \`${spec.key}=${text.slice(0, 40)}\` is not ${words}`, { expected: `${spec.key}=<${words}>` });
   }
+  return n;
 }
 
-/** `lo:hi` with 0 < lo ≤ hi. */
-function readRange(key: string, text: string, spec: string): [number, number] {
-  const parts = text.split(':').map(Number);
-  if (parts.length !== 2 || !parts.every((p) => Number.isFinite(p) && p > 0) || parts[0]! > parts[1]!) {
-    throw dataError('PST601', `\`${spec}\`: \`${key}=${text}\` is not a range lo:hi of positive numbers`, { expected: `${key}=lo:hi, e.g. area=0.08:1` });
+/** `tmpl=img_{:05d}.jpg`: a file name (no folder) whose placeholders pad to a bounded width. */
+function checkTemplate(value: string, spec: string): void {
+  const problem = templateProblem(value);
+  if (problem) throw dataError('PST601', `\`${spec}\`: \`tmpl=${value.slice(0, 60)}\` ${problem}`, { expected: 'tmpl=img_{:05d}.jpg' });
+}
+
+/** `lo:hi`, each end within the key's range, lo ≤ hi. */
+function readRange(key: 'area' | 'aspect', text: string, spec: string): [number, number] {
+  const range = dataKey(key)!;
+  const parts = text.split(':').map((p) => (p.trim() === '' ? NaN : Number(p)));
+  if (parts.length !== 2 || !parts.every((p) => isDataValue({ ...range, kind: 'number' }, p)) || parts[0]! > parts[1]!) {
+    throw dataError('PST601', `\`${spec}\`: \`${key}=${text}\` is not a range lo:hi of numbers ${dataValueWords({ ...range, kind: 'number' }).replace(/^a number /, '')}, lo ≤ hi`, {
+      expected: `${key}=lo:hi, e.g. ${key === 'area' ? 'area=0.08:1' : 'aspect=0.75:1.3333'}`,
+    });
   }
   return [parts[0]!, parts[1]!];
 }
 
 /** `r:g:b`, three numbers in 0–255 units (std: each > 0). */
 function readChannels(key: 'mean' | 'std', text: string, spec: string): number[] {
+  const each = { ...dataKey(key)!, kind: 'number' as const };
   const parts = text.split(':').map((p) => (p.trim() === '' ? NaN : Number(p)));
-  if (parts.length !== 3 || !parts.every((p) => Number.isFinite(p) && (key === 'mean' || p > 0))) {
+  if (parts.length !== 3 || !parts.every((p) => isDataValue(each, p))) {
     throw dataError('PST601', `\`${spec}\`: \`${key}=${text}\` is not three ${key === 'std' ? 'positive ' : ''}numbers r:g:b`, { expected: `${key}=${key === 'mean' ? '123.675:116.28:103.53' : '58.395:57.12:57.375'} (RGB, 0–255 units)` });
   }
   return parts;
@@ -216,13 +218,16 @@ function readChannels(key: 'mean' | 'std', text: string, spec: string): number[]
 
 /** `a:b/c:d`: classes a and b (c and d, …) trade places when a clip is flipped. */
 function readFlipMap(text: string, spec: string): Map<number, number> {
-  const map = new Map<number, number>();
+  const pairs: [number, number][] = [];
   for (const pair of text.split('/')) {
     const m = /^(\d+):(\d+)$/.exec(pair.trim());
     if (!m) throw dataError('PST601', `\`${spec}\`: \`flip_map=${text}\` is not a list of class pairs`, { expected: 'flip_map=86:87/93:94 (each pair swaps when a clip is flipped)' });
-    map.set(Number(m[1]), Number(m[2]));
-    map.set(Number(m[2]), Number(m[1]));
+    pairs.push([Number(m[1]), Number(m[2])]);
   }
+  const problem = flipPairsProblem(pairs);
+  if (problem) throw dataError('PST601', `\`${spec}\`: \`flip_map=${text}\` ${problem}`, { hint: 'a flipped clip of class c becomes its partner: each class has one partner, another class' });
+  const map = new Map<number, number>();
+  for (const [a, b] of pairs) map.set(a, b).set(b, a);
   return map;
 }
 
@@ -242,63 +247,41 @@ function parseVideoListSpec(kind: 'rawframes' | 'videos', body: string, text: st
   }
   const options: VideoSpecOptions = {};
   for (const [key, value] of keyed) {
-    switch (key) {
-      case 'root':
-      case 'val':
-      case 'tmpl':
+    // The keys, kinds and ranges are the data section's (one table: lang/data-keys.ts).
+    const setting = SPEC_DATA_KEYS.includes(key) ? dataKey(key)! : unknownKey(key, SPEC_DATA_KEYS, text);
+    switch (setting.kind) {
+      case 'path':
+      case 'template':
         if (value === '') throw dataError('PST601', `\`${text}\`: \`${key}=\` is empty`);
-        if (key === 'tmpl') checkTemplate(value, text);
-        options[key] = value;
+        if (setting.kind === 'template') checkTemplate(value, text);
+        options[key as 'root' | 'val' | 'tmpl'] = value;
         break;
-      case 'start':
-        options.start = readNumber(key, value, 'nonnegative-int', text);
+      case 'int':
+      case 'number':
+        options[key as 'start' | 'interval' | 'clips' | 'scale' | 'seed' | 'flip'] = readSetting(setting, value, text);
         break;
-      case 'interval':
-      case 'clips':
-      case 'scale': {
-        const n = readNumber(key, value, 'positive', text);
-        if (n > VIDEO_CAPS[key]) throw dataError('PST601', `\`${text}\`: \`${key}=${value}\` is more than ${VIDEO_CAPS[key]}`, { expected: `${key}=1…${VIDEO_CAPS[key]}` });
-        options[key] = n;
+      case 'word':
+        if (!setting.words!.includes(value)) {
+          throw dataError('PST601', `\`${text}\`: \`${key}=${value.slice(0, 40)}\` is not ${setting.words!.map((w) => `\`${w}\``).join(' or ')}`, { expected: 'sampler=dense (SampleFrames clip_len=T) or sampler=uniform (T segments, TSN)' });
+        }
+        options.sampler = value as 'dense' | 'uniform';
         break;
-      }
-      case 'seed':
-        options.seed = readNumber(key, value, 'int', text);
-        break;
-      case 'sampler':
-        if (value !== 'dense' && value !== 'uniform') throw dataError('PST601', `\`${text}\`: \`sampler=${value}\` is not \`dense\` or \`uniform\``, { expected: 'sampler=dense (SampleFrames clip_len=T) or sampler=uniform (T segments, TSN)' });
-        options.sampler = value;
-        break;
-      case 'crops':
-        if (value !== '1' && value !== '3') throw dataError('PST601', `\`${text}\`: \`crops=${value}\` is not 1 (CenterCrop) or 3 (ThreeCrop)`);
-        options.crops = Number(value) as 1 | 3;
-        break;
-      case 'area':
-      case 'aspect':
-        options[key] = readRange(key, value, text);
-        break;
-      case 'flip': {
-        const p = readNumber(key, value, 'nonnegative', text);
-        if (p > 1) throw dataError('PST601', `\`${text}\`: \`flip=${value}\` is not a probability in [0, 1]`);
-        options.flip = p;
-        break;
-      }
-      case 'flip_map':
-        options.flipMap = readFlipMap(value, text);
+      case 'range':
+        options[key as 'area' | 'aspect'] = readRange(key as 'area' | 'aspect', value, text);
         break;
       case 'pairs':
-        if (value !== '0' && value !== '1') throw dataError('PST601', `\`${text}\`: \`pairs=${value}\` is not 0 or 1`, { expected: 'pairs=1 (classes 2k and 2k+1 are a clip and its reversal: report order-pair accuracy)' });
-        options.pairs = value === '1';
+        options.flipMap = readFlipMap(value, text);
         break;
-      case 'mean':
-      case 'std':
-        options[key] = readChannels(key, value, text);
+      case 'channels':
+        options[key as 'mean' | 'std'] = readChannels(key as 'mean' | 'std', value, text);
         break;
-      case 'outside':
-        if (value !== '0' && value !== '1') throw dataError('PST601', `\`${text}\`: \`outside=${value}\` is not 0 or 1`, { expected: 'outside=1 (read list paths that lead outside root=)' });
-        options.outside = value === '1';
+      case 'flag':
+        if (value !== '0' && value !== '1') {
+          const expected = key === 'pairs' ? 'pairs=1 (classes 2k and 2k+1 are a clip and its reversal: report order-pair accuracy)' : 'outside=1 (read list paths that lead outside root=)';
+          throw dataError('PST601', `\`${text}\`: \`${key}=${value}\` is not 0 or 1`, { expected });
+        }
+        options[key as 'pairs' | 'outside'] = value === '1';
         break;
-      default:
-        unknownKey(key, VIDEO_KEYS, text);
     }
   }
   return { kind, annotations: positional[0]!, options };

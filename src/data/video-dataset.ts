@@ -259,6 +259,11 @@ export function openVideoList(
   if (mode === 'test' && options.sampler === 'uniform' && options.clips !== 1) {
     throw dataError('PST606', `clips=${options.clips} needs sampler=dense: uniform sampling takes one frame from each segment, one clip per sample`, { hint: 'use clips=1 with sampler=uniform' });
   }
+  // As the data section checks: a flipped clip's label must still be one the head scores.
+  const beyond = input.classes === undefined ? undefined : [...options.flipMap.keys()].find((c) => c >= input.classes!);
+  if (beyond !== undefined) {
+    throw dataError('PST606', `flip_map names class ${beyond}, but the model's head scores ${input.classes} classes`, { expected: `classes 0 … ${input.classes! - 1}` });
+  }
   const source = kind === 'rawframes' ? new RawframeSource(base, options) : new VideoSource(base);
   return new VideoPipelineDataset(`${kind}:${annotationFile} (${mode})`, kind, samples, source, options, mode, input, open);
 }

@@ -1,8 +1,9 @@
 // A model's `data { … }` section: which video set it trains and evaluates on and how clips are
 // sampled and augmented, so that an experiment is one file. The section names the same settings
 // as the `--data rawframes:…/videos:…` spec (src/data/spec.ts) with the same names; src/data turns
-// a DataConfig into that spec's options (dataSpecOfConfig), so both forms end in one resolved
-// options object and one set of pipeline defaults (src/data/video-spec.ts).
+// a DataConfig into that spec's options (dataSpecOfSection), so both forms end in one resolved
+// options object and one set of pipeline defaults (src/data/video-spec.ts). Both read their keys,
+// kinds and ranges from one table (data-keys.ts), so neither accepts a value the other refuses.
 //
 // The presets are the dataset settings of the official PST configs (github.com/MartinXM/TPS,
 // configs/recognition/tps/swin_tiny_2D_patch244_tps_{sthv1,sthv2,k400}_1k.py); docs/data.md
@@ -12,11 +13,11 @@ import { describe, type Evaluator, type Value } from './evaluate.js';
 import { resolveImport } from './load.js';
 import type { Reporter } from './report.js';
 import type { Span } from './span.js';
+import { DATA_FORMATS, DATA_PRESETS, DATA_SAMPLERS, DATA_SETTING_KEYS, dataKey, dataValueWords, isDataValue, SECTION_DATA_KEYS, templateProblem } from './data-keys.js';
 import { inRange, readInt, readNumber, readWord, type Range } from './values.js';
 
-export const DATA_FORMATS = ['rawframes', 'videos'] as const;
+export { DATA_FORMATS, DATA_PRESETS };
 export type DataFormat = (typeof DATA_FORMATS)[number];
-export const DATA_PRESETS = ['sthv1', 'sthv2', 'k400'] as const;
 export type DataPreset = (typeof DATA_PRESETS)[number];
 
 /** The pipeline settings: a preset's values, or the section's own (which win over the preset's). */
@@ -75,28 +76,9 @@ export const DATA_PRESET_SETTINGS: Readonly<Record<DataPreset, Readonly<DataSett
   k400: { format: 'videos', sampler: 'dense', interval: 2, clips: 4, crops: 3, flip: 0.5, flipMap: [] },
 };
 
-/** The section's properties (src/lang/body.ts builds the schema from them). */
-export const DATA_KEYS = [
-  'preset',
-  'format',
-  'train',
-  'val',
-  'root',
-  'tmpl',
-  'start',
-  'sampler',
-  'interval',
-  'clips',
-  'crops',
-  'scale',
-  'area',
-  'aspect',
-  'flip',
-  'flip_map',
-  'mean',
-  'std',
-  'seed',
-] as const;
+/** The section's properties (src/lang/body.ts builds the schema from them): the keys of the one
+ *  table of data settings (data-keys.ts) that a section takes. */
+export const DATA_KEYS: readonly string[] = SECTION_DATA_KEYS;
 
 /** mmaction's names, which a user coming from its configs will write: each says where the
  *  setting lives here (a PST212 hint). */
@@ -111,9 +93,9 @@ export const DATA_KEY_HINTS: Readonly<Record<string, string>> = {
   ann_file: 'write `train = "…"` or `val = "…"`',
   data_prefix: 'write `root = "…"`',
   crop_size: 'crops are the model\'s `input.size`: write `crops = 1` (CenterCrop) or `crops = 3` (ThreeCrop)',
+  // The spec's own switches: where they are given instead.
+  ...Object.fromEntries(DATA_SETTING_KEYS.filter((k) => k.in === 'spec').map((k) => [k.key, k.hint])),
 };
-
-const positive: Range = { min: 1 };
 
 /** Reads one `data` section (the resolved body node); undefined after reporting a problem. */
 export function readDataSection(node: SectionNode, ev: Evaluator, r: Reporter, classes: number | undefined): DataConfig | undefined {
@@ -128,9 +110,17 @@ export function readDataSection(node: SectionNode, ev: Evaluator, r: Reporter, c
     const x = value(key);
     return x && readWord(x.v, words, r);
   };
-  const int = (key: string, range: Range) => {
+  // A whole number within the table's range (and choices): the spec's rule for the same key.
+  const int = (key: string) => {
+    const spec = dataKey(key)!;
     const x = value(key);
-    return x && readInt(x.v, r, range);
+    const n = x && readInt(x.v, r, {});
+    if (n === undefined) return undefined;
+    if (!isDataValue(spec, n)) {
+      r.error('PST222', x!.v.span, `${key} = ${n} is out of range: expected ${dataValueWords(spec)}`, { expected: `${key} = ${dataValueWords(spec)}` });
+      return undefined;
+    }
+    return n;
   };
   const text = (key: string) => {
     const x = value(key);
@@ -163,27 +153,26 @@ export function readDataSection(node: SectionNode, ev: Evaluator, r: Reporter, c
     if (p !== undefined) own[key] = p;
   }
   const tmpl = text('tmpl');
-  if (tmpl?.v.kind === 'string') own.tmpl = tmpl.v.value;
-  const start = int('start', { min: 0 });
-  if (start !== undefined) own.start = start;
-  const sampler = word('sampler', ['dense', 'uniform'] as const);
+  if (tmpl?.v.kind === 'string') {
+    const problem = templateProblem(tmpl.v.value);
+    if (problem) r.error('PST280', tmpl.v.span, `tmpl ${problem}`, { expected: 'tmpl = "img_{:05d}.jpg"' });
+    else own.tmpl = tmpl.v.value;
+  }
+  const sampler = word('sampler', DATA_SAMPLERS);
   if (sampler) own.sampler = sampler;
-  for (const key of ['interval', 'clips', 'scale', 'seed'] as const) {
-    const n = int(key, key === 'seed' ? { min: 0, max: 2 ** 32 - 1 } : positive);
+  for (const key of ['start', 'interval', 'clips', 'scale', 'seed'] as const) {
+    const n = int(key);
     if (n !== undefined) own[key] = n;
   }
-  const crops = int('crops', positive);
-  if (crops !== undefined) {
-    if (crops === 1 || crops === 3) own.crops = crops;
-    else r.error('PST222', value('crops')!.v.span, `crops = ${crops}: expected 1 (CenterCrop) or 3 (ThreeCrop)`, { expected: '1 or 3' });
-  }
+  const crops = int('crops');
+  if (crops !== undefined) own.crops = crops as 1 | 3;
   for (const key of ['area', 'aspect'] as const) {
     const x = value(key);
     const range = x && readRange(x.v, key, r);
     if (range) own[key] = range;
   }
   const flip = value('flip');
-  const p = flip && readNumber(flip.v, r, { min: 0, max: 1 });
+  const p = flip && readNumber(flip.v, r, dataKey('flip')!.range);
   if (p !== undefined) own.flip = p;
   const flipMap = value('flip_map');
   const pairs = flipMap && readFlipPairs(flipMap.v, r, classes);
@@ -231,11 +220,13 @@ function readRange(v: Value, key: string, r: Reporter): [number, number] | undef
     r.error('PST220', v.span, `expected a tuple (lo, hi), got ${describe(v)}`, { expected });
     return undefined;
   }
-  const lo = readNumber(v.elements[0]!, r, { above: 0 });
-  const hi = readNumber(v.elements[1]!, r, { above: 0 });
+  const { max, below: _below, ...lower } = dataKey(key)!.range ?? {};
+  const lo = readNumber(v.elements[0]!, r, lower);
+  const hi = readNumber(v.elements[1]!, r, lower);
   if (lo === undefined || hi === undefined) return undefined;
-  if (key === 'area' && hi > 1) {
-    r.error('PST222', v.elements[1]!.span, `an area fraction of ${hi} is more than the whole frame`, { expected: 'area = (lo, hi) with hi ≤ 1' });
+  if (max !== undefined && hi > max) {
+    const message = key === 'area' ? `an area fraction of ${hi} is more than the whole frame` : `${key} ends at ${hi}, above ${max}`;
+    r.error('PST222', v.elements[1]!.span, message, { expected: `${key} = (lo, hi) with hi ≤ ${max}` });
     return undefined;
   }
   if (lo > hi) {
@@ -255,14 +246,14 @@ function readFlipPairs(v: Value, r: Reporter, classes: number | undefined): [num
   }
   const pairs: [number, number][] = [];
   const seen = new Set<number>();
-  const classRange: Range = { min: 0, ...(classes !== undefined ? { below: classes } : {}) };
+  const classRange: Range = { ...dataKey('flip_map')!.range, ...(classes !== undefined ? { below: classes } : {}) };
   for (const e of v.elements) {
     if (e.kind === 'poison') return r.poisoned();
     if (e.kind !== 'tuple' || e.elements.length !== 2) {
       r.error('PST220', e.span, `expected a pair of classes (a, b), got ${describe(e)}`, { expected });
       return undefined;
     }
-    const [a, b] = e.elements.map((c) => readInt(c, r, { min: 0 }));
+    const [a, b] = e.elements.map((c) => readInt(c, r, dataKey('flip_map')!.range));
     if (a === undefined || b === undefined) return undefined;
     if (a === b) {
       r.error('PST280', e.span, `flip_map pairs class ${a} with itself`, { expected: 'two different classes (a, b)' });
@@ -294,7 +285,7 @@ function readChannels(v: Value, key: 'mean' | 'std', r: Reporter): number[] | un
   }
   const out: number[] = [];
   for (const e of v.elements) {
-    const x = readNumber(e, r, key === 'std' ? { above: 0 } : {});
+    const x = readNumber(e, r, dataKey(key)!.range);
     if (x === undefined) return undefined;
     out.push(x);
   }
@@ -304,7 +295,7 @@ function readChannels(v: Value, key: 'mean' | 'std', r: Reporter): number[] | un
 /** The section's settings in the language's own words (`sampler = uniform`, `flip_map = [(86, 87)]`),
  *  in DATA_KEYS order: what `pstc explain` shows. Settings it leaves out take the pipeline defaults. */
 export function dataSettingsText(config: DataConfig): string[] {
-  const value = (key: (typeof DATA_KEYS)[number]): string | undefined => {
+  const value = (key: string): string | undefined => {
     switch (key) {
       case 'flip_map':
         return config.flipMap && `[${config.flipMap.map(([a, b]) => `(${a}, ${b})`).join(', ')}]`;
@@ -321,7 +312,7 @@ export function dataSettingsText(config: DataConfig): string[] {
       case 'tmpl':
         return config[key] === undefined ? undefined : JSON.stringify(config[key]);
       default: {
-        const v = config[key];
+        const v = (config as Record<string, unknown>)[key];
         return v === undefined ? undefined : String(v);
       }
     }
