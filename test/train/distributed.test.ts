@@ -11,60 +11,18 @@
 // - A rank killed mid-run ends the job: the surviving rank says PST713 and names the checkpoint;
 //   `--resume` continues from rank 0's last checkpoint and ends at the same weights.
 // Open MPI is installed here if missing and we are root (scripts/install-mpi.sh); else this skips.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Loader } from '../../src/data/loader.js';
 import type { Dataset } from '../../src/data/dataset.js';
-import { readSafetensors } from '../../src/weights/index.js';
+import { maxDifference, mpiAvailable, mpiEnv as env, mpirunArgs as mpirun, runMpi, weightsAt } from './mpi.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const MODEL = 'models/tiny/pst-tiny.pst';
 const dir = mkdtempSync(join(tmpdir(), 'pstc-dp-'));
-/** Loopback only: no test sends anything to another interface of the machine. */
-const env = { ...process.env, OMPI_MCA_oob_tcp_if_include: 'lo', OMPI_MCA_btl_tcp_if_include: 'lo', OMPI_MCA_btl: 'self,vader,tcp' };
-
-function mpiAvailable(): string | null {
-  const has = () => spawnSync('sh', ['-c', 'command -v mpirun'], { encoding: 'utf8' }).status === 0;
-  if (has()) return null;
-  const r = spawnSync('bash', [join(root, 'scripts/install-mpi.sh')], { encoding: 'utf8' });
-  return has() ? null : `Open MPI is not installed and could not be: ${r.stderr.trim()}`;
-}
-
-const mpirun = (ranks: number, args: string[]) => ['--allow-run-as-root', '--oversubscribe', '-np', String(ranks), process.execPath, join(root, 'bin/pstc.js'), ...args];
-
-/** Run mpirun to the end: exit code and output. */
-function runMpi(ranks: number, args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('mpirun', mpirun(ranks, args), { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stdout.on('data', (d) => (stderr += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stderr }));
-  });
-}
-
-function weightsAt(run: string, step: number): Map<string, { data: Float32Array }> {
-  return readSafetensors(readFileSync(join(run, 'checkpoints', `step-${String(step).padStart(8, '0')}`, 'weights.safetensors')));
-}
-
-/** The largest |a − b| over the key biases (middle third of every qkv.bias) and over the rest. */
-function maxDifference(a: Map<string, { data: Float32Array }>, b: Map<string, { data: Float32Array }>): { keyBias: number; rest: number } {
-  const worst = { keyBias: 0, rest: 0 };
-  expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
-  for (const [name, t] of a) {
-    const u = b.get(name)!.data;
-    const third = t.data.length / 3;
-    for (let i = 0; i < t.data.length; i++) {
-      const d = Math.abs(t.data[i]! - u[i]!);
-      if (name.endsWith('attn.qkv.bias') && i >= third && i < 2 * third) worst.keyBias = Math.max(worst.keyBias, d);
-      else worst.rest = Math.max(worst.rest, d);
-    }
-  }
-  return worst;
-}
 
 describe('Loader shards (data-parallel)', () => {
   it('the shards of every batch, in rank order, are the whole batch: the same clips in the same order', async () => {

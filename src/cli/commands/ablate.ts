@@ -32,6 +32,7 @@ import { trainFlagValues, withTrainFlags } from '../train-flags.js';
 import type { TrainValues } from '../../lang/train-config.js';
 import { ABLATE_TRAIN_FLAGS } from '../../explore/ablate/train-defaults.js';
 import { checkOutputPath, checkOwnFolder } from '../output-path.js';
+import { startDistributed } from '../train-distributed.js';
 
 /** The training flags (steps, batch, lr, warmup, …) are absent when not given: each variant's
  *  train section, then ablate's defaults, fill them in (src/explore/ablate/train-defaults.ts). */
@@ -48,6 +49,7 @@ interface AblateOptions extends TrainValues {
   executor: string;
   partition?: string;
   gpusPerRun?: number;
+  distributed?: string;
   time?: string;
   wait?: boolean;
   task?: number;
@@ -77,10 +79,11 @@ export const registerAblate: CommandRegistrar = (program: Command, io, setExit) 
     .option('--parallel <N>', 'local executor: runs at once, each in its own process', positiveInt('--parallel'), 1)
     .option('--executor <local|slurm>', 'where runs execute', 'local')
     .option('--partition <P>', 'Slurm partition')
-    .option('--gpus-per-run <N>', 'Slurm: GPUs per array task (--gres=gpu:N)', positiveInt('--gpus-per-run'))
+    .option('--gpus-per-run <N>', 'Slurm: GPUs per array task (--gres=gpu:N); N > 1 makes each run data-parallel, one MPI rank per GPU (srun --mpi=pmix)', positiveInt('--gpus-per-run'))
     .option('--time <T>', 'Slurm: time limit per task (e.g. 30, 2:00:00)')
     .option('--wait', 'Slurm: wait for the job array to finish, then write the report')
     .option('--task <I>', 'run task I of the plan in --out (what each Slurm array task runs)', nonNegativeInt('--task'))
+    .option('--distributed <engine>', 'with --task: run it data-parallel, this process one rank of an MPI job (what a task of `--gpus-per-run N` runs under `srun`; docs/ablate.md)')
     .option('--status <DIR>', 'show queued/running/done/failed runs of an ablation directory')
     .option('--report <DIR>', 'rebuild the report of an ablation directory from the runs finished so far')
     .option('--against <VARIANT>', 'compare every variant with this one (default: each sweep\'s base variant): differences paired by seed, 95 % intervals, verdicts')
@@ -102,6 +105,10 @@ function requireOut(opts: AblateOptions, file: string | undefined): AblationDir 
 async function sweep(file: string | undefined, opts: AblateOptions, io: CliIO): Promise<number> {
   if (opts.executor !== 'local' && opts.executor !== 'slurm') throw new UsageError(`--executor: expected \`local\` or \`slurm\`, got \`${opts.executor}\``);
   if (opts.executor === 'slurm') checkSlurmOptions(opts); // before anything is planned or written
+  if (opts.distributed !== undefined) throw new UsageError('--distributed: only with --task (one run as a rank of an MPI job); a sweep asks for data-parallel runs with --executor slurm --gpus-per-run N');
+  if (opts.executor === 'local' && opts.gpusPerRun !== undefined) {
+    throw new UsageError('--gpus-per-run: a Slurm option (--executor slurm); on one machine, run a task data-parallel with `mpirun -np N pstc ablate --out DIR --task I --distributed mpi`');
+  }
   const dir = requireOut(opts, file);
   let plan: SweepPlan;
   if (file) {
@@ -168,11 +175,27 @@ async function oneTask(opts: AblateOptions, io: CliIO): Promise<number> {
     throw new UsageError(`--task: the plan in ${dir.root} has ${plan.runs.length} runs (tasks 0…${plan.runs.length - 1}), not ${opts.task}`);
   }
   const run = plan.runs[opts.task!]!;
-  const progress = new SweepProgress(1, { write: (t) => process.stderr.write(t), isTTY: false });
-  progress.start(`${run.variant} seed ${run.seed}`);
-  const record = await runTask(dir, plan, opts.task!, runOneFor(plan.budget), { force: opts.force, progress: progress.forRun() });
+  const runOne = runOneFor(plan.budget);
+  // Data-parallel: join the MPI job; rank 0 speaks and writes, an error on any rank ends them all.
+  const parallel = opts.distributed !== undefined ? startDistributed(opts.distributed, io, dir.workDir(run.id)) : undefined;
+  if (parallel && plan.budget.steps === 0) parallel.fail(new UsageError('--distributed: this sweep is cost-only (--measure-only): there is no training to spread over ranks'));
+  const say = parallel?.io ?? io;
+  const progress = new SweepProgress(1, { write: (t) => (parallel && parallel.dp.comm.rank !== 0 ? undefined : process.stderr.write(t)), isTTY: false });
+  progress.start(`${run.variant} seed ${run.seed}${parallel ? ` (${parallel.dp.comm.size} ranks)` : ''}`);
+  let record;
+  try {
+    record = await runTask(dir, plan, opts.task!, runOne, { force: opts.force, progress: progress.forRun(), ...(parallel ? { context: { distributed: parallel.dp } } : {}) });
+  } catch (e) {
+    if (parallel) parallel.fail(e); // a rank other than 0 failed: end every rank
+    throw e;
+  }
   progress.finish(record);
-  io.out(`${record.id}: ${record.status}${record.diagnostic ? `\n${record.diagnostic}` : ''}`);
+  say.out(`${record.id}: ${record.status}${record.diagnostic ? `\n${record.diagnostic}` : ''}`);
+  if (parallel) {
+    // Rank 0 recorded a failure: the other ranks may wait in a collective that will never come.
+    if (record.status !== 'done') parallel.fail(new UsageError(`run ${record.id} failed on rank 0 (its record says why)`));
+    await parallel.finish();
+  }
   return record.status === 'done' ? 0 : 1;
 }
 

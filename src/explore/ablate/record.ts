@@ -3,6 +3,7 @@
 // the status, the report — reads and writes these.
 import type { ModelConfig } from '../../lang/model.js';
 import { TRAIN_KEYS, type TrainValues } from '../../lang/train-config.js';
+import type { DataParallel } from '../../train/trainer.js';
 import type { ConfigChange } from '../config-diff.js';
 
 /** The same budget for every run of a sweep: what makes their numbers comparable. */
@@ -105,6 +106,9 @@ export interface RunMeasurements {
     measuredForwardBytes: number;
   };
   adapter: string;
+  /** A data-parallel run (`--gpus-per-run N` under Slurm, or `mpirun -np N … --task I --distributed mpi`):
+   *  its ranks and the gradient all-reduce's cost per step. Absent for a one-process run. */
+  distributed?: { ranks: number; allreduceMs: number; bytes: number };
 }
 
 export type RunStatus = 'done' | 'failed';
@@ -142,7 +146,13 @@ export type RunProgress = (what: string, fraction?: number) => void;
  * `workDir` is the run's own folder (training's checkpoints and log), kept across an
  * interruption so that a rerun continues the training where it stopped.
  */
-export type RunOne = (run: PlannedRun, budget: Budget, progress: RunProgress, workDir: string) => Promise<RunMeasurements>;
+export type RunOne = (run: PlannedRun, budget: Budget, progress: RunProgress, workDir: string, context?: RunContext) => Promise<RunMeasurements>;
+
+/** How a run is executed: alone (the default), or as one rank of a data-parallel MPI job, where
+ *  every rank trains its shard of each batch and rank 0 writes the run's folder and record. */
+export interface RunContext {
+  distributed?: DataParallel;
+}
 
 /**
  * A run id as the planner makes them (`<variant slug>-<hash>-s<seed>`): letters, digits, `_`, `-`,
@@ -234,6 +244,7 @@ const measurementsShape = {
   throughput: optional(fields({ forwardClipsPerSecond: finite, forwardLatencyMs: finite, trainClipsPerSecond: optional(finite) })),
   memory: optional(fields({ plannedForwardBytes: finite, plannedTrainBytes: optional(finite), measuredForwardBytes: finite })),
   adapter: optional(str),
+  distributed: optional(fields({ ranks: int(1), allreduceMs: finite, bytes: int(0) })),
 };
 const slurmShape = optional(fields({ jobId: str, arrayJobId: optional(str), arrayTaskId: optional(str) }));
 

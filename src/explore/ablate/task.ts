@@ -6,12 +6,15 @@ import { rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DiagnosticError, renderDiagnostics } from '../../lang/diagnostics.js';
 import type { AblationDir } from './layout.js';
-import type { PlannedRun, RunOne, RunProgress, RunRecord, SweepPlan } from './record.js';
+import type { PlannedRun, RunContext, RunOne, RunProgress, RunRecord, SweepPlan } from './record.js';
 
 export interface TaskOptions {
   /** Redo a run that already has a record for this plan (default: skip it). */
   force?: boolean;
   progress?: RunProgress;
+  /** One rank of a data-parallel job: rank 0 marks, records and owns the run's folder; the other
+   *  ranks train their shards and write nothing (their failure ends the job, see `pstc ablate --task`). */
+  context?: RunContext;
 }
 
 /** Slurm's ids of this process, when it is an array task. */
@@ -31,6 +34,13 @@ export async function runTask(dir: AblationDir, plan: SweepPlan, index: number, 
   if (!run) throw new RangeError(`task ${index}: the plan has ${plan.runs.length} runs (0…${plan.runs.length - 1})`);
   const existing = dir.record(run);
   if (existing && existing.status === 'done' && !options.force) return existing;
+  const rank = options.context?.distributed?.comm.rank ?? 0;
+  if (rank !== 0) {
+    // Not rank 0: the same training on this rank's shards, nothing written here; a failure is
+    // thrown (the caller ends the whole job), rank 0's record says what happened.
+    const measured = await runOne(run, plan.budget, () => {}, dir.workDir(run.id), options.context);
+    return { ...recordBase(run, new Date(), slurmIds()), ...measured, status: 'done', seconds: 0, finishedAt: new Date().toISOString() };
+  }
 
   const slurm = slurmIds();
   const startedAt = new Date();
@@ -39,7 +49,7 @@ export async function runTask(dir: AblationDir, plan: SweepPlan, index: number, 
   let record: RunRecord;
   try {
     if (options.force) rmSync(dir.workDir(run.id), { recursive: true, force: true }); // redo from scratch
-    const measured = await runOne(run, plan.budget, options.progress ?? (() => {}), dir.workDir(run.id));
+    const measured = await runOne(run, plan.budget, options.progress ?? (() => {}), dir.workDir(run.id), options.context);
     record = { ...base, ...measured, status: 'done', seconds: secondsSince(startedAt), finishedAt: new Date().toISOString() };
   } catch (e) {
     record = { ...base, status: 'failed', diagnostic: describeFailure(e), seconds: secondsSince(startedAt), finishedAt: new Date().toISOString() };

@@ -18,7 +18,7 @@ export function trainSettings(budget: Budget, seed: number, config: ModelConfig)
   return runTraining(budget, config, seed).settings;
 }
 
-export const trainAndMeasure: RunOne = async (run, budget, progress, workDir) => {
+export const trainAndMeasure: RunOne = async (run, budget, progress, workDir, context) => {
   const { params, macs } = modelCost(run.config);
   const device = await openDevice();
   try {
@@ -32,6 +32,7 @@ export const trainAndMeasure: RunOne = async (run, budget, progress, workDir) =>
       out: workDir,
       resume: true, // continues an interrupted run of this sweep; a fresh folder starts at step 0
       device,
+      ...(context?.distributed ? { distributed: context.distributed } : {}),
       onProgress: (p) => progress(`step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(3)} acc ${(p.accuracy * 100).toFixed(0)}%`, p.step / p.totalSteps),
       onMessage: (line) => progress(line),
     });
@@ -57,6 +58,7 @@ export const trainAndMeasure: RunOne = async (run, budget, progress, workDir) =>
       compileSeconds: { ...(result.buildSeconds !== undefined ? { train: result.buildSeconds } : {}), forward: f.compileSeconds },
       memory: { plannedForwardBytes: f.plannedForwardBytes, plannedTrainBytes: result.plannedBytes, measuredForwardBytes: f.measuredForwardBytes },
       adapter: adapterName(device),
+      ...(result.allreduce ? { distributed: { ranks: result.allreduce.ranks, allreduceMs: result.allreduce.reduceMs, bytes: result.allreduce.bytes } } : {}),
     };
   } finally {
     device.destroy();
