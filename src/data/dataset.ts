@@ -8,6 +8,17 @@ import type { DataSpec } from './spec.js';
 export interface ClipSample {
   clip: Float32Array;
   label: number;
+  /** With `--skip-bad`: the sample at the index read was bad, and this clip is another sample's,
+   *  read in its place (training needs a full batch). An evaluation leaves such a row out. */
+  skipped?: SkippedSample;
+}
+
+/** A sample `--skip-bad` skipped: where the list names it, and why it could not be read. */
+export interface SkippedSample {
+  /** `list.txt:12` */
+  where: string;
+  /** The diagnostic's message (it names the file). */
+  reason: string;
 }
 
 export interface Dataset {

@@ -127,7 +127,7 @@ export class DecodePool {
         const request = slot.inFlight.get(message.id!);
         if (!request) return;
         slot.inFlight.delete(message.id!);
-        if (message.kind === 'clip') request.resolve({ clip: message.clip, label: message.label });
+        if (message.kind === 'clip') request.resolve({ clip: message.clip, label: message.label, ...(message.skipped ? { skipped: message.skipped } : {}) });
         else request.reject(receiveError(message.error));
         if (slot.inFlight.size === 0) slot.worker.unref();
         this.pump();

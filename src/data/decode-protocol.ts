@@ -3,7 +3,7 @@
 // diagnostics (code, file:line, hint), so a bad frame read by a worker reads exactly as one read
 // on the main thread.
 import { DiagnosticError, type Diagnostic } from '../lang/diagnostics.js';
-import type { DatasetRecipe } from './dataset.js';
+import type { DatasetRecipe, SkippedSample } from './dataset.js';
 
 export type ToWorker =
   | { kind: 'open'; recipe: DatasetRecipe }
@@ -12,7 +12,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { kind: 'ready' }
-  | { kind: 'clip'; id: number; clip: Float32Array; label: number }
+  | { kind: 'clip'; id: number; clip: Float32Array; label: number; skipped?: SkippedSample }
   /** `id` absent: the dataset could not be opened (every read of this worker fails with it). */
   | { kind: 'error'; id?: number; error: SentError }
   | { kind: 'log'; message: string }

@@ -25,10 +25,10 @@ async function open(message: Extract<ToWorker, { kind: 'open' }>): Promise<{ sou
 async function read(id: number, index: number, epoch: number): Promise<void> {
   try {
     const { dataset } = await opened!;
-    const { clip, label } = await dataset.read(index, epoch);
+    const { clip, label, skipped } = await dataset.read(index, epoch);
     // Transfer the clip's memory; a view into a larger buffer is copied out first.
     const own = clip.byteOffset === 0 && clip.byteLength === clip.buffer.byteLength ? clip : clip.slice();
-    post({ kind: 'clip', id, clip: own, label }, [own.buffer as ArrayBuffer]);
+    post({ kind: 'clip', id, clip: own, label, ...(skipped ? { skipped } : {}) }, [own.buffer as ArrayBuffer]);
   } catch (e) {
     post({ kind: 'error', id, error: sendError(e) });
   }

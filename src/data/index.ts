@@ -1,5 +1,5 @@
 // The data layer's public face: `--data` specs, datasets, the loader, and writers.
-export type { ClipSample, Dataset, DataSource, DataInput } from './dataset.js';
+export type { ClipSample, Dataset, DataSource, DataInput, SkippedSample } from './dataset.js';
 export { dataInputOf, checkDatasetForModel, clipLength } from './dataset.js';
 export { DATA_FLAG } from './errors.js';
 export { parseDataSpec, parsePipelineOptions, SPEC_FORMS, type DataSpec, type NpySpec, type SyntheticSpec, type MotionSpecOptions } from './spec.js';

@@ -4,7 +4,7 @@
 // threads (decode-pool.ts) and batches are read `prefetch` ahead of the caller; which thread reads
 // a clip changes no bit of it.
 import { makeRandom } from '../weights/init.js';
-import { clipLength, type ClipSample, type Dataset } from './dataset.js';
+import { clipLength, type ClipSample, type Dataset, type SkippedSample } from './dataset.js';
 import { DecodePool } from './decode-pool.js';
 
 export interface LoaderOptions {
@@ -40,6 +40,9 @@ export interface Batch {
   epoch: number;
   /** This batch's position within its epoch. */
   batch: number;
+  /** With `--skip-bad`, present when some row's own sample was bad: per row, that sample (the
+   *  row then holds another sample's clip, read in its place), else undefined. */
+  skipped?: (SkippedSample | undefined)[];
 }
 
 /** Where a loader starts: a batch of an epoch (both from 0). */
@@ -122,11 +125,13 @@ export class Loader {
     const length = clipLength(this.dataset.clipShape);
     const clips = new Float32Array(indices.length * length);
     const labels = new Int32Array(indices.length);
+    let skipped: (SkippedSample | undefined)[] | undefined;
     const place = (samples: ClipSample[], start: number) =>
       samples.forEach((s, k) => {
         if (s.clip.length !== length) throw new Error(`${this.dataset.name}: clip ${indices[start + k]} has ${s.clip.length} values, expected ${length}`);
         clips.set(s.clip, (start + k) * length);
         labels[start + k] = s.label;
+        if (s.skipped) (skipped ??= new Array<SkippedSample | undefined>(indices.length).fill(undefined))[start + k] = s.skipped;
       });
     if (this.pool) {
       // The pool bounds how many clips are decoded at once; all of the batch is queued.
@@ -138,7 +143,7 @@ export class Loader {
         place(await Promise.all(part.map((i) => this.dataset.read(i, epoch))), start);
       }
     }
-    return { clips, labels, indices, epoch, batch };
+    return { clips, labels, indices, epoch, batch, ...(skipped ? { skipped } : {}) };
   }
 
   /** The batches of one epoch from `fromBatch` on. The next `prefetch` batches are read while the

@@ -10,7 +10,7 @@ import { existsSync, statSync } from 'node:fs';
 import { DiagnosticError } from '../lang/diagnostics.js';
 import { makeRandom } from '../weights/init.js';
 import { readAnnotations, frameFileName, type Annotation } from './annotations.js';
-import type { ClipSample, DataInput, Dataset } from './dataset.js';
+import type { ClipSample, DataInput, Dataset, SkippedSample } from './dataset.js';
 import { dataError } from './errors.js';
 import { decodeVideoFrames, probeVideo, type VideoInfo } from './ffmpeg.js';
 import { centerCropBox, randomResizedCropBox, resizeShortSide, threeCropBoxes, type Box } from './geometry.js';
@@ -176,14 +176,24 @@ export class VideoPipelineDataset implements Dataset {
 
   async read(index: number, epoch = 0): Promise<ClipSample> {
     if (!Number.isInteger(index) || index < 0 || index >= this.size) throw new RangeError(`clip index ${index} outside 0…${this.size - 1}`);
-    // With --skip-bad a sample that fails is replaced by the next one (deterministically).
+    // With --skip-bad a sample that fails is replaced by the next one (deterministically); the
+    // clip says so (`skipped`), so that an evaluation does not count the substitute.
+    let skipped: SkippedSample | undefined;
     for (let attempt = 0; ; attempt++) {
       const at = (index + attempt * this.views) % this.size;
       try {
-        return await this.readView(at, epoch);
+        const clip = await this.readView(at, epoch);
+        return skipped ? { ...clip, skipped } : clip;
       } catch (e) {
-        if (!this.open.skipBad || !(e instanceof DiagnosticError) || attempt + 1 >= this.samples.length) throw e;
-        this.open.log?.(`skipped: ${e.diagnostics[0]!.message}`);
+        if (!this.open.skipBad || !(e instanceof DiagnosticError)) throw e;
+        const reason = e.diagnostics[0]!.message;
+        this.open.log?.(`skipped: ${reason}`);
+        skipped ??= { where: this.sampleOf(index).where, reason };
+        if (attempt + 1 >= this.samples.length) {
+          throw dataError('PST618', `${this.name}: every one of its ${this.samples.length} samples is bad: --skip-bad leaves nothing to read`, {
+            hint: `the first: ${skipped.reason}`,
+          });
+        }
       }
     }
   }

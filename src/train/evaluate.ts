@@ -5,15 +5,18 @@
 import { compileModel } from '../../backends/webgpu/runtime.js';
 import type { PstcDevice } from '../../backends/webgpu/gpu-device.js';
 import { metricsOf } from '../../backends/webgpu/kernels/metrics.js';
-import { clipLength, Loader, type Dataset } from '../data/index.js';
+import { clipLength, Loader, type Dataset, type SkippedSample } from '../data/index.js';
 import type { ModelConfig } from '../lang/model.js';
 import type { WeightMap } from '../weights/tensor.js';
 
 export interface Evaluation {
-  /** Samples scored (a sample's views count once). */
+  /** Samples scored (a sample's views count once); those `--skip-bad` skipped are not among them. */
   samples: number;
-  /** Clips run (samples × views). */
+  /** Clips scored (samples × views). */
   clips: number;
+  /** The samples `--skip-bad` skipped (a bad frame or video in any of their views): left out of
+   *  every figure, not counted in `samples`. Absent when none was. */
+  skipped?: SkippedSample[];
   top1: number;
   top5: number;
   /** Mean cross-entropy of the (view-averaged) softmax scores. */
@@ -54,6 +57,7 @@ export async function evaluate(device: PstcDevice, model: ModelConfig, weights: 
   const samples = Math.floor(dataset.size / views);
   const scores = new Float64Array(samples * classes);
   const labels = new Int32Array(samples);
+  const skipped = new Map<number, SkippedSample>();
   // File order, the last partial batch kept; batches are read ahead of the forward passes.
   const loader = new Loader(dataset, { batchSize: batch, workers: options.workers ?? 0, concurrency: batch, ...(options.log ? { log: options.log } : {}) });
   try {
@@ -67,6 +71,12 @@ export async function evaluate(device: PstcDevice, model: ModelConfig, weights: 
       const { logits } = await compiled.forward(clips);
       for (let i = 0; i < count; i++) {
         const sample = Math.floor((first + i) / views);
+        // --skip-bad: the row holds another sample's clip, read in place of a bad one: not scored.
+        const bad = read.skipped?.[i];
+        if (bad) {
+          if (!skipped.has(sample)) skipped.set(sample, bad);
+          continue;
+        }
         labels[sample] = read.labels[i]!;
         addSoftmax(scores.subarray(sample * classes, (sample + 1) * classes), logits!.subarray(i * classes, (i + 1) * classes), 1 / views);
       }
@@ -76,16 +86,31 @@ export async function evaluate(device: PstcDevice, model: ModelConfig, weights: 
     await loader.close();
     compiled.destroy();
   }
-  const hits = metricsOf(scores, labels, classes, options.partners);
+  // The figures are over the samples read whole: a skipped one's rows (views) are left out.
+  const evaluated = samples - skipped.size;
+  let [kept, keptLabels] = [scores, labels];
+  if (skipped.size > 0) {
+    kept = new Float64Array(evaluated * classes);
+    keptLabels = new Int32Array(evaluated);
+    for (let n = 0, j = 0; n < samples; n++) {
+      if (skipped.has(n)) continue;
+      kept.set(scores.subarray(n * classes, (n + 1) * classes), j * classes);
+      keptLabels[j++] = labels[n]!;
+    }
+    const names = [...skipped.values()].map((s) => s.where);
+    options.log?.(`--skip-bad: ${skipped.size} bad sample${skipped.size === 1 ? '' : 's'} not evaluated (${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}); the figures are over the other ${evaluated}`);
+  }
+  const hits = metricsOf(kept, keptLabels, classes, options.partners);
   let loss = 0;
-  for (let n = 0; n < samples; n++) loss -= Math.log(Math.max(scores[n * classes + labels[n]!]!, 1e-30));
+  for (let n = 0; n < evaluated; n++) loss -= Math.log(Math.max(kept[n * classes + keptLabels[n]!]!, 1e-30));
   return {
-    samples,
-    clips: samples * views,
-    top1: hits.top1 / samples,
-    top5: hits.top5 / samples,
-    loss: loss / samples,
-    ...(options.partners ? { pairAccuracy: hits.pairHits / samples } : {}),
+    samples: evaluated,
+    clips: evaluated * views,
+    ...(skipped.size > 0 ? { skipped: [...skipped.values()] } : {}),
+    top1: hits.top1 / evaluated,
+    top5: hits.top5 / evaluated,
+    loss: loss / evaluated,
+    ...(options.partners ? { pairAccuracy: hits.pairHits / evaluated } : {}),
     seconds: (performance.now() - start) / 1000,
   };
 }
