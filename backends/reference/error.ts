@@ -2,7 +2,7 @@
 // max-norm relative error, |actual − expected|∞ / |expected|∞), and one call that runs the
 // interpreter on a model's lowered graph and measures a device's features and logits against it
 // (`pstc bench --precision f16` reports it; the tests assert it).
-import type { ModelConfig } from '../../src/lang/model.js';
+import type { InputConfig, ModelConfig } from '../../src/lang/model.js';
 import { need, runPipeline, startProgram } from '../../src/passes/pipeline.js';
 import { interpret, type ReferenceWeights } from './interpreter.js';
 
@@ -32,7 +32,7 @@ export interface ReferenceError {
  */
 export function errorAgainstReference(
   model: ModelConfig,
-  input: { batch: number; frames: number; size: number },
+  input: InputConfig,
   weights: ReferenceWeights,
   clip: Float32Array,
   got: { features: Float32Array; logits?: Float32Array },

@@ -6,12 +6,11 @@
 //   - One buffer per planned activation buffer, one per param, uniforms and static tables
 //     uploaded once; bind groups are made once, since every buffer is fixed.
 //   - A device error in a submission is traced to its kernel by replaying the kernels one by one.
-import type { NodeId } from '../../src/ir/graph.js';
+import { F32_BYTES, type NodeId } from '../../src/ir/graph.js';
 import type { MemoryPlan } from '../../src/passes/plan-memory.js';
 import { KernelError, type PstcDevice } from './gpu-device.js';
 import type { LoweredKernel } from './lower-kernels.js';
 
-const F32 = 4;
 
 /** What the executor needs: kernels in dispatch order with their bindings, and where every tensor lives. */
 export interface ExecutionPlan {
@@ -80,7 +79,7 @@ export class Execution {
   private async prepare(): Promise<void> {
     const { device, plan } = this;
     const params = (this.params = await device.withErrorScopes('allocate and upload buffers', () => {
-      this.slots = plan.memory.buffers.map((bytes, i) => this.track(device.createEmptyBuffer(bytes / F32, `activations ${i}`)));
+      this.slots = plan.memory.buffers.map((bytes, i) => this.track(device.createEmptyBuffer(bytes / F32_BYTES, `activations ${i}`)));
       const params = new Map<NodeId, GPUBuffer>();
       for (const [id, p] of plan.params) params.set(id, this.track(device.createBuffer(p.data, p.name)));
       return params;

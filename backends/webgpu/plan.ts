@@ -8,21 +8,18 @@
 //     factor, so the split is found from the full batch's plan, which is then made again for the
 //     micro-batch (a different program: index maps hold the batch).
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
-import type { ModelConfig } from '../../src/lang/model.js';
-import { size, type Graph } from '../../src/ir/graph.js';
+import type { InputConfig, ModelConfig } from '../../src/lang/model.js';
+import { F32_BYTES, size, type Graph } from '../../src/ir/graph.js';
 import type { FusedGraph, FusionOptions } from '../../src/passes/fuse.js';
 import { need, runPipeline, startProgram, type Program } from '../../src/passes/pipeline.js';
 import { planMemory, type MemoryPlan } from '../../src/passes/plan-memory.js';
 import { EnvironmentSettingError, type DeviceLimits } from './gpu-device.js';
-import type { KernelStyle, KernelLimits } from './kernels/common.js';
+import { DEFAULT_LIMITS, type KernelStyle, type KernelLimits } from './kernels/common.js';
 import { lowerKernels, type KernelListing, type LoweredKernel } from './lower-kernels.js';
 import { tensorBytesAt, type Precision } from './precision.js';
 
-export interface ModelInput {
-  batch: number;
-  frames: number;
-  size: number;
-}
+/** The input a model is planned for: batch, frames, size (src/lang/model.ts InputConfig owns the triple). */
+export type ModelInput = InputConfig;
 
 export interface ModelPlan {
   /** The graph the kernels compute: the pipeline's, for `microBatch` clips. */
@@ -44,20 +41,8 @@ export interface ModelPlan {
   precision: Precision;
 }
 
-/** WebGPU's guaranteed limits: a plan made with these runs on every adapter. */
-export const DEFAULT_LIMITS: DeviceLimits = {
-  maxStorageBufferBindingSize: 134217728,
-  maxBufferSize: 268435456,
-  maxComputeWorkgroupStorageSize: 16384,
-  maxComputeInvocationsPerWorkgroup: 256,
-  maxComputeWorkgroupSizeX: 256,
-  maxComputeWorkgroupSizeY: 256,
-  maxComputeWorkgroupSizeZ: 64,
-  maxStorageBuffersPerShaderStage: 8,
-  maxComputeWorkgroupsPerDimension: 65535,
-};
-
-export const F32 = 4;
+// WebGPU's guaranteed limits, owned by kernels/common.ts: a plan made with these runs on every adapter.
+export { DEFAULT_LIMITS };
 
 function kernelLimitsOf(l: DeviceLimits, style: KernelStyle | undefined, subgroupSize: number | undefined): KernelLimits {
   return {
@@ -177,7 +162,7 @@ export function planProgram(program: Program, limits?: PlanLimits): ModelPlan {
   }
   for (const id of lowered.graph.params) {
     const n = lowered.graph.nodes[id]!;
-    if (size(n.shape) * F32 > bindingLimit) {
+    if (size(n.shape) * F32_BYTES > bindingLimit) {
       throw new DiagnosticError([
         { code: 'PST307', severity: 'error', message: `weight '${n.label}' [${n.shape.join(', ')}] exceeds the device's storage binding limit (${mib(bindingLimit)})` },
       ]);

@@ -13,7 +13,7 @@
 // kernel variant (and any new one) gets f16 storage with no change of its own. The WGSL compiler
 // checks the result: an access left unconverted mixes f16 and f32, which WGSL refuses.
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
-import type { NodeId } from '../../src/ir/graph.js';
+import { F32_BYTES, type NodeId } from '../../src/ir/graph.js';
 import type { FusedGraph } from '../../src/passes/fuse.js';
 import type { TensorBytes } from '../../src/passes/plan-memory.js';
 import type { Kernel } from './kernels/common.js';
@@ -41,7 +41,7 @@ export function f16Unavailable(adapter: string, offered: boolean): DiagnosticErr
 
 /** Bytes of a tensor of `elements` stored as `type` (f16 rounded up to 4: binding sizes must be). */
 export function storageBytes(elements: number, type: Precision): number {
-  return type === 'f32' ? elements * 4 : Math.ceil((elements * 2) / 4) * 4;
+  return type === 'f32' ? elements * F32_BYTES : Math.ceil((elements * 2) / 4) * 4;
 }
 
 /**

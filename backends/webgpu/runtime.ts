@@ -8,14 +8,14 @@
 //   - forwards one at a time (they share the planned buffers), readback, timing for bench.
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import type { ModelConfig } from '../../src/lang/model.js';
-import { size, type Graph, type NodeId } from '../../src/ir/graph.js';
+import { F32_BYTES, size, type Graph, type NodeId } from '../../src/ir/graph.js';
 import { checkWeights } from '../../src/ir/params.js';
 import type { DeviceLimits, PstcDevice } from './gpu-device.js';
 import type { KernelStyle } from './kernels/common.js';
 import { Execution } from './executor.js';
 import { kernelCost } from '../../src/passes/kernel-cost.js';
 import type { ProfiledDispatch } from './profile.js';
-import { F32, planModel, type ModelInput, type ModelPlan } from './plan.js';
+import { planModel, type ModelInput, type ModelPlan } from './plan.js';
 import { f16Unavailable, storageOf, tensorBytesAt, toFloat16Bits, type Precision } from './precision.js';
 
 export type { KernelListing } from './lower-kernels.js';
@@ -84,7 +84,7 @@ export async function compileModel(
     const featuresNode = fused.outputs.features;
     const logitsNode = fused.outputs.logits;
     const perClip = (n: NodeId) => execution.bytes(n) / plan.microBatch;
-    const whole = (n: NodeId, label: string) => execution.allocate((perClip(n) * plan.batch) / F32, label);
+    const whole = (n: NodeId, label: string) => execution.allocate((perClip(n) * plan.batch) / F32_BYTES, label);
     const io =
       plan.chunks > 1
         ? await device.withErrorScopes('allocate batch input/output buffers', () => ({
@@ -132,7 +132,7 @@ export async function compileModel(
     const featuresShape = [plan.batch, ...graph.nodes[featuresNode]!.shape.slice(1)];
     const logitsShape = logitsNode !== undefined ? [plan.batch, ...graph.nodes[logitsNode]!.shape.slice(1)] : undefined;
     const readOut = (n: NodeId, wholeBatch: GPUBuffer | undefined) =>
-      device.readFloat32(wholeBatch ?? execution.buffer(n), (perClip(n) * plan.batch) / F32);
+      device.readFloat32(wholeBatch ?? execution.buffer(n), (perClip(n) * plan.batch) / F32_BYTES);
 
     // Forwards share the planned buffers: one at a time, in call order.
     let queue: Promise<unknown> = Promise.resolve();

@@ -1,6 +1,6 @@
 // What `pstc explain` reports, as data (explainModel, the --json output) and as text
 // (renderReport). No Node module here: the CLI prints it and the browser playground shows it.
-import type { ModelConfig, PatchShift } from '../lang/model.js';
+import type { InputConfig, ModelConfig, PatchShift } from '../lang/model.js';
 import { compileProgram, need } from '../passes/pipeline.js';
 import { costReport, principleNotes, receptiveField, stageMaps, type CostReport } from '../ir/analysis.js';
 import { shiftedHeads } from '../lang/facts.js';
@@ -21,7 +21,7 @@ export interface PatternUse {
 }
 
 /** Everything `explain` reports, as data (the --json output). */
-export function explainModel(model: ModelConfig, input: { batch: number; frames: number; size: number }) {
+export function explainModel(model: ModelConfig, input: InputConfig) {
   const lowered = compileProgram(model, input, { until: 'lower' });
   const graph = need(lowered, 'graph', 'explain');
   const cost = costReport(graph);

@@ -3,7 +3,7 @@
 // (--batch, --frames, --size) with their defaults.
 import { parseByteSize } from '../train/micro-batch.js';
 import type { Command } from 'commander';
-import type { ModelConfig } from '../lang/model.js';
+import type { InputConfig, ModelConfig } from '../lang/model.js';
 import { escapeControls } from '../lang/diagnostics.js';
 import { UsageError } from './errors.js';
 import { defaultWorkers } from '../data/decode-pool.js';
@@ -117,7 +117,7 @@ export function withInputOptions(command: Command): Command {
 }
 
 /** The input size the flags ask for, each missing one taken from the model's `input { … }`. */
-export function inputFrom(model: ModelConfig, flags: InputFlags): { batch: number; frames: number; size: number } {
+export function inputFrom(model: ModelConfig, flags: InputFlags): InputConfig {
   return {
     batch: flags.batch ?? model.input.batch,
     frames: flags.frames ?? model.input.frames,

@@ -11,7 +11,7 @@
 //   writes it until its last reader. Weights are counted apart.
 import { foldChannels, headDim, patchOffset, patternReach, shiftedHeads, weightNames } from '../lang/facts.js';
 import type { PatchShift, Shift, StageConfig } from '../lang/model.js';
-import { type Graph, type Node, type NodeId, size } from './graph.js';
+import { F32_BYTES, type Graph, type Node, type NodeId, size } from './graph.js';
 import { blockTemporalOffsets } from './pattern.js';
 import { effectiveWindow, type Triple } from './window.js';
 
@@ -115,14 +115,14 @@ export function costReport(graph: Graph): CostReport {
     if (n.op.kind === 'param') {
       // Params count in the part their name belongs to ('layers.2.…' → stage 3).
       partFor(n.op.name).params += size(n.shape);
-      weightBytes += 4 * size(n.shape);
+      weightBytes += F32_BYTES * size(n.shape);
       continue;
     }
     if (n.op.kind === 'output') continue;
     const p = partFor(n.label);
     p.macs += macsOf(graph, n);
     if (materialised(n)) {
-      const bytes = 4 * size(n.shape);
+      const bytes = F32_BYTES * size(n.shape);
       p.activationBytes += bytes;
       live += bytes;
       const end = lastUse.get(n.id) ?? n.id;

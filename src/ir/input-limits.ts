@@ -3,17 +3,12 @@
 // as `--size 100000` or `--batch 1000000000` must be refused here, as a diagnostic naming the
 // flags, rather than reach a typed array (RangeError), an i32 constant in WGSL, or 17 GB of masks.
 import { DiagnosticError } from '../lang/diagnostics.js';
-import type { ModelConfig } from '../lang/model.js';
+import { clipShape } from '../lang/facts.js';
+import type { InputConfig as InputSize, ModelConfig } from '../lang/model.js';
 
 /** The most elements any one tensor may have: WGSL indexes with 32-bit integers, and a float32
  *  tensor this large is already 8 GiB. */
 export const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1;
-
-interface InputSize {
-  batch: number;
-  frames: number;
-  size: number;
-}
 
 /**
  * An upper bound on the elements of the largest tensor lowering makes for this input: the clip,
@@ -24,7 +19,7 @@ interface InputSize {
 export function largestTensorBound(model: ModelConfig, input: InputSize): { elements: number; what: string } {
   const { batch: B, frames: T, size: S } = input;
   const [pt, ph, pw] = model.embed.patch;
-  let best = { elements: B * model.embed.inChannels * T * S * S, what: 'the input clip' };
+  let best = { elements: clipShape(model, input).reduce((a, b) => a * b, 1), what: 'the input clip' };
   const consider = (elements: number, what: string) => {
     if (elements > best.elements) best = { elements, what };
   };
@@ -57,7 +52,7 @@ export function checkInputVolume(model: ModelConfig, input: InputSize): void {
       code: 'PST313',
       severity: 'error',
       message:
-        `input ${input.batch}×${model.embed.inChannels}×${input.frames}×${input.size}×${input.size} is too large for ${model.name}: ` +
+        `input ${clipShape(model, input).join('×')} is too large for ${model.name}: ` +
         `${what} would have about ${elements.toExponential(2)} elements; at most ${MAX_TENSOR_ELEMENTS} (2^31 − 1) fit one tensor`,
       flag: '--batch/--frames/--size',
       hint: 'a smaller --batch, --frames or --size (run and bench micro-batch a large batch on their own)',

@@ -6,7 +6,7 @@
 // into the smallest buffer free for its whole lifetime, else a new one (deterministic). Buffer
 // sizes are known before anything runs, so the peak is a number `explain` and `bench` can print.
 // A kernel's output is alive at the step its inputs are read last, so no kernel reads and writes one buffer.
-import { size, type NodeId } from '../ir/graph.js';
+import { F32_BYTES, size, type NodeId } from '../ir/graph.js';
 import { kernelSources, outputElements, type FusedGraph } from './fuse.js';
 
 export interface MemoryPlan {
@@ -24,12 +24,11 @@ export interface MemoryPlan {
   livePeakBytes: number;
 }
 
-const F32 = 4;
 
 /** Bytes a tensor takes on the device: float32 unless a backend stores it otherwise (f16). */
 export type TensorBytes = (id: NodeId, elements: number) => number;
 
-export const FLOAT32_BYTES: TensorBytes = (_id, elements) => elements * F32;
+export const FLOAT32_BYTES: TensorBytes = (_id, elements) => elements * F32_BYTES;
 
 /**
  * `keep`: materialised nodes held to the end besides the outputs (tests and debugging read them).

@@ -13,12 +13,11 @@
 //           planned for (Program.bindingLimits), no tensor or parameter is larger than one
 //           storage binding and no buffer larger than the largest buffer, so a plan the device
 //           would refuse fails here, naming the tensor, and not in the driver.
-import { inferShape, size, type Graph, type NodeId } from '../ir/graph.js';
+import { F32_BYTES, inferShape, size, type Graph, type NodeId } from '../ir/graph.js';
 import { kernelSources, outputElements, type FusedGraph } from './fuse.js';
 import type { MemoryPlan } from './plan-memory.js';
 import type { BindingLimits, Program } from './pipeline.js';
 
-const F32 = 4;
 
 export interface VerifyOptions {
   /** A pass so far has folded views: no view may read a view. */
@@ -165,7 +164,7 @@ export function memoryProblems(fused: FusedGraph, memory: MemoryPlan): string[] 
       problems.push(`%${id} '${n.label}' has no buffer`);
       continue;
     }
-    const holds = (elements.get(id) ?? size(n.shape)) * F32;
+    const holds = (elements.get(id) ?? size(n.shape)) * F32_BYTES;
     if (bytes !== holds) problems.push(`%${id} '${n.label}' is planned as ${bytes} bytes, holds ${holds}`);
     if (!(memory.buffers[slot]! >= bytes)) problems.push(`%${id} '${n.label}' (${bytes} bytes) is in buffer ${slot} of ${memory.buffers[slot]} bytes`);
   }
@@ -206,7 +205,7 @@ export function limitProblems(fused: FusedGraph, memory: MemoryPlan, limits: Bin
   };
   for (const [id, bytes] of memory.bytes) if (bytes > binding) over(id, bytes, binding, 'maxStorageBufferBindingSize');
   for (const id of graph.params) {
-    const bytes = size(graph.nodes[id]!.shape) * F32;
+    const bytes = size(graph.nodes[id]!.shape) * F32_BYTES;
     if (bytes > Math.min(binding, limits.maxBufferSize)) over(id, bytes, Math.min(binding, limits.maxBufferSize), 'storage binding and buffer limit');
   }
   memory.buffers.forEach((bytes, slot) => {

@@ -17,6 +17,7 @@ import type { GraphProgram } from '../../backends/webgpu/graph-executor.js';
 import { EnvironmentSettingError } from '../../backends/webgpu/gpu-device.js';
 import { DEFAULT_LIMITS } from '../../backends/webgpu/plan.js';
 import { DiagnosticError } from '../lang/diagnostics.js';
+import { F32_BYTES, size } from '../ir/graph.js';
 import type { BindingLimits } from '../passes/pipeline.js';
 
 /** One storage binding of one kernel, measured on a plan. */
@@ -67,7 +68,7 @@ export function bindingsOf(p: GraphProgram): Binding[] {
       }
       const n = p.graph.nodes[b.node]!;
       const what = `${b.kind === 'param' ? 'parameter' : n.op.kind} '${n.label}' [${n.shape.join(', ')}]`;
-      const bytes = b.kind === 'param' ? n.shape.reduce((a, d) => a * d, 1) * 4 : p.memory.bytes.get(b.node)!;
+      const bytes = b.kind === 'param' ? size(n.shape) * F32_BYTES : p.memory.bytes.get(b.node)!;
       out.push({ kernel: s.kernel.label, what, bytes, perClip: b.kind === 'tensor' && !grads.has(b.node) });
     }
   }
@@ -155,6 +156,6 @@ export function parseByteSize(text: string): number | undefined {
 
 function envBytes(text: string): number {
   const n = parseByteSize(text);
-  if (n === undefined || n < 4) throw new EnvironmentSettingError(`PSTC_MAX_BINDING=${text} is not a size; use e.g. 8MiB or 134217728 (bytes), or unset it`);
+  if (n === undefined || n < 4) throw new EnvironmentSettingError(`PSTC_MAX_BINDING=${text} is not a size; use e.g. 8MiB or ${DEFAULT_LIMITS.maxStorageBufferBindingSize} (bytes), or unset it`);
   return n;
 }

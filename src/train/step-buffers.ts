@@ -2,6 +2,7 @@
 // gradients, tables): the optimizer state, the accumulated gradients, and the step's small
 // buffers. One description, read by the step that allocates it (step.ts) and by the plan that
 // counts it before anything runs (plan.ts), so the two cannot disagree.
+import { F32_BYTES } from '../ir/graph.js';
 import { METRICS } from '../../backends/webgpu/kernels/metrics.js';
 import { hyperNames, stateSlots, type OptimizerConfig } from './optimizer.js';
 
@@ -46,7 +47,8 @@ export interface StepBufferOptions {
 /** WebGPU's largest allowed minStorageBufferOffsetAlignment: a range bound at such an offset is valid on every device. */
 const BINDING_ALIGNMENT = 256;
 
-export const STEP_BUFFER_BYTES_PER_ELEMENT = 4;
+/** The step's buffers hold float32. */
+export const STEP_BUFFER_BYTES_PER_ELEMENT = F32_BYTES;
 
 export function stepBuffers(o: StepBufferOptions): StepBuffer[] {
   const out: StepBuffer[] = [];

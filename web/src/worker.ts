@@ -8,6 +8,7 @@ import { DiagnosticError, hasErrors, sortDiagnostics, type Diagnostic } from '..
 import { formatSource } from '../../src/lang/format.js';
 import type { ReadFile } from '../../src/lang/load.js';
 import type { ModelConfig } from '../../src/lang/model.js';
+import { clipShape } from '../../src/lang/facts.js';
 import { explainModel, formatRange, renderReport } from '../../src/cli/explain-report.js';
 import { formatBytes, formatCount, formatMacs } from '../../src/cli/table.js';
 import { patternToSvg, patternToText } from '../../src/explore/pattern-picture.js';
@@ -158,7 +159,7 @@ async function run(req: Extract<Request, { kind: 'run' }>): Promise<void> {
   const c = model.embed.inChannels;
   if ('seed' in req.clip) {
     input = { ...model.input };
-    clip = randomClip([input.batch, c, input.frames, input.size, input.size], req.clip.seed);
+    clip = randomClip(clipShape(model, input), req.clip.seed);
   } else {
     let npy: { shape: number[]; data: Float32Array };
     try {

@@ -24,6 +24,7 @@
 // is wrong, saved 28 % at N = 49: llvmpipe runs a barrier by switching coroutines).
 // Loops read their trip counts from a uniform, as in the forward kernel (llvmpipe unrolls
 // constant loops and compiles for tens of seconds).
+import { F32_BYTES } from '../../../src/ir/graph.js';
 import {
   entryPrologue,
   MIN_LIMITS,
@@ -167,7 +168,7 @@ function tripUniform(s: Setup): string {
  * fit in workgroup memory, as `fn <a>(j, d)` / `fn <b>(j, d)` readers; else the readers load.
  */
 function staged(s: Setup, limits: KernelLimits, reserved: number, names: [string, string], offsets: [string, string]) {
-  const bytes = 2 * s.pairsPerGroup * s.N * s.headDim * 4;
+  const bytes = 2 * s.pairsPerGroup * s.N * s.headDim * F32_BYTES;
   const fits = !s.direct && bytes + reserved <= limits.maxComputeWorkgroupStorageSize;
   const reader = (name: string, off: string) =>
     fits
@@ -316,9 +317,9 @@ export function emitAttentionGradQkv(o: AttentionGradOptions & { loadDs?: WgslFu
   // The probabilities P of the pair's window, kept in workgroup memory between the row pass (which
   // forms them) and the column pass (dv = Pᵀ·dout), when they fit; else only the softmax row
   // statistics are kept and the column pass recomputes each score.
-  const probabilityBytes = s.pairsPerGroup * N * N * 4;
+  const probabilityBytes = s.pairsPerGroup * N * N * F32_BYTES;
   const keepP = probabilityBytes <= limits.maxComputeWorkgroupStorageSize;
-  const reserved = keepP ? probabilityBytes : 2 * s.pairsPerGroup * N * 4;
+  const reserved = keepP ? probabilityBytes : 2 * s.pairsPerGroup * N * F32_BYTES;
   checkFits(s.label, 'bytes of workgroup memory (row statistics)', reserved, limits.maxComputeWorkgroupStorageSize);
   const qk = staged(s, limits, reserved, ['q_at', 'k_at'], ['0', 'C']);
   const loadDs = o.loadDs

@@ -17,6 +17,7 @@
 // HEAD_DIM, so q and acc stay in registers (measured on llvmpipe: 25–40 % less CPU time per
 // kernel, for about 0.5 s more compile time), and a workgroup holds DIRECT_THREADS consecutive
 // query rows of any (window, head) pairs rather than one pair's window (see DIRECT_THREADS).
+import { F32_BYTES } from '../../../src/ir/graph.js';
 import { MAX_HEAD_DIM } from '../../../src/lang/facts.js';
 import {
   entryPrologue,
@@ -82,7 +83,7 @@ export function emitWindowAttention(o: AttentionOptions): Kernel {
   const direct = (o.style ?? limits.style) === 'direct';
   const { threads, queryTiles, keyTile } = attentionTiling(N, headDim, limits, direct);
   const unrolled = direct && unrolledKeyTiles(N);
-  if (!direct) checkFits(label, 'bytes of workgroup memory', 2 * keyTile * headDim * 4, limits.maxComputeWorkgroupStorageSize);
+  if (!direct) checkFits(label, 'bytes of workgroup memory', 2 * keyTile * headDim * F32_BYTES, limits.maxComputeWorkgroupStorageSize);
 
   const bindings: KernelBinding[] = [];
   const bind = (name: string, kind: KernelBinding['kind'], type: 'f32' | 'i32', elements: number | undefined, description: string) =>
@@ -355,7 +356,7 @@ export function attentionTiling(
   while (cap & (cap - 1)) cap &= cap - 1;
   const threads = direct ? Math.min(cap, DIRECT_THREADS) : Math.min(cap, Math.max(32, nextPowerOfTwo(tokens)));
   if (direct) return { threads, queryTiles: 1, keyTile: directKeyTile(tokens) };
-  const fits = Math.floor(limits.maxComputeWorkgroupStorageSize / (2 * headDim * 4));
+  const fits = Math.floor(limits.maxComputeWorkgroupStorageSize / (2 * headDim * F32_BYTES));
   const keyTile = Math.max(1, Math.min(tokens, MAX_KEY_TILE, fits));
   return { threads, queryTiles: direct ? 1 : Math.ceil(tokens / threads), keyTile };
 }

@@ -3,6 +3,7 @@
 // allows are folded over x and y), and float32-accurate erf/GELU (WGSL has no erf).
 // Emitters are pure functions of static shapes and options: no device, so that a compiler can
 // list kernels (`pstc compile --emit wgsl`) on a machine without a GPU.
+import type { DeviceLimits } from '../gpu-device.js';
 
 /** The limits an emitter sizes its tiles from. Read them from the adapter (PstcDevice.limits). */
 export interface KernelLimits {
@@ -33,13 +34,30 @@ export interface KernelLimits {
 export type KernelStyle = 'tiled' | 'direct';
 export const KERNEL_STYLES: readonly KernelStyle[] = ['tiled', 'direct'];
 
-/** WebGPU's guaranteed minimums: a kernel sized from these runs on every adapter. */
-export const MIN_LIMITS: KernelLimits = {
-  maxComputeInvocationsPerWorkgroup: 256,
+/**
+ * WebGPU's guaranteed limits (the specification's defaults, which every adapter offers), for the
+ * limits pstc reads: the one copy of these numbers. A plan made with them (plan.ts re-exports this
+ * as the planner's default) runs on every adapter.
+ */
+export const DEFAULT_LIMITS: Readonly<DeviceLimits> = {
+  maxStorageBufferBindingSize: 134217728,
+  maxBufferSize: 268435456,
   maxComputeWorkgroupStorageSize: 16384,
+  maxComputeInvocationsPerWorkgroup: 256,
   maxComputeWorkgroupSizeX: 256,
-  maxComputeWorkgroupsPerDimension: 65535,
+  maxComputeWorkgroupSizeY: 256,
+  maxComputeWorkgroupSizeZ: 64,
   maxStorageBuffersPerShaderStage: 8,
+  maxComputeWorkgroupsPerDimension: 65535,
+};
+
+/** The kernel limits of DEFAULT_LIMITS: a kernel sized from these runs on every adapter. */
+export const MIN_LIMITS: KernelLimits = {
+  maxComputeInvocationsPerWorkgroup: DEFAULT_LIMITS.maxComputeInvocationsPerWorkgroup,
+  maxComputeWorkgroupStorageSize: DEFAULT_LIMITS.maxComputeWorkgroupStorageSize,
+  maxComputeWorkgroupSizeX: DEFAULT_LIMITS.maxComputeWorkgroupSizeX,
+  maxComputeWorkgroupsPerDimension: DEFAULT_LIMITS.maxComputeWorkgroupsPerDimension,
+  maxStorageBuffersPerShaderStage: DEFAULT_LIMITS.maxStorageBuffersPerShaderStage,
 };
 
 export type BindingKind = 'read-only-storage' | 'storage' | 'uniform';

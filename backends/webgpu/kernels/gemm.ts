@@ -13,6 +13,7 @@
 // with fixed-size subgroups reads A once per subgroup and shares it by subgroup broadcasts.
 // Every read and write is bounds-checked, so M, N, K need not be multiples of the tiles, and a
 // caller's load_a is only ever called with 0 ≤ m < M, 0 ≤ k < K.
+import { F32_BYTES } from '../../../src/ir/graph.js';
 import {
   ERF_WGSL,
   GELU_GRAD_WGSL,
@@ -182,7 +183,7 @@ function threadsOf(t: GemmTile): number {
 }
 
 function workgroupBytes(t: GemmTile): number {
-  return (t.tileK * t.tileM + t.tileK * t.tileN) * 4;
+  return (t.tileK * t.tileM + t.tileK * t.tileN) * F32_BYTES;
 }
 
 function tileFits(t: GemmTile, limits: KernelLimits): boolean {

@@ -3,7 +3,7 @@
 // as a union type, and a class whose forward() checks its input.
 import type { Command } from 'commander';
 import { compileProgram, need } from '../../passes/pipeline.js';
-import type { ModelConfig } from '../../lang/model.js';
+import type { InputConfig, ModelConfig } from '../../lang/model.js';
 import { weightSpecs, writeFileAtomic } from '../../weights/index.js';
 import { UsageError } from '../errors.js';
 import type { CommandRegistrar } from '../registrar.js';
@@ -20,7 +20,7 @@ interface EmitTsOptions {
 }
 
 /** The generated module's text for `model` at this input size. */
-export async function emitModelTs(model: ModelConfig, sourceFile: string, input: { batch: number; frames: number; size: number }): Promise<string> {
+export async function emitModelTs(model: ModelConfig, sourceFile: string, input: InputConfig): Promise<string> {
   // ts-morph carries the whole TypeScript compiler (most of a second to load): only this command needs it.
   const { emitTs, modelDocComments } = await import('../../explore/emit-ts.js');
   const graph = need(compileProgram(model, input, { until: 'lower' }), 'graph', 'emit-ts');
