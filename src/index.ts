@@ -10,8 +10,8 @@ export type { Span } from './lang/span.js';
 export { checkFiles, loadModel, type CheckResult } from './lang/elaborate.js';
 
 // The IR, the pass pipeline and the reference.
-export { lowerModel, type InputSize } from './ir/lower.js';
-export { foldViews } from './ir/fold.js';
+export { lowerModel, type InputSize } from './passes/lower.js';
+export { foldViews } from './passes/fold.js';
 export type { Graph, Node, Op } from './ir/graph.js';
 export { PASSES, PASS_NAMES, compileProgram, runPipeline, startProgram, graphPass, type Pass, type PassName, type Program } from './passes/pipeline.js';
 export { programToText, graphToText } from './passes/print.js';

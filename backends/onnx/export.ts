@@ -3,7 +3,7 @@
 // row-only views moved in front of their linear layers — exactly the graph the WebGPU backend
 // fuses into kernels; kernel fusion and memory planning are left to the ONNX runtime.
 import type { ModelConfig } from '../../src/lang/model.js';
-import type { InputSize } from '../../src/ir/lower.js';
+import type { InputSize } from '../../src/passes/lower.js';
 import { checkWeights, type WeightLike } from '../../src/ir/params.js';
 import { compileProgram } from '../../src/passes/pipeline.js';
 import { lowerGraph } from './lower.js';

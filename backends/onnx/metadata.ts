@@ -3,7 +3,7 @@
 // which model and input size, the input's layout and the outputs. The caller (the CLI) supplies
 // the version and the sources' hashes; this module only names and formats the entries.
 import type { ModelConfig } from '../../src/lang/model.js';
-import type { InputSize } from '../../src/ir/lower.js';
+import type { InputSize } from '../../src/passes/lower.js';
 
 export interface ExportProvenance {
   /** pstc's version (src/cli/version.ts). */

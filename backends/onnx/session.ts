@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import type { ModelConfig } from '../../src/lang/model.js';
-import type { InputSize } from '../../src/ir/lower.js';
+import type { InputSize } from '../../src/passes/lower.js';
 import type { WeightLike } from '../../src/ir/params.js';
 import { exportOnnx, type ExportedModel } from './export.js';
 import type { ExportProvenance } from './metadata.js';

@@ -1,14 +1,13 @@
 // A whole graph IR on the device — in particular a training graph (forward, autodiff's backward,
 // loss), which the inference runtime (runtime.ts) does not take: the graph goes through the rest
-// of the declared pipeline (fold, commute, fuse, plan-memory: src/passes/pipeline.ts) and the same
-// kernel emitters, and runs on the executor every plan runs on (executor.ts). One `submit` is one
-// queue submission of every kernel, plus any extra dispatches (the optimizer) in the same command
-// buffer. The host writes the inputs (clip, labels) and the step's RNG key, and reads back only
-// what it asks for.
+// of the declared pipeline (src/passes/pipeline.ts: a model's program from where it stands, a bare
+// graph its BARE_GRAPH_PASSES) and the same kernel emitters, and runs on the executor every plan
+// runs on (executor.ts). One `submit` is one queue submission of every kernel, plus any extra
+// dispatches (the optimizer) in the same command buffer. The host writes the inputs (clip, labels)
+// and the step's RNG key, and reads back only what it asks for.
 import { size, type Graph, type Node, type NodeId } from '../../src/ir/graph.js';
-import { foldViews } from '../../src/ir/fold.js';
-import { fuse, type FusedGraph } from '../../src/passes/fuse.js';
-import { need, runPipeline, type Program } from '../../src/passes/pipeline.js';
+import type { FusedGraph } from '../../src/passes/fuse.js';
+import { need, runBareGraph, runPipeline, type Program } from '../../src/passes/pipeline.js';
 import { planMemory, type MemoryPlan } from '../../src/passes/plan-memory.js';
 import { verifyProgram } from '../../src/passes/verify.js';
 import type { PstcDevice } from './gpu-device.js';
@@ -38,11 +37,12 @@ export interface PlanGraphOptions {
  * Plan a program the pipeline has begun (a model's training program: `compileProgram(…, {
  * training, until: 'autodiff' })`): the remaining passes run, verified, then the kernels are
  * emitted (pure: no device). A bare graph (kernel tests build small ones that are no model's) goes
- * through the same pass functions — fold, fuse, plan memory — without the model-level verifier.
+ * through the pipeline's bare-graph passes (BARE_GRAPH_PASSES: fold, fuse), without the
+ * model-level verifier; its memory is planned here as a program's is.
  */
 export function planGraph(from: Graph | Program, options: PlanGraphOptions = {}): GraphProgram {
   const program = 'nodes' in from ? undefined : runPipeline(from, { until: 'fuse' });
-  const fused = program ? need(program, 'fused', 'planGraph') : fuse(foldViews(from as Graph));
+  const fused = need(program ?? runBareGraph(from as Graph), 'fused', 'planGraph');
   const steps = lowerKernels(fused, options.limits ?? MIN_LIMITS);
   const kept = new Map<string, NodeId>();
   if (options.keep) {

@@ -2,7 +2,7 @@
 // the trainer (explain --train, bench --train): the plan as asked, or with recomputation turned on
 // when the budget needs it (the note says so), or PST708 (src/train/plan.ts decides; `pstc train`
 // asks the same function through the trainer).
-import type { InputSize } from '../ir/lower.js';
+import type { InputSize } from '../passes/lower.js';
 import type { ModelConfig } from '../lang/model.js';
 import { fitTrainingPlan, type FittedPlan } from '../train/plan.js';
 import { UsageError } from './errors.js';

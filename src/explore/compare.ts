@@ -4,7 +4,7 @@
 // every row that differs marked.
 import { planModel } from '../../backends/webgpu/runtime.js';
 import { costReport, type CostReport } from '../ir/analysis.js';
-import { lowerModel } from '../ir/lower.js';
+import { lowerModel } from '../passes/lower.js';
 import type { ModelConfig } from '../lang/model.js';
 import { configSummary, describeShift } from './config-diff.js';
 import { formatBytes, formatCount, formatMacs, renderTable } from './format.js';

@@ -2,7 +2,7 @@
 // effective window of its stage), for pictures: the ablation report draws them per variant and
 // `explain --compare` lists them side by side.
 import { stageMaps } from '../ir/analysis.js';
-import { lowerModel } from '../ir/lower.js';
+import { lowerModel } from '../passes/lower.js';
 import { patternPicture, type PatternPicture } from '../ir/pattern.js';
 import { effectiveWindow } from '../ir/window.js';
 import type { ModelConfig, PatchShift } from '../lang/model.js';

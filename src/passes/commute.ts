@@ -6,7 +6,7 @@
 // `add` reads both operands in the feature-map layout, and the projection can write its result
 // there directly, with the residual added in its epilogue.
 import { GraphBuilder, consumers, type Graph, type NodeId, type Op } from '../ir/graph.js';
-import { foldViews } from '../ir/fold.js';
+import { foldViews } from './fold.js';
 import { usesVar, type IndexMap } from '../ir/indexmap.js';
 
 /**

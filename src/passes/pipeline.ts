@@ -12,12 +12,13 @@
 // redirects the backward's reads of each block's intermediates to copies computed again from the
 // block's input (recompute.ts); otherwise it leaves the graph as it is.
 // `runPipeline(…, { until: 'fold' })` stops after a pass; a program remembers the passes that made
-// it, so a later call continues where it stopped.
+// it, so a later call continues where it stopped. A bare graph (no model: the kernel tests' small
+// ones) runs BARE_GRAPH_PASSES, entries of the same list (runBareGraph).
 import type { ModelConfig } from '../lang/model.js';
-import { foldViews } from '../ir/fold.js';
+import { foldViews } from './fold.js';
 import type { Graph } from '../ir/graph.js';
-import { lowerModel, type InputSize } from '../ir/lower.js';
-import type { TrainOptions } from '../ir/lower-train.js';
+import { lowerModel, type InputSize } from './lower.js';
+import type { TrainOptions } from './lower-train.js';
 import { differentiate } from './autodiff.js';
 import { recomputeBlocks } from './recompute.js';
 import { commuteRowViews } from './commute.js';
@@ -40,10 +41,11 @@ export interface BindingLimits {
   maxBufferSize: number;
 }
 
-/** What the passes have made of a model so far; each pass fills in or rewrites one part. */
-export interface Program {
-  readonly model: ModelConfig;
-  readonly input: InputSize;
+/**
+ * What the passes after `lower` read and write: the work so far, with or without the model it
+ * came from (a model's program, or a bare graph: runBareGraph).
+ */
+export interface Stages {
   /** Present for a training program: lowered in train mode, differentiated by `autodiff`. */
   readonly training?: TrainingOptions;
   /** Choices of `fuse` a backend makes for its adapter (default: all fusions, fuse.ts). */
@@ -60,6 +62,12 @@ export interface Program {
   readonly memory?: MemoryPlan;
 }
 
+/** What the passes have made of a model so far; each pass fills in or rewrites one part. */
+export interface Program extends Stages {
+  readonly model: ModelConfig;
+  readonly input: InputSize;
+}
+
 export interface Pass {
   readonly name: string;
   /** One line for `pstc compile --help` and the docs. */
@@ -69,58 +77,58 @@ export interface Pass {
   readonly folded?: boolean;
 }
 
+/** A pass after `lower`: it reads and writes only the stages, so it runs on a bare graph too. */
+export interface StagePass extends Pass {
+  run<P extends Stages>(program: P): P;
+}
+
 /** The part of a program a pass needs; missing means the list is out of order (a bug). */
-export function need<K extends 'graph' | 'fused' | 'memory'>(program: Program, part: K, pass: string): NonNullable<Program[K]> {
+export function need<K extends 'graph' | 'fused' | 'memory'>(program: Stages, part: K, pass: string): NonNullable<Stages[K]> {
   const value = program[part];
   if (value === undefined) throw new Error(`internal: pass '${pass}' needs the program's ${part}, which no earlier pass made`);
-  return value as NonNullable<Program[K]>;
+  return value as NonNullable<Stages[K]>;
 }
 
 /** A pass that rewrites the graph; what was derived from the old graph (kernels, memory) is dropped. */
-export function graphPass<N extends string>(name: N, does: string, rewrite: (graph: Graph) => Graph, options: { folded?: boolean } = {}): Pass & { name: N } {
+export function graphPass<N extends string>(name: N, does: string, rewrite: (graph: Graph) => Graph, options: { folded?: boolean } = {}): StagePass & { name: N } {
   return {
     name,
     does,
     ...options,
-    run: (p) => ({ ...base(p), graph: rewrite(need(p, 'graph', name)) }),
+    run: (p) => withGraph(p, rewrite(need(p, 'graph', name))),
   };
 }
 
-/** What a pass keeps of a program when it replaces the graph. */
-function base(p: Program): Program {
-  return {
-    model: p.model,
-    input: p.input,
-    passes: p.passes,
-    ...(p.training ? { training: p.training } : {}),
-    ...(p.fusion ? { fusion: p.fusion } : {}),
-    ...(p.bindingLimits ? { bindingLimits: p.bindingLimits } : {}),
-  };
+/** What a pass keeps of a program when it replaces the graph: all but the kernels and memory made from the old one. */
+function withGraph<P extends Stages>(p: P, graph: Graph): P {
+  const { fused: _fused, memory: _memory, ...kept } = p;
+  // `kept` is P less two optional parts, so still a P.
+  return { ...kept, graph } as P;
 }
 
 export const PASSES = [
   {
     name: 'lower',
     does: 'the model at this input size → graph IR, one view per data movement (train mode: dropouts, labels, loss)',
-    run: (p: Program): Program => ({ ...base(p), graph: lowerModel(p.model, p.input, p.training ? { mode: 'train', ...p.training } : {}) }),
+    run: (p: Program): Program => withGraph(p, lowerModel(p.model, p.input, p.training ? { mode: 'train', ...p.training } : {})),
   },
   graphPass('autodiff', 'training graphs: append the reverse-mode backward graph and a gradient per param', (g) => (g.outputs.loss === undefined ? g : differentiate(g).graph)),
   {
     name: 'recompute',
     does: 'training with --recompute: backward reads of a block\'s forward intermediates go to copies recomputed from the block input',
-    run: (p: Program): Program => (p.training?.recompute ? { ...base(p), graph: recomputeBlocks(need(p, 'graph', 'recompute')).graph } : p),
+    run: <P extends Stages>(p: P): P => (p.training?.recompute ? withGraph(p, recomputeBlocks(need(p, 'graph', 'recompute')).graph) : p),
   },
   graphPass('fold', 'compose each chain of views into one index map, so no view reads a view', foldViews, { folded: true }),
   graphPass('commute', 'move row-only views in front of the linear layer they follow (residual adds read one layout)', commuteRowViews, { folded: true }),
   {
     name: 'fuse',
     does: 'the graph → kernels in graph order, views folded into their reads, epilogues and LayerNorm prologues fused',
-    run: (p: Program): Program => ({ ...p, fused: fuse(need(p, 'graph', 'fuse'), p.fusion), memory: undefined }),
+    run: <P extends Stages>(p: P): P => ({ ...p, fused: fuse(need(p, 'graph', 'fuse'), p.fusion), memory: undefined }),
   },
   {
     name: 'plan-memory',
     does: 'a buffer for every tensor a kernel writes, shared by liveness',
-    run: (p: Program): Program => ({ ...p, memory: planMemory(need(p, 'fused', 'plan-memory')) }),
+    run: <P extends Stages>(p: P): P => ({ ...p, memory: planMemory(need(p, 'fused', 'plan-memory')) }),
   },
 ] as const satisfies readonly Pass[];
 
@@ -172,4 +180,25 @@ export function runPipeline(program: Program, options: RunOptions = {}): Program
 /** The whole pipeline for a model at an input size (or up to `until`). */
 export function compileProgram(model: ModelConfig, input: InputSize, options: RunOptions = {}): Program {
   return runPipeline(startProgram(model, input, options.training, options.fusion), options);
+}
+
+/**
+ * The passes a bare graph goes through — a graph no model lowered (the kernel tests build small
+ * ones, some already differentiated): these of PASSES, in PASSES's order. Not `commute`, so the
+ * kernels are those of the graph as built, its views folded; memory is the caller's to plan
+ * (planGraph plans it around the tensors a test keeps).
+ */
+export const BARE_GRAPH_PASSES = ['fold', 'fuse'] as const satisfies readonly PassName[];
+
+type BarePass = Extract<(typeof PASSES)[number], { name: (typeof BARE_GRAPH_PASSES)[number] }>;
+const isBarePass = (pass: (typeof PASSES)[number]): pass is BarePass => (BARE_GRAPH_PASSES as readonly string[]).includes(pass.name);
+
+/**
+ * Run BARE_GRAPH_PASSES on a bare graph. Not verified: the verifier's rules are a model
+ * program's (e.g. its first input is the clip, of the graph's input shape).
+ */
+export function runBareGraph(graph: Graph, options: { fusion?: FusionOptions } = {}): Stages {
+  let current: Stages = { passes: [], graph, ...(options.fusion ? { fusion: options.fusion } : {}) };
+  for (const pass of PASSES.filter(isBarePass)) current = { ...pass.run(current), passes: [...current.passes, pass.name] };
+  return current;
 }

@@ -5,7 +5,7 @@
 // Pure: no device; the limits are WebGPU's guaranteed ones unless given.
 import { planGraph, type GraphProgram } from '../../backends/webgpu/graph-executor.js';
 import { MIN_LIMITS, type KernelLimits } from '../../backends/webgpu/kernels/common.js';
-import type { InputSize } from '../ir/lower.js';
+import type { InputSize } from '../passes/lower.js';
 import type { ModelConfig } from '../lang/model.js';
 import { DiagnosticError } from '../lang/diagnostics.js';
 import { runPipeline, startProgram, type BindingLimits } from '../passes/pipeline.js';

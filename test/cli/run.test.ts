@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { interpret } from '../../backends/reference/interpreter.js';
-import { lowerModel } from '../../src/ir/lower.js';
+import { lowerModel } from '../../src/passes/lower.js';
 import { loadModel } from '../../src/lang/elaborate.js';
 import { initWeights, readNpy, writeNpy, writeSafetensors, type WeightMap } from '../../src/weights/index.js';
 import { freshSeed, maxNormRelativeError, randomArray, rng } from '../webgpu/util.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/lang/elaborate.js';
-import { lowerModel } from '../../src/ir/lower.js';
+import { lowerModel } from '../../src/passes/lower.js';
 import { costReport, principleNotes, receptiveField } from '../../src/ir/analysis.js';
 import { blockTemporalOffsets, patternPicture } from '../../src/ir/pattern.js';
 import { weightSpecs } from '../../src/weights/names.js';

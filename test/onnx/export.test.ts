@@ -15,7 +15,7 @@ import { blockSize } from '../../backends/onnx/views.js';
 import { decodeModel, OPSET } from '../../backends/onnx/write.js';
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import { size } from '../../src/ir/graph.js';
-import { lowerModel } from '../../src/ir/lower.js';
+import { lowerModel } from '../../src/passes/lower.js';
 import { initWeights, readNpy, weightSpecs } from '../../src/weights/index.js';
 import { runCli } from '../cli/run-cli.js';
 import { graphFor, tinyModel } from '../passes/helpers.js';

@@ -10,7 +10,7 @@ import { exportOnnx } from '../../backends/onnx/export.js';
 import type { OptimizationLevel } from '../../backends/onnx/session.js';
 import { interpret } from '../../backends/reference/interpreter.js';
 import { compileModel } from '../../backends/webgpu/runtime.js';
-import type { InputSize } from '../../src/ir/lower.js';
+import type { InputSize } from '../../src/passes/lower.js';
 import { checkFiles } from '../../src/lang/elaborate.js';
 import type { ModelConfig } from '../../src/lang/model.js';
 import { readFromDisk } from '../../src/lang/read-disk.js';

@@ -1,7 +1,7 @@
 // Gradient checking for the autodiff tests: the interpreter's gradients of a differentiated and
 // folded graph against float64 central differences of the forward graph's loss.
 import { interpret, type InterpretInputs, type ReferenceWeights } from '../../backends/reference/interpreter.js';
-import { foldViews } from '../../src/ir/fold.js';
+import { foldViews } from '../../src/passes/fold.js';
 import { GraphBuilder, size, type Graph, type NodeId } from '../../src/ir/graph.js';
 import { differentiate } from '../../src/passes/autodiff.js';
 import { random, tinyPst } from '../reference/fixtures.js';

@@ -2,7 +2,7 @@
 // pipeline (never a pipeline of the test's own), and random weights and clips for it (biases and
 // LayerNorm affines non-trivial, so every epilogue term matters).
 import type { Graph } from '../../src/ir/graph.js';
-import type { InputSize } from '../../src/ir/lower.js';
+import type { InputSize } from '../../src/passes/lower.js';
 import { loadModel } from '../../src/lang/elaborate.js';
 import type { ModelConfig } from '../../src/lang/model.js';
 import { compileProgram, need, type PassName, type Program } from '../../src/passes/pipeline.js';

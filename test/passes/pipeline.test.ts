@@ -2,9 +2,11 @@
 // line, and the verifier naming the pass after which an invariant broke.
 import { describe, expect, it } from 'vitest';
 import type { Graph } from '../../src/ir/graph.js';
-import { graphPass, PASSES, PASS_NAMES, runPipeline, startProgram, type Pass, type Program } from '../../src/passes/pipeline.js';
+import { foldViews } from '../../src/passes/fold.js';
+import { fuse } from '../../src/passes/fuse.js';
+import { BARE_GRAPH_PASSES, graphPass, PASSES, PASS_NAMES, runBareGraph, runPipeline, startProgram, type Pass, type Program } from '../../src/passes/pipeline.js';
 import { programToText } from '../../src/passes/print.js';
-import { programAfter, tinyModel, TINY_FAMILIES } from './helpers.js';
+import { graphAfter, programAfter, tinyModel, TINY_FAMILIES } from './helpers.js';
 
 const model = tinyModel('pst-tiny');
 const input = { batch: 1, frames: model.input.frames, size: model.input.size };
@@ -62,6 +64,17 @@ describe('the pipeline', () => {
     const p = runPipeline(startProgram(model, input), { passes });
     expect(p.passes).toEqual(['lower', 'probe', 'autodiff', 'recompute', 'fold', 'commute', 'fuse', 'plan-memory']);
     expect(seen).toHaveLength(1);
+  });
+
+  it('takes a bare graph through fold and fuse, the passes of the list and nothing else', () => {
+    expect(BARE_GRAPH_PASSES).toEqual(['fold', 'fuse']);
+    const lowered = graphAfter(model, 'lower', 1);
+    const bare = runBareGraph(lowered);
+    expect(bare.passes).toEqual(['fold', 'fuse']);
+    expect(bare.fused!.graph).toBe(bare.graph);
+    expect(bare.memory).toBeUndefined();
+    // The same kernels as the pass functions called by hand (the graph executor's old path).
+    expect(bare.fused).toEqual(fuse(foldViews(lowered)));
   });
 });
 

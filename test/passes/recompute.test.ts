@@ -5,7 +5,7 @@
 // memory is lower.
 import { describe, expect, it } from 'vitest';
 import { interpret } from '../../backends/reference/interpreter.js';
-import { foldViews } from '../../src/ir/fold.js';
+import { foldViews } from '../../src/passes/fold.js';
 import { stepKey } from '../../src/ir/rng.js';
 import { weightNames } from '../../src/lang/facts.js';
 import type { ModelConfig } from '../../src/lang/model.js';

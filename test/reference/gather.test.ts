@@ -2,10 +2,10 @@
 // view of a lowered tiny PST, folded and unfolded (pad, roll, partition, TCS, TPS, merging, …).
 import { describe, expect, it } from 'vitest';
 import { gatherTable } from '../../backends/reference/gather.js';
-import { foldViews } from '../../src/ir/fold.js';
+import { foldViews } from '../../src/passes/fold.js';
 import type { Graph } from '../../src/ir/graph.js';
 import { evaluate, rowMajorStrides, type IndexMap } from '../../src/ir/indexmap.js';
-import { lowerModel } from '../../src/ir/lower.js';
+import { lowerModel } from '../../src/passes/lower.js';
 import { patternC, tinyPst } from './fixtures.js';
 
 function disagreements(map: IndexMap): number {

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as grad from '../../backends/reference/grad-ops.js';
 import { interpret } from '../../backends/reference/interpreter.js';
 import { GraphBuilder, size, type Graph, type NodeId, type WindowAttentionOp } from '../../src/ir/graph.js';
-import { lowerModel } from '../../src/ir/lower.js';
+import { lowerModel } from '../../src/passes/lower.js';
 import * as maps from '../../src/ir/maps.js';
 import { keeps, stepKey } from '../../src/ir/rng.js';
 import { DiagnosticError } from '../../src/lang/diagnostics.js';

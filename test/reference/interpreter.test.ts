@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { interpret } from '../../backends/reference/interpreter.js';
 import { size } from '../../src/ir/graph.js';
-import { lowerModel } from '../../src/ir/lower.js';
+import { lowerModel } from '../../src/passes/lower.js';
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import { initWeights } from '../../src/weights/index.js';
 import { tinyPst } from './fixtures.js';

@@ -2,7 +2,7 @@
 // PSTC_SLOW=1. Checks that the whole network runs at the paper's size and gives finite numbers.
 import { describe, expect, it } from 'vitest';
 import { interpret } from '../../backends/reference/interpreter.js';
-import { lowerModel } from '../../src/ir/lower.js';
+import { lowerModel } from '../../src/passes/lower.js';
 import { initWeights } from '../../src/weights/index.js';
 import { pstT, random } from './fixtures.js';
 

@@ -5,9 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { gather } from '../../backends/reference/gather.js';
 import { interpret, type ReferenceWeights } from '../../backends/reference/interpreter.js';
-import { foldViews } from '../../src/ir/fold.js';
+import { foldViews } from '../../src/passes/fold.js';
 import { size, type Graph, type Node } from '../../src/ir/graph.js';
-import { lowerModel } from '../../src/ir/lower.js';
+import { lowerModel } from '../../src/passes/lower.js';
 import * as maps from '../../src/ir/maps.js';
 import { patternC, random, tinyPst } from './fixtures.js';
 

@@ -8,7 +8,7 @@ import { interpret } from '../../backends/reference/interpreter.js';
 import { DeviceLostError, openDevice } from '../../backends/webgpu/device.js';
 import { compileModel, planModel } from '../../backends/webgpu/runtime.js';
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
-import { lowerModel } from '../../src/ir/lower.js';
+import { lowerModel } from '../../src/passes/lower.js';
 import { loadModel } from '../../src/lang/elaborate.js';
 import type { ModelConfig } from '../../src/lang/model.js';
 import { readNpy, readSafetensors, type WeightMap } from '../../src/weights/index.js';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interpret } from '../../backends/reference/interpreter.js';
 import { openDevice, type PstcDevice } from '../../backends/webgpu/device.js';
 import { compileGraph, planGraph } from '../../backends/webgpu/graph-executor.js';
-import { foldViews } from '../../src/ir/fold.js';
+import { foldViews } from '../../src/passes/fold.js';
 import { stepKey } from '../../src/ir/rng.js';
 import { compileProgram } from '../../src/passes/pipeline.js';
 import { randomClip, randomWeights, tinyModel } from '../passes/helpers.js';

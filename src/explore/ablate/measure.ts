@@ -7,7 +7,7 @@
 import { compileModel, type CompiledModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
 import { openDevice, type PstcDevice } from '../../../backends/webgpu/device.js';
 import { costReport } from '../../ir/analysis.js';
-import { lowerModel } from '../../ir/lower.js';
+import { lowerModel } from '../../passes/lower.js';
 import { DiagnosticError } from '../../lang/diagnostics.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { initWeights, makeRandom } from '../../weights/init.js';

@@ -1,8 +1,8 @@
 // Fold chains of views: a consumer reads its input through one composed, simplified index map
 // instead of through a chain of views, so no view feeds another view. Lowering emits one view
 // per data movement (pad, roll, partition, shift, …); this is where they become one read.
-import { GraphBuilder, type Graph, type NodeId } from './graph.js';
-import { compose, simplify, type IndexMap } from './indexmap.js';
+import { GraphBuilder, type Graph, type NodeId } from '../ir/graph.js';
+import { compose, simplify, type IndexMap } from '../ir/indexmap.js';
 
 interface Chain {
   /** The first non-view node the chain reads (id in the old graph). */

@@ -1,8 +1,8 @@
 // Lowering PST-T and the tiny model: shapes, the per-block structure, the user's mistakes.
 import { describe, expect, it } from 'vitest';
-import { foldViews } from '../../src/ir/fold.js';
+import { foldViews } from '../../src/passes/fold.js';
 import { size, type Graph, type Node } from '../../src/ir/graph.js';
-import { lowerModel } from '../../src/ir/lower.js';
+import { lowerModel } from '../../src/passes/lower.js';
 import { DiagnosticError } from '../../src/lang/diagnostics.js';
 import { pstT, tinyPst } from '../reference/fixtures.js';
 

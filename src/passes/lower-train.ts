@@ -4,7 +4,7 @@
 // training graph with every rate 0 is the inference graph plus the loss.
 import { DiagnosticError } from '../lang/diagnostics.js';
 import type { ModelConfig } from '../lang/model.js';
-import type { GraphBuilder, NodeId } from './graph.js';
+import type { GraphBuilder, NodeId } from '../ir/graph.js';
 
 export interface TrainOptions {
   /** ε of the cross-entropy's label smoothing: target = (1 − ε)·onehot + ε/K. Default 0. */

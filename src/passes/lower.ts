@@ -1,32 +1,28 @@
 // Lowering: an elaborated model and an input size → the graph IR, following pst-reference.md's
 // pseudo-code op by op. Activations are channels-last [B, D, H, W, C]. Every data movement is its
 // own view node (a later pass folds chains of them); nothing here is fused or optimised.
-import { checkInputVolume } from './input-limits.js';
+import { checkInputVolume } from '../ir/input-limits.js';
 import { DiagnosticError, type Diagnostic } from '../lang/diagnostics.js';
 import {
   biasTableRows,
+  clipShape,
   configProblems,
   foldChannels,
   headDim,
+  LAYERNORM_EPS,
   mlpHidden,
   shiftedHeads,
   weightNames,
 } from '../lang/facts.js';
-import type { ModelConfig, StageConfig } from '../lang/model.js';
-import { biasIndex, windowMask } from './attention.js';
-import { GraphBuilder, type Graph, type NodeId } from './graph.js';
+import type { InputConfig, ModelConfig, StageConfig } from '../lang/model.js';
+import { biasIndex, windowMask } from '../ir/attention.js';
+import { GraphBuilder, type Graph, type NodeId } from '../ir/graph.js';
 import { TrainLowering, type TrainOptions } from './lower-train.js';
-import * as maps from './maps.js';
-import { effectiveWindow } from './window.js';
+import * as maps from '../ir/maps.js';
+import { effectiveWindow } from '../ir/window.js';
 
-export interface InputSize {
-  batch: number;
-  frames: number;
-  /** H = W = size. */
-  size: number;
-}
-
-const LN_EPS = 1e-5;
+/** The input a model is lowered for: batch, frames, size (H = W = size). */
+export type InputSize = InputConfig;
 
 export interface LowerOptions extends TrainOptions {
   /** 'train' adds drop_path, the head's dropout, a 'labels' input and the 'loss' output. */
@@ -39,7 +35,7 @@ export function lowerModel(model: ModelConfig, input: InputSize, options: LowerO
   checkInputVolume(model, input);
   const { embed } = model;
   const [kt, kh, kw] = embed.patch;
-  const inputShape = [input.batch, embed.inChannels, input.frames, input.size, input.size];
+  const inputShape = clipShape(model, input);
   const g = new GraphBuilder(model, inputShape);
   const train = options.mode === 'train' ? new TrainLowering(g, model, options) : null;
 
@@ -188,7 +184,7 @@ function patchMerging(g: GraphBuilder, x: NodeId, s: number, C: number, outDim: 
 function layerNorm(g: GraphBuilder, x: NodeId, name: string, dim: number): NodeId {
   const gamma = g.param(`${name}.weight`, [dim]);
   const beta = g.param(`${name}.bias`, [dim]);
-  return g.op({ kind: 'layernorm', eps: LN_EPS }, [x, gamma, beta], name);
+  return g.op({ kind: 'layernorm', eps: LAYERNORM_EPS }, [x, gamma, beta], name);
 }
 
 function linear(g: GraphBuilder, x: NodeId, name: string, outDim: number, inDim: number, bias: boolean): NodeId {
