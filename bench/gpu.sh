@@ -24,7 +24,7 @@ timeout 120 node bench/golden-check.mjs 2>&1 | grep -v '^Warning' | tee "$out/go
 
 for b in 1 8; do
   step "bench $model vs $baseline, batch $b"
-  timeout 200 node bin/pstc.js bench "$model" --batch "$b" "${clip[@]}" --warmup 3 --iters 10 \
+  timeout 200 node bin/pstc.js bench "$model" --backend webgpu --batch "$b" "${clip[@]}" --warmup 3 --iters 10 \
     --baseline "$baseline" --json > "$out/bench-b$b.json" 2> "$out/bench-b$b.err"
   echo "exit $?"; grep -v '^Warning' "$out/bench-b$b.err" | tail -5
 done

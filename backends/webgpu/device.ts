@@ -2,7 +2,7 @@
 // device itself (limits, error scopes, pipelines, buffers) is host-neutral and lives in
 // gpu-device.ts, which the browser page uses with navigator.gpu; this module only adds Dawn.
 import { create, globals } from 'webgpu';
-import { MissingFeatureError, openDeviceOn, type OpenDeviceOptions, type PstcDevice } from './gpu-device.js';
+import { isSoftwareAdapter, MissingFeatureError, openDeviceOn, type AdapterDescription, type OpenDeviceOptions, type PstcDevice } from './gpu-device.js';
 import { f16Unavailable, type Precision } from './precision.js';
 
 export * from './gpu-device.js';
@@ -35,4 +35,33 @@ export async function openDeviceFor(precision: Precision): Promise<PstcDevice> {
     if (e instanceof MissingFeatureError) throw f16Unavailable(e.adapter, false);
     throw e;
   }
+}
+
+/** The adapter requestAdapter() picks by default, as `--backend`'s default reads it. */
+export interface AdapterProbe {
+  info: AdapterDescription;
+  /** A CPU implementation: the adapter says it is a fallback adapter, or its name is lavapipe/llvmpipe/SwiftShader. */
+  software: boolean;
+}
+
+let probed: Promise<AdapterProbe | undefined> | undefined;
+
+/**
+ * The default adapter, requested once per process (no device is opened): undefined when there is
+ * none or the WebGPU implementation fails to start (opening the device then says why). Dawn prefers
+ * a discrete or integrated GPU to a CPU adapter, so a software adapter here is the only one.
+ */
+export function probeAdapter(): Promise<AdapterProbe | undefined> {
+  probed ??= (async () => {
+    try {
+      const adapter = await gpu().requestAdapter();
+      if (!adapter) return undefined;
+      const i = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+      const info: AdapterDescription = { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description };
+      return { info, software: i.isFallbackAdapter === true || isSoftwareAdapter(info) };
+    } catch {
+      return undefined;
+    }
+  })();
+  return probed;
 }

@@ -2,6 +2,7 @@
 // top-1 and top-5 accuracy, the mean cross-entropy, and — for order-paired classes — the order-pair
 // accuracy. A dataset with several views per sample (clips × crops at test time: `views`
 // consecutive indices) is scored by the mean of its views' softmax scores, as mmaction's test.
+// evaluateWith takes any forward (`pstc eval --backend onnxruntime` passes ONNX Runtime's).
 import { compileModel } from '../../backends/webgpu/runtime.js';
 import type { PstcDevice } from '../../backends/webgpu/gpu-device.js';
 import { metricsOf } from '../../backends/webgpu/kernels/metrics.js';
@@ -45,14 +46,31 @@ export function addSoftmax(scores: Float64Array, logits: Float32Array, weight: n
   for (let k = 0; k < logits.length; k++) scores[k]! += (weight * Math.exp(logits[k]! - max)) / total;
 }
 
-export async function evaluate(device: PstcDevice, model: ModelConfig, weights: WeightMap, dataset: Dataset, options: EvaluateOptions): Promise<Evaluation> {
+/** A compiled forward at a fixed input size, as evaluateWith uses it. */
+export interface EvaluationForward {
+  forward(clips: Float32Array): Promise<{ logits?: Float32Array }>;
+  destroy(): void | Promise<void>;
+}
+
+/** Evaluation with pstc's WebGPU kernels (`pstc eval`, the trainer's evaluations). */
+export function evaluate(device: PstcDevice, model: ModelConfig, weights: WeightMap, dataset: Dataset, options: EvaluateOptions): Promise<Evaluation> {
+  return evaluateWith((input) => compileModel(device, model, input, weights), model, dataset, options);
+}
+
+/** Evaluation with the forward `compile` makes for the batch's input size (called once). */
+export async function evaluateWith(
+  compile: (input: { batch: number; frames: number; size: number }) => Promise<EvaluationForward>,
+  model: ModelConfig,
+  dataset: Dataset,
+  options: EvaluateOptions,
+): Promise<Evaluation> {
   const start = performance.now();
   const classes = model.head!.classes;
   const views = (dataset as Dataset & { views?: number }).views ?? 1;
   const batch = Math.max(1, Math.min(options.batch, dataset.size));
   const clipSize = clipLength(dataset.clipShape);
   const [, frames, size] = dataset.clipShape;
-  const compiled = await compileModel(device, model, { batch, frames, size }, weights);
+  const compiled = await compile({ batch, frames, size });
   // Softmax scores summed over a sample's views; labels by sample.
   const samples = Math.floor(dataset.size / views);
   const scores = new Float64Array(samples * classes);
@@ -84,7 +102,7 @@ export async function evaluate(device: PstcDevice, model: ModelConfig, weights: 
     }
   } finally {
     await loader.close();
-    compiled.destroy();
+    await compiled.destroy();
   }
   // The figures are over the samples read whole: a skipped one's rows (views) are left out.
   const evaluated = samples - skipped.size;

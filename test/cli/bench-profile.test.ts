@@ -51,7 +51,7 @@ function expectGroupsSum(profile: { kernels: { ms: number; flops: number }[]; fa
 
 describe('pstc bench --profile', () => {
   it('times every planned kernel once per dispatch, by kind and block, with FLOPs from the planned shapes (JSON)', async () => {
-    const r = await run(['bench', MODEL, '--warmup', '0', '--iters', '2', '--profile', '--json']);
+    const r = await run(['bench', MODEL, '--backend', 'webgpu', '--warmup', '0', '--iters', '2', '--profile', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout).results[0];
     const p = res.profile;
@@ -87,7 +87,7 @@ describe('pstc bench --profile', () => {
   }, 300_000);
 
   it('one submission per kernel on request, said in the table beside both totals', async () => {
-    const r = await run(['bench', MODEL, '--warmup', '0', '--iters', '1', '--profile', '--profile-method', 'submission', '--json']);
+    const r = await run(['bench', MODEL, '--backend', 'webgpu', '--warmup', '0', '--iters', '1', '--profile', '--profile-method', 'submission', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.results[0].profile.method).toBe('submission');
@@ -101,6 +101,7 @@ describe('pstc bench --profile', () => {
   }, 300_000);
 
   it('--train --profile times the step: the graph kernels, the metrics and the optimizer', async () => {
+    // --train and --profile pick WebGPU without --backend.
     const r = await run(['bench', MODEL, '--train', '--warmup', '0', '--iters', '1', '--profile', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout).results[0];

@@ -1,5 +1,7 @@
 // `pstc bench`: the JSON report carries every figure with sane values, the table prints, and
-// --baseline times a second model in the same run and prints the ratio of medians.
+// --baseline times a second model in the same run and prints the ratio of medians. The tests of
+// the kernels' figures (dispatches, memory, the plan) name --backend webgpu: on a software adapter
+// the default is ONNX Runtime (test/cli/backend.test.ts).
 import { describe, expect, it } from 'vitest';
 import { spread } from '../../src/cli/commands/bench.js';
 import { runCli as run } from './run-cli.js';
@@ -15,7 +17,7 @@ describe('spread', () => {
 
 describe('pstc bench', () => {
   it('reports latency, throughput, dispatches, memory and the adapter as JSON', async () => {
-    const r = await run(['bench', MODEL, '--warmup', '1', '--iters', '3', '--json']);
+    const r = await run(['bench', MODEL, '--backend', 'webgpu', '--warmup', '1', '--iters', '3', '--json']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
@@ -40,7 +42,7 @@ describe('pstc bench', () => {
   });
 
   it('times a --baseline model alternately and prints the ratio of medians in its table', async () => {
-    const r = await run(['bench', MODEL, '--baseline', 'models/tiny/swin2d-tiny.pst', '--warmup', '1', '--iters', '3', '--batch', '2']);
+    const r = await run(['bench', MODEL, '--backend', 'webgpu', '--baseline', 'models/tiny/swin2d-tiny.pst', '--warmup', '1', '--iters', '3', '--batch', '2']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/latency median\s+[\d.]+ ms\s+[\d.]+ ms/);
@@ -73,7 +75,7 @@ describe('pstc bench', () => {
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.mode).toBe('train');
-    const forward = JSON.parse((await run(['bench', MODEL, '--batch', '2', '--warmup', '0', '--iters', '1', '--json'])).stdout);
+    const forward = JSON.parse((await run(['bench', MODEL, '--backend', 'webgpu', '--batch', '2', '--warmup', '0', '--iters', '1', '--json'])).stdout);
     expect(report.results[0].dispatchesPerForward).toBeGreaterThan(2 * forward.results[0].dispatchesPerForward);
     const explained = JSON.parse((await run(['explain', MODEL, '--train', '--batch', '2', '--json'])).stdout);
     expect(explained.training.dispatchesPerStep).toBe(report.results[0].dispatchesPerForward);

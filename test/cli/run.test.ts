@@ -1,6 +1,7 @@
 // `pstc run`: the output of the WebGPU forward pass equals the float64 reference interpreter's on
 // the tiny PST model (random weights through a .safetensors file, a random clip through .npy),
-// and every flag mistake is one line naming the flag, exit 2, no stack trace.
+// and every flag mistake is one line naming the flag, exit 2, no stack trace. The reference test
+// names --backend webgpu (a software adapter's default is ONNX Runtime); the rest run on either.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,7 +53,7 @@ describe('pstc run', () => {
   it('writes the logits and the features the reference interpreter computes', async () => {
     const expected = reference();
     const logitsFile = join(dir, 'logits.npy');
-    const r = await run(['run', MODEL, '--weights', ckpt, '--input', clipFile, '--out', logitsFile]);
+    const r = await run(['run', MODEL, '--weights', ckpt, '--input', clipFile, '--out', logitsFile, '--backend', 'webgpu']);
     expect(r.stderr).toMatch(/wrote .*logits\.npy: logits 2×10 \(float32\); forward [\d.]+ ms on \S/);
     expect(r.code).toBe(0);
     const logits = readNpy(readFileSync(logitsFile));
@@ -61,7 +62,7 @@ describe('pstc run', () => {
     expect(logitsError, `seed ${seed}`).toBeLessThan(1e-4);
 
     const featuresFile = join(dir, 'features.npy');
-    const f = await run(['run', MODEL, '--weights', ckpt, '--input', clipFile, '--out', featuresFile, '--features']);
+    const f = await run(['run', MODEL, '--weights', ckpt, '--input', clipFile, '--out', featuresFile, '--features', '--backend', 'webgpu']);
     expect(f.code).toBe(0);
     const features = readNpy(readFileSync(featuresFile));
     expect(features.shape).toEqual([2, 32, 4, 4, 4]);

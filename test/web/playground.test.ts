@@ -186,7 +186,7 @@ describe.skipIf(skipReason !== undefined)('the playground in headless Chromium',
     writeFileSync(clipFile, writeNpy(shape, randomClip(shape, seed)));
     const out = path.join(dir, 'logits.npy');
     const io = memoryIO();
-    expect(await main(['run', MODEL, '--random-weights', '1', '--input', clipFile, '--out', out], io)).toBe(0);
+    expect(await main(['run', MODEL, '--random-weights', '1', '--input', clipFile, '--out', out, '--backend', 'webgpu'], io)).toBe(0);
     const expected = readNpy(readFileSync(out)).data;
 
     expect(await editorText()).toBe(readFileSync(MODEL, 'utf8')); // the file `pstc run` reads

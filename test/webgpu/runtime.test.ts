@@ -175,7 +175,7 @@ describe('settings from the environment', () => {
       const saved = process.env[name];
       process.env[name] = value;
       try {
-        const r = await runCli(['bench', 'models/tiny/pst-tiny.pst', '--warmup', '0', '--iters', '1']);
+        const r = await runCli(['bench', 'models/tiny/pst-tiny.pst', '--backend', 'webgpu', '--warmup', '0', '--iters', '1']);
         expect(r.code, r.stderr).toBe(2);
         expect(r.stderr).toContain(`${name}=${value}`);
         expect(r.stderr).not.toContain('internal error');

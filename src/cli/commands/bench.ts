@@ -1,5 +1,6 @@
-// `pstc bench MODEL.pst`: forward latency on the WebGPU device with random weights and a random
-// clip — warm-up, then median and spread over --iters timed passes — with what the plan says
+// `pstc bench MODEL.pst`: forward latency on the WebGPU device (or in ONNX Runtime: --backend;
+// without it src/cli/backend.ts chooses) with random weights and a random clip — warm-up, then
+// median and spread over --iters timed passes — with what the plan says
 // (dispatches, kernels, peak memory) beside what was measured. `--baseline OTHER.pst` times a
 // second model in the same run, alternating passes (A, B, A, B, …) so that drift of the machine
 // (clock, heat, other load) falls on both alike, and prints the ratio of medians A/B
@@ -19,7 +20,7 @@ import { errorAgainstReference, type ReferenceError } from '../../../backends/re
 import { compileModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { initWeights, type WeightMap } from '../../weights/index.js';
-import { backendOf, checkBackendPrecision, exportProvenance, ONNX_THREADS, withBackendOption, type Backend } from '../backend.js';
+import { backendOf, checkBackendPrecision, chooseBackend, exportProvenance, ONNX_THREADS, withBackendOption, type Backend } from '../backend.js';
 import { DEFAULT_OPTIMIZER } from '../../train/optimizer.js';
 import { TrainingStep } from '../../train/step.js';
 import { UsageError } from '../errors.js';
@@ -58,7 +59,8 @@ interface BenchOptions {
   skipBad?: boolean;
   precision: Precision;
   baselinePrecision?: Precision;
-  backend: Backend;
+  /** Not given: chooseBackend picks (WebGPU whenever --train, --profile or f16 is asked for). */
+  backend?: Backend;
   baselineBackend?: Backend;
 }
 
@@ -401,7 +403,7 @@ function profileMethod(value: string): TimingMethod {
 
 export const registerBench: CommandRegistrar = (program: Command, io) => {
   withBackendOption(withPrecisionOption(withLoaderOptions(withMemoryOptions(withInputOptions(withModelArgument(program.command('bench')))))))
-    .description('forward latency on the WebGPU device (random weights and clip): median and spread, clips/s, dispatches, planned and measured peak memory')
+    .description('forward latency on the WebGPU device or in ONNX Runtime (--backend) (random weights and clip): median and spread, clips/s, dispatches, planned and measured peak memory')
     .option('--warmup <N>', 'untimed passes first', nonNegativeInt('--warmup', MAX_PASSES), 3)
     .option('--iters <N>', 'timed passes', positiveInt('--iters', MAX_PASSES), 10)
     .option('--baseline <other.pst>', 'also time this model, alternating passes with the first, and print the ratio of medians')
@@ -417,25 +419,29 @@ export const registerBench: CommandRegistrar = (program: Command, io) => {
       if (!opts.train && (opts.recompute || opts.memoryBudget !== undefined)) throw new UsageError(`${opts.recompute ? '--recompute' : '--memory-budget'}: only with --train`);
       if (opts.baselinePrecision !== undefined && opts.baseline === undefined) throw new UsageError('--baseline-precision is for --baseline: add --baseline');
       if (opts.baselineBackend !== undefined && opts.baseline === undefined) throw new UsageError('--baseline-backend is for --baseline: add --baseline');
-      const backends = [opts.backend, opts.baselineBackend ?? opts.backend];
-      if (backends.includes('onnxruntime') && (opts.train || opts.profile)) {
+      // Backends as given; a missing --backend is chosen below, WebGPU whenever a WebGPU-only flag is given.
+      const given = [opts.backend, opts.baselineBackend ?? opts.backend];
+      if (given.includes('onnxruntime') && (opts.train || opts.profile)) {
         throw new UsageError(`--backend onnxruntime: ${opts.train ? 'training steps' : 'kernel profiles'} run on WebGPU; drop ${opts.train ? '--train' : '--profile'} or use --backend webgpu`);
       }
-      checkBackendPrecision(opts.backend, opts.precision);
-      checkBackendPrecision(backends[1]!, opts.baselinePrecision ?? opts.precision, opts.baselinePrecision !== undefined ? '--baseline-precision' : '--precision');
-      const subject = (path: string, name: string | undefined, precision: Precision, set: string[] = [], backend: Backend = 'webgpu'): Subject => {
+      if (given[0] !== undefined) checkBackendPrecision(given[0], opts.precision);
+      if (given[1] !== undefined) checkBackendPrecision(given[1], opts.baselinePrecision ?? opts.precision, opts.baselinePrecision !== undefined ? '--baseline-precision' : '--precision');
+      const subject = (path: string, name: string | undefined, precision: Precision, set: string[] = []): Subject => {
         const { model } = loadCommandModel(path, { ...(name !== undefined ? { model: name } : {}), set });
         const input: ModelInput = inputFrom(model, opts);
-        if (!opts.train) return { file: path, model, input, precision, backend };
+        if (!opts.train) return { file: path, model, input, precision };
         return { file: path, model, input, precision, recompute: trainingRecompute(model, input, opts, (note) => io.err(`${model.name}: ${note}`)) };
       };
-      const subjects = [subject(file, opts.model, opts.precision, opts.set, backends[0])];
-      if (opts.baseline !== undefined) subjects.push(subject(opts.baseline, opts.baselineModel, opts.baselinePrecision ?? opts.precision, [], backends[1]));
+      const subjects = [subject(file, opts.model, opts.precision, opts.set)];
+      if (opts.baseline !== undefined) subjects.push(subject(opts.baseline, opts.baselineModel, opts.baselinePrecision ?? opts.precision));
       if (opts.train && subjects.some((s) => s.precision !== 'f32')) {
         throw new UsageError('--precision f16: training steps run in f32 (f16 storage is for forward passes); drop --precision or --train');
       }
 
       if (opts.profileMethod !== undefined && !opts.profile) throw new UsageError('--profile-method is for --profile: add --profile');
+      const webgpuOnly = opts.train ? '--train' : opts.profile ? '--profile' : subjects.some((s) => s.precision !== 'f32') ? '--precision f16' : undefined;
+      const backend = await chooseBackend(opts.backend, (line) => io.err(line), webgpuOnly);
+      if (!opts.train) subjects.forEach((s, k) => (s.backend = k === 0 ? backend : (opts.baselineBackend ?? backend)));
       // The loader first, before the device is busy: the two would compete for the CPU.
       const loader =
         opts.data !== undefined

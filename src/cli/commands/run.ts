@@ -1,6 +1,7 @@
 // `pstc run MODEL.pst --weights CKPT --input clip.npy --out out.npy`: one forward pass on the
-// WebGPU device. The input's N, T and H = W come from the .npy file; the output is the logits
-// (N×classes) or, with --features, the backbone output (N×C×D×H×W), written atomically.
+// WebGPU device, or in ONNX Runtime (--backend; without it src/cli/backend.ts chooses). The
+// input's N, T and H = W come from the .npy file; the output is the logits (N×classes) or, with
+// --features, the backbone output (N×C×D×H×W), written atomically.
 // `--input video.mp4` or `--input FRAME_DIR/`: the test pipeline of `pstc eval` (sampling, resize,
 // centre or three crops, normalisation; --pipeline changes its options) makes the clips × crops
 // views, one forward runs them all, and the top-5 classes of the view-averaged softmax are printed
@@ -25,7 +26,7 @@ import { loadCommandModel } from '../model.js';
 import type { CommandRegistrar } from '../registrar.js';
 import { checkOutputPath } from '../output-path.js';
 import { readInputFile } from '../input-file.js';
-import { checkBackendPrecision, exportProvenance, ONNX_THREADS, withBackendOption, type Backend } from '../backend.js';
+import { checkBackendPrecision, chooseBackend, exportProvenance, ONNX_THREADS, withBackendOption, type Backend } from '../backend.js';
 
 interface RunOptions {
   model?: string;
@@ -38,7 +39,8 @@ interface RunOptions {
   pipeline?: string;
   classes?: string;
   precision: Precision;
-  backend: Backend;
+  /** Not given: chooseBackend picks (ONNX Runtime where the only adapter is a software one). */
+  backend?: Backend;
 }
 
 /** A folder, or a file not named .npy, is a video or frame folder for the test pipeline; a
@@ -175,7 +177,7 @@ export async function onnxForward(file: string, flags: { model?: string; set?: s
 
 export const registerRun: CommandRegistrar = (program: Command, io) => {
   withBackendOption(withPrecisionOption(withModelArgument(program.command('run'))))
-    .description('run one forward pass on the WebGPU device: a clip .npy in, logits (or --features) .npy out')
+    .description('run one forward pass (WebGPU, or ONNX Runtime: --backend): a clip .npy in, logits (or --features) .npy out')
     .option('--weights <file>', 'checkpoint: .safetensors or PyTorch .pth (official state-dict names load as they are)')
     .option('--random-weights <seed>', 'instead of --weights: freshly initialised weights (demos, tests)', nonNegativeInt('--random-weights'))
     .option('--input <clip>', 'float32 (or float64) .npy of shape N×C×T×H×W with H = W; or a video file or frame folder, read with the test pipeline (top-5 printed)')
@@ -186,7 +188,7 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
     .option('--features', 'write the backbone output N×C×D×H×W instead of the logits')
     .action(async (file: string, opts: RunOptions) => {
       checkRunFlags(opts);
-      checkBackendPrecision(opts.backend, opts.precision);
+      if (opts.backend !== undefined) checkBackendPrecision(opts.backend, opts.precision);
       const { model, result } = loadCommandModel(file, opts);
       // Checked before the forward pass: --out must be writable and none of the inputs.
       const inputs = [...result.sources.keys(), ...[opts.weights, opts.input].filter((p) => p !== undefined)];
@@ -208,8 +210,9 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
       const out = opts.out;
 
       // The forward on the chosen backend; what it returns is written and printed alike.
+      const backend = await chooseBackend(opts.backend, (line) => io.err(line), opts.precision !== 'f32' ? `--precision ${opts.precision}` : undefined);
       const { result: forward, ms, on } =
-        opts.backend === 'onnxruntime'
+        backend === 'onnxruntime'
           ? await onnxForward(file, opts, model, input, weights, clip)
           : await withDevice(async (device) => {
               const compiled = await compileModel(device, model, input, weights, { precision: opts.precision });
