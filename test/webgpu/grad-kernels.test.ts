@@ -81,10 +81,10 @@ async function run(c: Case, limits: KernelLimits = device.kernelLimits(), key: [
   }
 }
 
-function check(name: string, seed: number, actual: Float32Array, expected: F64): number {
+function check(name: string, seed: number, actual: Float32Array, expected: F64, tolerance = TOLERANCE): number {
   const error = maxNormRelativeError(actual, expected);
   console.log(`${name}: error ${error.toExponential(2)} (seed ${seed})`);
-  expect(error, `${name}, seed ${seed}`).toBeLessThanOrEqual(TOLERANCE);
+  expect(error, `${name}, seed ${seed}`).toBeLessThanOrEqual(tolerance);
   return error;
 }
 
@@ -201,11 +201,14 @@ describe('elementwise and reductions', () => {
 
   // Both variants (a workgroup per row on 'tiled' adapters for C > 32; one thread per row on
   // 'direct' ones and for narrow rows), with the row cached in private arrays (C ≤ 128) or not.
-  for (const [style, C] of [['tiled', 70], ['direct', 70], ['tiled', 16], ['direct', 200]] as const) it(`layernorm_grad, dy read through a view (${style}, C = ${C})`, async () => {
+  // The last case is a residual stream's row: a mean large against the spread, which the one-thread
+  // variant sums relative to the row's first value, in the gradient as in the forward (measured
+  // 2.7e-6 against 1.6e-5 when the gradient summed the raw values: hence its tighter bound).
+  for (const [style, C, offset] of [['tiled', 70, 0], ['direct', 70, 0], ['tiled', 16, 0], ['direct', 200, 0], ['direct', 70, 1000]] as const) it(`layernorm_grad, dy read through a view (${style}, C = ${C}${offset ? `, x around ${offset}` : ''})`, async () => {
     const seed = freshSeed();
     const b = builder(seed);
     const R = 37;
-    const [x, xv] = b.input('x', [R, C], -2, 3);
+    const [x, xv] = b.input('x', [R, C], offset - 2, offset + 3);
     const [dyIn, dyv] = b.input('dy', [C, R]);
     const [gamma, gv] = b.param('gamma', [C]);
     const dy = b.g.view(dyIn, transpose2d(C, R), 'transpose', 'dy');
@@ -229,7 +232,7 @@ describe('elementwise and reductions', () => {
       }
       for (let c = 0; c < C; c++) want[r * C + c] = inv * (g(c) - gMean - xh[r * C + c]! * gxMean);
     }
-    check('layernorm_grad', seed, values.dx!, want);
+    check('layernorm_grad', seed, values.dx!, want, offset ? 8e-6 : TOLERANCE);
   });
 });
 

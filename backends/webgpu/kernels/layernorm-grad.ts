@@ -7,7 +7,7 @@
 // order, with no workgroup memory or barriers. Either way a row gives the same bits every run. dγ and dβ are not here: autodiff
 // writes them as sums over rows (a reduction kernel).
 import { headerComment, requireFunction, type Kernel, type KernelBinding, type KernelLimits, type WgslFunction } from './common.js';
-import { describeVariant, layerNormKernel, layerNormSetup, rowPerThreadBody, workgroupStatistics, type LayerNormVariant } from './layernorm.js';
+import { describeVariant, layerNormKernel, layerNormSetup, rowPerThreadBody, rowStatistics, workgroupStatistics, type LayerNormVariant } from './layernorm.js';
 
 export interface LayerNormGradOptions {
   rows: number;
@@ -51,20 +51,8 @@ export function emitLayerNormGrad(o: LayerNormGradOptions): Kernel {
       : rowPerThreadBody(
           threads,
           channels,
-          (x, g) => `
-  var sum = 0.0;
-  for (var ch = 0; ch < C; ch++) {
-    ${x!.cache('ch')}
-    ${g!.cache('ch')}
-    sum += ${x!.at('ch')};
-  }
-  let mean = sum / f32(C);
-  var squares = 0.0;
-  for (var ch = 0; ch < C; ch++) {
-    let d = ${x!.at('ch')} - mean;
-    squares += d * d;
-  }
-  let r = 1.0 / sqrt(squares / f32(C) + EPS);
+          (x, g) => `${rowStatistics(x!, g!.cache('ch'))}
+  let r = inv_std;
   var g_sum = 0.0;
   var gx_sum = 0.0;
   for (var ch = 0; ch < C; ch++) {

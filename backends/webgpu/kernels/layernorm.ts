@@ -142,22 +142,7 @@ ${
   }`
 }
 }`
-      : rowPerThreadBody(threads, channels, (x) => `
-  // Summed relative to the row's first value: one thread adds the whole row in sequence, and a
-  // mean large against the spread (a residual stream) would otherwise cost digits of the sum.
-  let shift = load_x(row, 0);
-  var sum = 0.0;
-  for (var ch = 0; ch < C; ch++) {
-    ${x.cache('ch')}
-    sum += ${x.at('ch')} - shift;
-  }
-  let mean = shift + sum / f32(C);
-  var squares = 0.0;
-  for (var ch = 0; ch < C; ch++) {
-    let d = ${x.at('ch')} - mean;
-    squares += d * d;
-  }
-  let inv_std = 1.0 / sqrt(squares / f32(C) + EPS);${
+      : rowPerThreadBody(threads, channels, (x) => `${rowStatistics(x)}${
     statsOnly
       ? `
   y[2 * row] = mean;
@@ -169,6 +154,30 @@ ${
   }`);
 
   return layerNormKernel(setup, rows, channels, eps, header, bindings, [storeY], body);
+}
+
+/**
+ * One thread's row statistics, `mean` and `inv_std` = 1/√(var + eps), for the forward and the
+ * gradient alike (the gradient recomputes them: the same arithmetic, so the same numbers). The first
+ * loop also runs `alsoCache` (the gradient caches gamma·dy there).
+ */
+export function rowStatistics(x: RowValue, alsoCache = ''): string {
+  return `
+  // Summed relative to the row's first value: one thread adds the whole row in sequence, and a
+  // mean large against the spread (a residual stream) would otherwise cost digits of the sum.
+  let shift = load_x(row, 0);
+  var sum = 0.0;
+  for (var ch = 0; ch < C; ch++) {
+    ${x.cache('ch')}${alsoCache ? `\n    ${alsoCache}` : ''}
+    sum += ${x.at('ch')} - shift;
+  }
+  let mean = shift + sum / f32(C);
+  var squares = 0.0;
+  for (var ch = 0; ch < C; ch++) {
+    let d = ${x.at('ch')} - mean;
+    squares += d * d;
+  }
+  let inv_std = 1.0 / sqrt(squares / f32(C) + EPS);`;
 }
 
 /** What both LayerNorm kernels (forward and gradient) start from: the checked shape, the variant and x. */
