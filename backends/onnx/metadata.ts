@@ -3,6 +3,7 @@
 // which model and input size, the input's layout and the outputs. The caller (the CLI) supplies
 // the version and the sources' hashes; this module only names and formats the entries.
 import type { ModelConfig } from '../../src/lang/model.js';
+import { clipShape } from '../../src/lang/facts.js';
 import type { InputSize } from '../../src/passes/lower.js';
 
 export interface ExportProvenance {
@@ -24,13 +25,13 @@ export function modelMetadata(model: ModelConfig, input: InputSize, passes: read
     ...(provenance.source ? { 'pstc.source': provenance.source.path, 'pstc.source_sha256': provenance.source.sha256 } : {}),
     'pstc.input': 'clip',
     'pstc.input_layout': 'NCTHW',
-    'pstc.input_shape': [input.batch, model.embed.inChannels, input.frames, input.size, input.size].join('x'),
+    'pstc.input_shape': clipShape(model, input).join('x'),
     'pstc.outputs': outputs.join(','),
     'pstc.passes': passes.join(','),
   };
 }
 
 export function modelDoc(model: ModelConfig, input: InputSize): string {
-  const clip = `${input.batch}×${model.embed.inChannels}×${input.frames}×${input.size}×${input.size}`;
+  const clip = clipShape(model, input).join('×');
   return `${model.name} exported by pstc: input 'clip' float32 N×C×T×H×W (${clip}); outputs 'logits' N×classes (when the model has a head) and 'features', the backbone output.`;
 }

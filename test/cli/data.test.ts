@@ -2,7 +2,7 @@
 // folders (lossless) trains, step for step, like the set itself; as JPEG, closely; MP4s evaluate
 // like the set. Training reads through worker threads (--workers), so this is also the loader's
 // end-to-end test.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -79,6 +79,24 @@ describe('pstc data export', () => {
     const npy = await exported('npy');
     expect(npy).toBe(`npy:${dir}/npy-jpg/train_clips.npy,${dir}/npy-jpg/train_labels.npy`);
     expect(existsSync(join(dir, 'npy-jpg', 'val_clips.npy'))).toBe(true);
+  });
+
+  it('eval --skip-bad: a missing frame folder is skipped, not scored, and the result line says so', async () => {
+    const spec = await exported('rawframes', 'png');
+    const out = join(dir, 'rawframes-png');
+    const list = join(dir, 'val-with-missing.txt');
+    writeFileSync(list, `${readFileSync(join(out, 'val.txt'), 'utf8').trim()}\nval/no_such_clip 8 3\n`);
+    const weights = join(dir, 'run-direct', 'checkpoints', 'step-00000003', 'weights.safetensors');
+    const data = spec.replace(`val=${out}/val.txt`, `val=${list}`);
+    const plain = await run(['eval', MODEL, '--weights', weights, '--data', data, '--batch', '4', '--skip-bad', '--backend', 'onnxruntime']);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toMatch(/\(4 samples, 1 skipped, 4 clips/);
+    expect(plain.stderr).toContain('no_such_clip');
+    const json = await run(['eval', MODEL, '--weights', weights, '--data', data, '--batch', '4', '--skip-bad', '--backend', 'onnxruntime', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const r = JSON.parse(json.stdout) as { samples: number; skipped: unknown[] };
+    expect(r.samples).toBe(4);
+    expect(r.skipped).toHaveLength(1);
   });
 
   it('mistakes: a pixel format of a set whose normalisation is unknown, a non-empty --out, a bad --format', async () => {

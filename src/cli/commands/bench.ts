@@ -19,6 +19,7 @@ import type { Precision } from '../../../backends/webgpu/precision.js';
 import { errorAgainstReference, type ReferenceError } from '../../../backends/reference/error.js';
 import { compileModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
 import type { ModelConfig } from '../../lang/model.js';
+import { clipShape } from '../../lang/facts.js';
 import { initWeights, type WeightMap } from '../../weights/index.js';
 import { backendOf, checkBackendPrecision, chooseBackend, exportProvenance, ONNX_THREADS, withBackendOption, type Backend } from '../backend.js';
 import { DEFAULT_OPTIMIZER } from '../../train/optimizer.js';
@@ -265,7 +266,7 @@ export async function benchModels(
   const compiled: Timed[] = [];
   try {
     const clips = subjects.map((s, i) =>
-      randomClip([s.input.batch, s.model.embed.inChannels, s.input.frames, s.input.size, s.input.size], i + 1),
+      randomClip(clipShape(s.model, s.input), i + 1),
     );
     const buildMs: number[] = [];
     for (const [k, s] of subjects.entries()) {
@@ -283,7 +284,7 @@ export async function benchModels(
       return {
         model: s.model.name,
         file: s.file,
-        input: { ...s.input, shape: [s.input.batch, s.model.embed.inChannels, s.input.frames, s.input.size, s.input.size] },
+        input: { ...s.input, shape: clipShape(s.model, s.input) },
         latencyMs: { ...latency, samples: samples[k]! },
         clipsPerSecond: s.input.batch / (latency.median / 1000),
         dispatchesPerForward: c.dispatches,

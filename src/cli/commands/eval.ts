@@ -64,7 +64,7 @@ export const registerEval: CommandRegistrar = (program: Command, io) => {
           return;
         }
         const pairs = r.pairAccuracy !== undefined ? `  order pairs ${(100 * r.pairAccuracy).toFixed(2)} %` : '';
-        io.out(`${model.name} on ${set.name}: top-1 ${(100 * r.top1).toFixed(2)} %  top-5 ${(100 * r.top5).toFixed(2)} %  loss ${r.loss.toFixed(4)}${pairs}  (${r.samples} samples, ${r.clips} clips, ${r.seconds.toFixed(1)} s, ${backend})`);
+        io.out(`${model.name} on ${set.name}: top-1 ${(100 * r.top1).toFixed(2)} %  top-5 ${(100 * r.top5).toFixed(2)} %  loss ${r.loss.toFixed(4)}${pairs}  (${r.samples} samples${r.skipped?.length ? `, ${r.skipped.length} skipped` : ''}, ${r.clips} clips, ${r.seconds.toFixed(1)} s, ${backend})`);
       } finally {
         await closeData(data);
       }

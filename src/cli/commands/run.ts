@@ -16,6 +16,7 @@ import { addSoftmax } from '../../train/evaluate.js';
 import { compileModel, type ModelInput } from '../../../backends/webgpu/runtime.js';
 import { checkInputVolume } from '../../ir/input-limits.js';
 import type { ModelConfig } from '../../lang/model.js';
+import { clipShape } from '../../lang/facts.js';
 import { FormatError, initWeights, loadCheckpoint, makeRandom, nonFiniteReport, readNpyFile, writeFileAtomic, writeNpy, type WeightMap } from '../../weights/index.js';
 import { UsageError } from '../errors.js';
 import { randomClip } from '../clips.js';
@@ -204,7 +205,7 @@ export const registerRun: CommandRegistrar = (program: Command, io) => {
         video ??
         (opts.input !== undefined
           ? readClip(opts.input, model)
-          : { input: { ...model.input }, clip: randomClip([model.input.batch, model.embed.inChannels, model.input.frames, model.input.size, model.input.size], opts.randomInput!) });
+          : { input: { ...model.input }, clip: randomClip(clipShape(model, model.input), opts.randomInput!) });
       const weights: WeightMap =
         opts.weights !== undefined ? loadCheckpoint(opts.weights, model) : initWeights(model, opts.randomWeights!);
       const out = opts.out;

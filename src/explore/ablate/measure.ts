@@ -10,6 +10,7 @@ import { costReport } from '../../ir/analysis.js';
 import { lowerModel } from '../../passes/lower.js';
 import { DiagnosticError } from '../../lang/diagnostics.js';
 import type { ModelConfig } from '../../lang/model.js';
+import { clipShape } from '../../lang/facts.js';
 import { initWeights, makeRandom } from '../../weights/init.js';
 import { median } from '../stats.js';
 import type { Budget, PlannedRun, RunMeasurements, RunOne, RunProgress } from './record.js';
@@ -46,7 +47,7 @@ export async function measureForward(device: PstcDevice, run: PlannedRun, budget
     const started = performance.now();
     compiled = await compileModel(device, run.config, input, weights);
     const compileSeconds = (performance.now() - started) / 1000;
-    const clip = randomClip(input, run.config.embed.inChannels, run.seed);
+    const clip = randomClip(clipShape(run.config, input), run.seed);
     const first = await compiled.forward(clip);
     const out = first.logits ?? first.features;
     if (!out.every(Number.isFinite)) {
@@ -110,9 +111,9 @@ export function adapterName(device: PstcDevice): string {
   return [vendor, architecture, description].filter(Boolean).join(' / ');
 }
 
-function randomClip(input: ModelInput, channels: number, seed: number): Float32Array {
+function randomClip(shape: readonly number[], seed: number): Float32Array {
   const random = makeRandom(seed, 'ablate clip');
-  const clip = new Float32Array(input.batch * channels * input.frames * input.size * input.size);
+  const clip = new Float32Array(shape.reduce((a, b) => a * b, 1));
   for (let i = 0; i < clip.length; i++) clip[i] = 2 * random() - 1;
   return clip;
 }
