@@ -42,6 +42,10 @@ describe('one owner per number', () => {
     expect(copies(/\b(const|let)\s+\w*(F32|FLOAT32|FLOAT|BYTES_PER)\w*\s*(:\s*number\s*)?=\s*4\s*;/i, 'src/ir/graph.ts')).toEqual([]);
   });
 
+  it('the clip layout N×C×T×H×W of a model is built only in src/lang/facts.ts (clipShape)', () => {
+    expect(copies(/\[\s*[\w.]*batch,\s*[\w.]*inChannels,\s*[\w.]*frames,/, 'src/lang/facts.ts')).toEqual([]);
+  });
+
   it("pstc's version is written only in package.json (src/cli/version.ts reads it)", () => {
     const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
     expect(copies(new RegExp(`['"\`]${version.replace(/\./g, '\\.')}['"\`]`), 'package.json')).toEqual([]);
