@@ -4,7 +4,7 @@
 // float64 reference interpreter and against pstc's WebGPU forward on the same clip and weights,
 // within 1e-5 (max-norm relative). And the PyTorch goldens of test/golden.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exportOnnx } from '../../backends/onnx/export.js';
 import type { OptimizationLevel } from '../../backends/onnx/session.js';
@@ -68,13 +68,18 @@ describe('every tiny model and sweep variant in ONNX Runtime', () => {
 });
 
 const goldenRoot = join(import.meta.dirname, '..', 'golden');
-const goldens = existsSync(goldenRoot) ? readdirSync(goldenRoot).filter((d) => existsSync(join(goldenRoot, d, 'config.json'))).sort() : [];
+const caseDirs = (root: string) => (existsSync(root) ? readdirSync(root).filter((d) => existsSync(join(root, d, 'config.json'))).sort().map((d) => join(root, d)) : []);
+// Opt-in: PST-T at the paper's size, written by `/usr/bin/python3 tools/golden/make_golden.py --pst-t
+// --out DIR` (a few minutes, ~110 MB, not committed), read from PSTC_LARGE_GOLDENS=DIR.
+const large = process.env.PSTC_LARGE_GOLDENS;
+if (large !== undefined && caseDirs(large).length === 0) throw new Error(`PSTC_LARGE_GOLDENS=${large} holds no golden case (write one with tools/golden/make_golden.py --pst-t --out ${large})`);
+const goldens = [...caseDirs(goldenRoot), ...(large !== undefined ? caseDirs(large) : [])];
 
 describe('the PyTorch goldens in ONNX Runtime', () => {
   it('has golden cases', () => expect(goldens.length).toBeGreaterThan(0));
-  for (const name of goldens) {
-    it(`${name}: features and logits within 1e-5 of the PyTorch rendering`, async () => {
-      const dir = join(goldenRoot, name);
+  for (const dir of goldens) {
+    const name = basename(dir);
+    it(`${name}: features and logits within ${dir.startsWith(goldenRoot) ? '1e-5' : '1e-4'} of the PyTorch rendering`, async () => {
       const model = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as ModelConfig;
       const clip = readNpy(readFileSync(join(dir, 'input.npy')));
       const [batch, , frames, size] = clip.shape as [number, number, number, number];
@@ -89,8 +94,11 @@ describe('the PyTorch goldens in ONNX Runtime', () => {
         expect(got.logits !== undefined).toBe(existsSync(logitsFile));
         const le = existsSync(logitsFile) ? maxNormRelativeError(got.logits!, readNpy(readFileSync(logitsFile)).data) : 0;
         console.log(`${name} (${level}): features ${fe.toExponential(2)}, logits ${le.toExponential(2)}`);
-        expect(fe).toBeLessThanOrEqual(TOLERANCE);
-        expect(le).toBeLessThanOrEqual(TOLERANCE);
+        // PST-T's 12 blocks of float32 GEMMs over K up to 3072 against float64: the paper-size checks'
+        // bound (bench/golden-check.mjs, test/webgpu/pst-t.slow.test.ts), measured 5.4e-5.
+        const bound = dir.startsWith(goldenRoot) ? TOLERANCE : 1e-4;
+        expect(fe).toBeLessThanOrEqual(bound);
+        expect(le).toBeLessThanOrEqual(bound);
       }
     }, 600_000);
   }

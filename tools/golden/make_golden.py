@@ -77,6 +77,14 @@ def pst_tiny_config():
     return model('pst_tiny', [stage(1, 2, 16, 2, [tcs(), pc]), stage(2, 2, 32, 4, [tcs(), pc])])
 
 
+def pst_t_config():
+    """models/pst-t.pst: dim 96, depths 2-2-6-2, heads 3-6-12-24, (1, 7, 7) windows, alternate(tcs, tps)."""
+    pc = tps('pattern_c', PATTERN_C)
+    return model('pst_t', [stage(i + 1, d, 96 * 2 ** i, h, [tcs(), pc], window=(1, 7, 7))
+                           for i, (d, h) in enumerate(zip([2, 2, 6, 2], [3, 6, 12, 24]))],
+                 frames=32, size=224, batch=1, dim=96, classes=174)
+
+
 def cases():
     """(config, note) per case."""
     out = []
@@ -258,7 +266,8 @@ def self_checks():
 
 # ----------------------------------------------------------------------------- goldens
 
-def make_case(out_dir, config, note, seed):
+def make_case(out_dir, config, note, seed, large=False):
+    """large: the forward only (no intermediates, no gradients), for PST-T at the paper's size."""
     case_dir = os.path.join(out_dir, config['name'])
     os.makedirs(case_dir, exist_ok=True)
     weights = init_weights(pt.SwinTransformer3D(config), seed)
@@ -267,7 +276,7 @@ def make_case(out_dir, config, note, seed):
     clip = torch.randn(inp['batch'], config['embed']['inChannels'], inp['frames'], inp['size'], inp['size'])
     pt.check_input(config, clip)
     net = pt.build(config, weights)
-    record = {}
+    record = None if large else {}
     with torch.no_grad():
         features, logits = net(clip.double(), record)
 
@@ -279,7 +288,8 @@ def make_case(out_dir, config, note, seed):
     np.save(os.path.join(case_dir, 'features.npy'), features.numpy().astype('<f4'))
     if logits is not None:
         np.save(os.path.join(case_dir, 'logits.npy'), logits.numpy().astype('<f4'))
-    write_safetensors(os.path.join(case_dir, 'intermediates.safetensors'), record)
+    if record is not None:
+        write_safetensors(os.path.join(case_dir, 'intermediates.safetensors'), record)
 
     # the files must read back as written
     back = read_safetensors(os.path.join(case_dir, 'weights.safetensors'))
@@ -297,12 +307,12 @@ def make_case(out_dir, config, note, seed):
         'maxAbs': {'input': clip.abs().max().item(), 'features': features.abs().max().item(),
                    'logits': None if logits is None else logits.abs().max().item()},
         'parameters': sum(v.numel() for v in weights.values()),
-        'intermediates': {k: list(v.shape) for k, v in sorted(record.items())},
+        'intermediates': {k: list(v.shape) for k, v in sorted((record or {}).items())},
     }
     with open(os.path.join(case_dir, 'meta.json'), 'w') as f:
         json.dump(meta, f, indent=2)
         f.write('\n')
-    if logits is not None:
+    if logits is not None and not large:
         make_train_golden(case_dir, config, weights, clip, seed)
     print(f'wrote {case_dir}: features {tuple(features.shape)} max|.| {meta["maxAbs"]["features"]:.4f}'
           + ('' if logits is None else f', logits max|.| {meta["maxAbs"]["logits"]:.4f}'))
@@ -336,10 +346,17 @@ def main():
     root = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
     parser.add_argument('--out', default=os.path.join(root, 'test', 'golden'))
     parser.add_argument('--check-only', action='store_true', help='run the self-checks and stop')
+    parser.add_argument('--pst-t', action='store_true',
+                        help="write only PST-T at the paper's size (1x3x32x224^2, forward only, ~110 MB: not committed) "
+                             'to OUT/pst_t, for the opt-in checks (PSTC_LARGE_GOLDENS=OUT)')
     args = parser.parse_args()
     torch.set_num_threads(1)
     self_checks()
     if args.check_only:
+        return
+    if args.pst_t:
+        make_case(args.out, pst_t_config(), 'PST-T as models/pst-t.pst: 32x224^2, 7x7 windows, pattern C, 174 classes', 1,
+                  large=True)
         return
     for seed, (config, note) in enumerate(cases(), start=1):
         make_case(args.out, config, note, seed)
