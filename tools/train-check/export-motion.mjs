@@ -1,7 +1,8 @@
 // Writes what tools/train-check/motion.py trains on, from pstc itself (build first: npx tsc):
 //   node tools/train-check/export-motion.mjs MODEL.pst DATA_SPEC OUT_DIR [SEED]
 // OUT_DIR/config.json   the elaborated model (ModelConfig, as tools/golden/pst_torch.py takes it)
-// OUT_DIR/init.safetensors  initWeights(model, SEED): the start pstc's trainer uses
+// OUT_DIR/init.safetensors  initWeights(model, SEED) at the train section's init_std: the start
+//   `pstc train MODEL.pst --seed SEED` uses
 // OUT_DIR/{train,val}_{x,y}.npy  the data spec's splits, as `pstc train --data` reads them
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ if (!modelPath || !spec || !out) {
 mkdirSync(out, { recursive: true });
 const { model } = loadModel(modelPath, undefined, readFromDisk);
 writeFileSync(join(out, 'config.json'), JSON.stringify(model, null, 1));
-writeFileSync(join(out, 'init.safetensors'), writeSafetensors(initWeights(model, Number(seedText ?? 0))));
+writeFileSync(join(out, 'init.safetensors'), writeSafetensors(initWeights(model, Number(seedText ?? 0), { linearStd: model.train?.initStd })));
 const source = await openData(spec, dataInputOf(model));
 await writeNpyDataset(source.train, join(out, 'train_x.npy'), join(out, 'train_y.npy'));
 if (source.val) await writeNpyDataset(source.val, join(out, 'val_x.npy'), join(out, 'val_y.npy'));
