@@ -60,7 +60,8 @@ export async function buildWeb({ outdir = path.join(web, 'dist'), minify = true,
     metafile: true,
     logLevel: quiet ? 'silent' : 'warning',
     plugins: [modelsPlugin],
-    define: { 'process.env.NODE_ENV': '"production"' },
+    // pstc's version for the worker's ONNX exports (the CLI reads package.json from disk).
+    define: { 'process.env.NODE_ENV': '"production"', __PSTC_VERSION__: JSON.stringify(JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version) },
   });
   const bad = nodeImports(result.metafile);
   if (bad.length) throw new Error(`the browser bundle imports Node built-ins:\n  ${bad.join('\n  ')}`);

@@ -14,12 +14,15 @@ export interface ExportProvenance {
   /** The model or sweep variant chosen (`--model`) and `--set` overrides, as given. */
   variant?: string;
   settings?: readonly string[];
+  /** Where the export was made when not by the CLI (the playground says 'playground'). */
+  origin?: string;
 }
 
 export function modelMetadata(model: ModelConfig, input: InputSize, passes: readonly string[], outputs: readonly string[], provenance: ExportProvenance): Record<string, string> {
   return {
     'pstc.version': provenance.version,
     'pstc.model': model.name,
+    ...(provenance.origin !== undefined ? { 'pstc.origin': provenance.origin } : {}),
     ...(provenance.variant !== undefined ? { 'pstc.variant': provenance.variant } : {}),
     ...(provenance.settings?.length ? { 'pstc.settings': provenance.settings.join(' ') } : {}),
     ...(provenance.source ? { 'pstc.source': provenance.source.path, 'pstc.source_sha256': provenance.source.sha256 } : {}),

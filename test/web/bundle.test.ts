@@ -16,13 +16,14 @@ test('the browser bundle builds for platform browser and imports no Node built-i
   expect(nodeImports(metafile)).toEqual([]);
   const inputs = Object.keys(metafile.inputs);
   // The compiler really is in it (so the check above covers it), and Dawn and the disk reader are not.
-  for (const module of ['src/lang/elaborate.ts', 'src/passes/lower.ts', 'src/passes/fuse.ts', 'backends/webgpu/runtime.ts', 'backends/webgpu/gpu-device.ts', 'src/explore/pattern-picture.ts']) {
+  for (const module of ['src/lang/elaborate.ts', 'src/passes/lower.ts', 'src/passes/fuse.ts', 'backends/webgpu/runtime.ts', 'backends/webgpu/gpu-device.ts', 'src/explore/pattern-picture.ts', 'backends/onnx/export.ts', 'backends/onnx/write.ts']) {
     expect(inputs).toContain(module);
   }
-  for (const nodeOnly of ['backends/webgpu/device.ts', 'src/lang/read-disk.ts', 'src/explore/pattern-png.ts', 'src/weights/atomic.ts']) {
+  for (const nodeOnly of ['backends/webgpu/device.ts', 'src/lang/read-disk.ts', 'src/explore/pattern-png.ts', 'src/weights/atomic.ts', 'backends/onnx/session.ts']) {
     expect(inputs).not.toContain(nodeOnly);
   }
   expect(inputs.some((i) => i.includes('node_modules/webgpu/'))).toBe(false);
+  expect(inputs.some((i) => i.includes('node_modules/onnxruntime-'))).toBe(false); // the playground exports ONNX; it runs none
 });
 
 test('the check itself catches a Node import', () => {

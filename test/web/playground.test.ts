@@ -3,7 +3,8 @@
 // `pstc explain` shows; a typed mistake is underlined with its diagnostic at the right line; a
 // changed pattern redraws the picture and the receptive-field table; fmt runs on its key; pst-tiny
 // runs on the page's WebGPU adapter with the logits of `pstc run` on the same weights and clip;
-// without WebGPU the page says so and the rest works. Screenshots go to $PSTC_SCREENSHOTS
+// `download .onnx` saves the ONNX file that exportOnnx makes in Node (ONNX Runtime gives the same
+// logits); without WebGPU the page says so and the rest works. Screenshots go to $PSTC_SCREENSHOTS
 // (default out/web-screenshots/). Skipped, saying why, only when Chromium is absent and PSTC_NO_CHROMIUM=1.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +23,12 @@ import { readFromDisk } from '../../src/lang/read-disk.js';
 import { randomClip } from '../../src/cli/clips.js';
 import { readNpy, writeNpy } from '../../src/weights/npy.js';
 import { freshSeed, maxNormRelativeError } from '../webgpu/util.js';
+import { createHash } from 'node:crypto';
+import * as ort from 'onnxruntime-node';
+import { exportOnnx } from '../../backends/onnx/export.js';
+import { decodeModel } from '../../backends/onnx/write.js';
+import { initWeights } from '../../src/weights/init.js';
+import { PSTC_VERSION } from '../../src/cli/version.js';
 // @ts-expect-error: a plain .mjs build script, no types
 import { buildWeb } from '../../web/build.mjs';
 
@@ -210,6 +217,65 @@ describe.skipIf(skipReason !== undefined)('the playground in headless Chromium',
     await (await page.$('#run-panel'))!.screenshot({ path: path.join(SHOTS, '04b-run-panel.png') });
     expect(errors).toEqual([]);
   }, 240_000);
+
+  test('download .onnx saves the chosen model as exportOnnx makes it in Node: same logits in ONNX Runtime, playground provenance', async () => {
+    const seed = 1 + (freshSeed() % 1000);
+    const downloads = path.join(dir, 'downloads');
+    mkdirSync(downloads, { recursive: true });
+    const cdp = await page.createCDPSession();
+    const done = new Promise<string>((resolve, reject) => {
+      cdp.on('Browser.downloadProgress', (e: { state: string }) => {
+        if (e.state === 'completed') resolve('completed');
+        else if (e.state === 'canceled') reject(new Error('the download was canceled'));
+      });
+    });
+    await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads, eventsEnabled: true });
+    expect(await editorText()).toBe(readFileSync(MODEL, 'utf8'));
+    await page.$eval('#weights-seed', (e, s) => ((e as HTMLInputElement).value = String(s)), seed);
+    const started = Date.now();
+    await page.click('#download-onnx');
+    await page.waitForSelector('#download-onnx[data-state="done"], #download-onnx[data-state="failed"]', { timeout: 60_000 });
+    const status = await page.$eval('#status', (e) => e.textContent ?? '');
+    expect(await page.$eval('#download-onnx', (e) => (e as HTMLElement).dataset.state), status).toBe('done');
+    const { model } = loadModel(MODEL, undefined, readFromDisk);
+    const input = { ...model.input };
+    const shapes = (shape: number[]) => shape.join('×');
+    const node = exportOnnx(model, input, initWeights(model, seed), { provenance: { version: PSTC_VERSION } }); // the same model and weights, exported in Node
+    expect(status).toContain(`exported pst_t_tiny.onnx: clip ${shapes(node.inputShape)} → ${node.outputs.map((o) => `${o.name} ${shapes(o.shape)}`).join(', ')}`);
+    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('no download within 30 s')), 30_000))]);
+    await cdp.detach();
+    const file = path.join(downloads, 'pst_t_tiny.onnx');
+    expect(existsSync(file)).toBe(true);
+    const bytes = new Uint8Array(readFileSync(file));
+    console.log(`download .onnx: ${bytes.byteLength} bytes in ${Date.now() - started} ms (weights seed ${seed})`);
+
+    const sha256 = createHash('sha256').update(readFileSync(MODEL)).digest('hex');
+    const meta = Object.fromEntries(((decodeModel(bytes) as { metadata_props: { key: string; value: string }[] }).metadata_props).map((e) => [e.key, e.value]));
+    expect(meta['pstc.origin']).toBe('playground');
+    expect(meta['pstc.version']).toBe(PSTC_VERSION);
+    expect(meta['pstc.model']).toBe('pst_t_tiny');
+    expect(meta['pstc.source']).toBe('pst-tiny.pst');
+    expect(meta['pstc.source_sha256']).toBe(sha256); // as the CLI records it: SHA-256 of the file's bytes
+    expect(meta['pstc.input_shape']).toBe(node.inputShape.join('x'));
+
+    const clip = randomClip(node.inputShape, seed);
+    const run = async (model: Uint8Array) => {
+      const session = await ort.InferenceSession.create(model, { intraOpNumThreads: 2 });
+      try {
+        expect(session.inputNames).toEqual(['clip']);
+        expect(session.outputNames).toEqual(node.outputs.map((o) => o.name));
+        const out = await session.run({ clip: new ort.Tensor('float32', clip, node.inputShape) });
+        expect([...out.logits!.dims]).toEqual(node.outputs[0]!.shape);
+        return out.logits!.data as Float32Array;
+      } finally {
+        await session.release();
+      }
+    };
+    const [page_, expected] = [await run(bytes), await run(node.model)];
+    expect(page_.length).toBe(expected.length);
+    expect(maxNormRelativeError(page_, expected)).toBeLessThanOrEqual(1e-6); // the same weights, graph and runtime
+    expect(errors).toEqual([]);
+  }, 120_000);
 
   test('a sweep file: pick a variant and compare it with another, as `explain` computes them', async () => {
     const file = 'models/tiny/ablations-tiny.pst';

@@ -36,6 +36,7 @@ let checkInFlight = false;
 let checkWanted = false;
 let formatId = 0;
 let runId = 0;
+let exportId = 0;
 
 // ---- The editor.
 const formatKey = 'Shift-Alt-f';
@@ -287,8 +288,50 @@ function requestRun(): void {
   runner.postMessage(req);
 }
 
+// ---- download .onnx: the worker exports the chosen model (the run's seeded weights); the page saves the bytes.
+function requestExport(): void {
+  exportId = nextId++;
+  const req: Request = {
+    kind: 'export',
+    id: exportId,
+    path,
+    files: { ...edited },
+    model: ($('variant') as HTMLSelectElement).value || undefined,
+    weightsSeed: Number(($('weights-seed') as HTMLInputElement).value) || 0,
+  };
+  const button = $('download-onnx') as HTMLButtonElement;
+  button.disabled = true;
+  button.dataset.state = 'exporting';
+  $('status').textContent = 'exporting to ONNX…';
+  runner.postMessage(req);
+}
+
+function showExported(reply: Extract<Reply, { kind: 'exported' }>): void {
+  const button = $('download-onnx') as HTMLButtonElement;
+  button.disabled = false;
+  if (reply.onnx === undefined) {
+    button.dataset.state = 'failed';
+    if (reply.diagnostics?.length) showDiagnostics(reply.diagnostics);
+    $('status').textContent = `problem: ${reply.problem ?? 'the export gave no file'}`;
+    return;
+  }
+  // A file name from the model's name (a sweep variant's brackets, commas and = made safe).
+  const name = `${reply.model!.replace(/[^\w.-]+/g, '_')}.onnx`;
+  const url = URL.createObjectURL(new Blob([reply.onnx as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+  el('a', { href: url, download: name }).click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  button.dataset.state = 'done';
+  button.dataset.file = name;
+  const outputs = reply.outputs!.map((o) => `${o.name} ${o.shape.join('×')}`).join(', ');
+  $('status').textContent = `exported ${name}: clip ${reply.inputShape!.join('×')} → ${outputs}, ${formatBytes(reply.onnx.byteLength)} (weights seed ${($('weights-seed') as HTMLInputElement).value})`;
+}
+
 runner.onmessage = (event: MessageEvent<Reply>) => {
   const reply = event.data;
+  if (reply.kind === 'exported') {
+    if (reply.id === exportId) showExported(reply);
+    return;
+  }
   if (reply.kind === 'progress' && reply.id === runId) {
     $('run-result').replaceChildren(el('p', {}, reply.text));
     return;
@@ -384,6 +427,7 @@ $('download').addEventListener('click', () => {
   a.click();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 });
+$('download-onnx').addEventListener('click', requestExport);
 $('share').addEventListener('click', () => {
   const hash = encodeShare(path, currentText());
   history.replaceState(null, '', `#${hash}`);

@@ -56,7 +56,9 @@ export type Request =
       model?: string;
       weightsSeed: number;
       clip: { seed: number } | { npy: Uint8Array; name: string };
-    };
+    }
+  /** The chosen model as an ONNX file (exportOnnx), with the run's seeded random weights. */
+  | { kind: 'export'; id: number; path: string; files: Record<string, string>; model?: string; weightsSeed: number };
 
 export type Reply =
   | {
@@ -88,4 +90,16 @@ export type Reply =
       /** Why nothing ran (no WebGPU, a mistake in the model or the clip). */
       problem?: string;
       noWebGpu?: boolean;
+    }
+  | {
+      kind: 'exported';
+      id: number;
+      model?: string;
+      /** The encoded ModelProto (transferred, not copied). */
+      onnx?: Uint8Array;
+      inputShape?: number[];
+      outputs?: { name: string; shape: number[] }[];
+      /** Why there is no file: the model's errors, or the export's own diagnostics (PST901). */
+      diagnostics?: PageDiagnostic[];
+      problem?: string;
     };

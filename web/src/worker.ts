@@ -17,7 +17,11 @@ import { compileModel, type ModelInput } from '../../backends/webgpu/runtime.js'
 import { initWeights } from '../../src/weights/init.js';
 import { randomClip } from '../../src/cli/clips.js';
 import { readNpy } from '../../src/weights/npy.js';
+import { exportOnnx } from '../../backends/onnx/export.js';
 import type { Explained, PageDiagnostic, Reply, Request } from './protocol.js';
+
+/** pstc's version, from package.json (web/build.mjs defines it; src/cli/version.ts reads a file). */
+declare const __PSTC_VERSION__: string;
 
 const post = (reply: Reply, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(reply, transfer);
 
@@ -208,11 +212,62 @@ async function run(req: Extract<Request, { kind: 'run' }>): Promise<void> {
   }
 }
 
+/** SHA-256 (hex) of a text's UTF-8 bytes, as the CLI hashes the .pst file; undefined without crypto.subtle (not a secure context). */
+async function sha256Hex(text: string): Promise<string | undefined> {
+  const subtle = (globalThis.crypto as Crypto | undefined)?.subtle;
+  if (!subtle) return undefined;
+  const digest = new Uint8Array(await subtle.digest('SHA-256', new TextEncoder().encode(text)));
+  return [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * The chosen model as an ONNX file, as `pstc export FILE --model M --random-weights SEED` writes it:
+ * the same seeded weights as the page's run, and metadata that says it came from the playground.
+ */
+async function exportModel(req: Extract<Request, { kind: 'export' }>): Promise<void> {
+  const read = readerWith(req.files);
+  const fail = (problem: string, diagnostics?: PageDiagnostic[]) => post({ kind: 'exported', id: req.id, problem, ...(diagnostics ? { diagnostics } : {}) });
+  let model: ModelConfig;
+  try {
+    model = loadModel(req.path, req.model, read).model;
+  } catch (e) {
+    if (e instanceof DiagnosticError) return fail(`the model has errors: ${e.diagnostics.map((d) => `${d.code} ${d.message}`).join('; ')}`, e.diagnostics.map(pageDiagnostic));
+    throw e;
+  }
+  const text = read(req.path);
+  const sha256 = typeof text === 'string' ? await sha256Hex(text) : undefined;
+  const input = { ...model.input };
+  let exported: ReturnType<typeof exportOnnx>;
+  try {
+    exported = exportOnnx(model, input, initWeights(model, req.weightsSeed), {
+      external: 'never',
+      provenance: {
+        version: __PSTC_VERSION__,
+        origin: 'playground',
+        ...(sha256 !== undefined ? { source: { path: req.path.split('/').pop() ?? req.path, sha256 } } : {}),
+        ...(req.model !== undefined ? { variant: req.model } : {}),
+      },
+    });
+  } catch (e) {
+    if (e instanceof DiagnosticError) return fail(`${model.name} cannot be exported: ${e.diagnostics.map((d) => `${d.code} ${d.message}`).join('; ')}`, e.diagnostics.map(pageDiagnostic));
+    throw e;
+  }
+  // Its own buffer, so that it can be transferred rather than copied.
+  const bytes = exported.model;
+  const onnx = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+  post(
+    { kind: 'exported', id: req.id, model: model.name, onnx, inputShape: exported.inputShape, outputs: exported.outputs.map((o) => ({ name: o.name, shape: o.shape })) },
+    [onnx.buffer as ArrayBuffer],
+  );
+}
+
 self.onmessage = (event: MessageEvent<Request>) => {
   const req = event.data;
   try {
     if (req.kind === 'check') post(check(req));
     else if (req.kind === 'format') post(format(req));
+    else if (req.kind === 'export')
+      exportModel(req).catch((e: unknown) => post({ kind: 'exported', id: req.id, problem: `the export failed: ${e instanceof Error ? e.message : String(e)}` }));
     else
       run(req).catch((e: unknown) =>
         post({ kind: 'ran', id: req.id, problem: `the run failed: ${e instanceof Error ? e.message : String(e)}` }),
@@ -222,6 +277,7 @@ self.onmessage = (event: MessageEvent<Request>) => {
     const problem = `internal error: ${e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e)}`;
     if (req.kind === 'check') post({ kind: 'checked', id: req.id, diagnostics: [], models: [], problem, ms: 0 });
     else if (req.kind === 'format') post({ kind: 'formatted', id: req.id, diagnostics: [{ code: 'internal', severity: 'error', message: problem }] });
+    else if (req.kind === 'export') post({ kind: 'exported', id: req.id, problem });
     else post({ kind: 'ran', id: req.id, problem });
   }
 };
