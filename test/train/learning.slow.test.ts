@@ -1,11 +1,14 @@
 // The paper's claim in miniature, as a user runs it, over five seeds, every seed counted (opt-in:
-// PSTC_LEARN=1; about 12 minutes a run on this idle 2-core machine, so an hour or two in all;
-// PSTC_LEARN_SEEDS=K runs seeds 0…K−1): `pstc train` on synthetic:motion
-// takes pst-tiny from chance to ≥ 90 % validation top-1 — on the order-only pairs too — while
-// swin2d-tiny, with no temporal interaction, learns which pair a clip belongs to (the mover's shape
-// shows it) but stays at chance inside each pair. PSTC_LEARN_STEPS changes the run's length (the
-// 90 % needs ~1250 steps or more; docs/training.md "Does it learn?" has the curve and why
-// translation and rotation take that long).
+// PSTC_LEARN=1; PSTC_LEARN_SEEDS=K runs seeds 0…K−1, PSTC_LEARN_STEPS changes the run's length):
+// `pstc train` on synthetic:motion with the model's own training defaults (its train section; only
+// --data, --steps, --seed, --out and --eval-every on the command line) takes pst-tiny from chance to
+// ≥ 90 % validation top-1 — on the order-only pairs too — within 1000 steps, while swin2d-tiny,
+// with no temporal interaction, learns which pair a clip belongs to (the mover's shape shows it) but
+// stays at chance inside each pair. This is issue 19's target, and it is NOT met yet: at 1000 steps
+// pst-tiny ends at 65.5–73.3 % top-1 (order pairs 74.5–78.5 %) on seeds 0–4 (Dec 2026), near the
+// 70 % that approach/recede and appear/disappear alone give: the translation and rotation pairs are
+// mostly not learned yet (docs/training.md "Where this leaves the targets" has every seed's
+// figure), so this test fails today. About 6–7 minutes a run on this 2-core machine, an hour for all ten.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'pstc-learn-'));
-const steps = Number(process.env.PSTC_LEARN_STEPS ?? 2000);
+const steps = Number(process.env.PSTC_LEARN_STEPS ?? 1000);
 const seeds = Number(process.env.PSTC_LEARN_SEEDS ?? 5);
 
 interface Eval {
@@ -24,14 +27,13 @@ interface Eval {
   pairAccuracy: number;
 }
 
-/** Trains `model` with the recipe of docs/training.md from `seed` and returns its last validation. */
+/** Trains `model` from `seed` with its own train section's recipe and returns its last validation. */
 function trainOn(model: string, seed: number): Eval {
   const out = join(dir, `${model}-seed${seed}`);
   const args = [
     join(root, 'bin/pstc.js'), 'train', `models/tiny/${model}.pst`,
     '--data', 'synthetic:motion,noise=0,tile=1,train=4000,val=400',
-    '--steps', String(steps), '--batch', '16', '--lr', '5e-3', '--warmup', '25',
-    '--init-std', '0.25', '--seed', String(seed), '--set', 'drop_path=0', '--set', 'head.dropout=0',
+    '--steps', String(steps), '--seed', String(seed),
     '--eval-every', String(steps), '--checkpoint-every', String(steps), '--out', out,
   ];
   const run = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
