@@ -266,22 +266,23 @@ function showFormatted(reply: Extract<Reply, { kind: 'formatted' }>): void {
   $('status').textContent = 'formatted';
 }
 
+/** The model on the page as the runner worker takes it (run and export alike): file, texts, variant, weights seed. */
+function chosenModel(): { path: string; files: Record<string, string>; model: string | undefined; weightsSeed: number } {
+  return {
+    path,
+    files: { ...edited },
+    model: ($('variant') as HTMLSelectElement).value || undefined,
+    weightsSeed: Number(($('weights-seed') as HTMLInputElement).value) || 0,
+  };
+}
+
 // ---- Run on WebGPU.
 let droppedClip: { npy: Uint8Array; name: string } | undefined;
 
 function requestRun(): void {
   runId = nextId++;
-  const weightsSeed = Number(($('weights-seed') as HTMLInputElement).value) || 0;
   const clipSeed = Number(($('clip-seed') as HTMLInputElement).value) || 0;
-  const req: Request = {
-    kind: 'run',
-    id: runId,
-    path,
-    files: { ...edited },
-    model: ($('variant') as HTMLSelectElement).value || undefined,
-    weightsSeed,
-    clip: droppedClip ?? { seed: clipSeed },
-  };
+  const req: Request = { kind: 'run', id: runId, ...chosenModel(), clip: droppedClip ?? { seed: clipSeed } };
   ($('run') as HTMLButtonElement).disabled = true;
   $('run-result').dataset.state = 'running';
   $('run-result').replaceChildren(el('p', {}, 'compiling and running on WebGPU…'));
@@ -291,14 +292,7 @@ function requestRun(): void {
 // ---- download .onnx: the worker exports the chosen model (the run's seeded weights); the page saves the bytes.
 function requestExport(): void {
   exportId = nextId++;
-  const req: Request = {
-    kind: 'export',
-    id: exportId,
-    path,
-    files: { ...edited },
-    model: ($('variant') as HTMLSelectElement).value || undefined,
-    weightsSeed: Number(($('weights-seed') as HTMLInputElement).value) || 0,
-  };
+  const req: Request = { kind: 'export', id: exportId, ...chosenModel() };
   const button = $('download-onnx') as HTMLButtonElement;
   button.disabled = true;
   button.dataset.state = 'exporting';

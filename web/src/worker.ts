@@ -147,6 +147,11 @@ async function openBrowserDevice(): Promise<PstcDevice> {
   return device;
 }
 
+/** Diagnostics in one line of the status: `PST… message; PST… message`. */
+function listed(diagnostics: readonly { code: string; message: string }[]): string {
+  return diagnostics.map((d) => `${d.code} ${d.message}`).join('; ');
+}
+
 async function run(req: Extract<Request, { kind: 'run' }>): Promise<void> {
   const fail = (problem: string, noWebGpu = false) => post({ kind: 'ran', id: req.id, problem, noWebGpu });
   const read = readerWith(req.files);
@@ -154,7 +159,7 @@ async function run(req: Extract<Request, { kind: 'run' }>): Promise<void> {
   try {
     model = loadModel(req.path, req.model, read).model;
   } catch (e) {
-    if (e instanceof DiagnosticError) return fail(`the model has errors: ${e.diagnostics.map((d) => `${d.code} ${d.message}`).join('; ')}`);
+    if (e instanceof DiagnosticError) return fail(`the model has errors: ${listed(e.diagnostics)}`);
     throw e;
   }
   if (!model.head) return fail(`${model.name} has no classification head (head = none): nothing to show as logits`);
@@ -202,7 +207,7 @@ async function run(req: Extract<Request, { kind: 'run' }>): Promise<void> {
       model: model.name,
       logits: [...result.logits!],
       logitsShape: result.logitsShape,
-      inputShape: [input.batch, c, input.frames, input.size, input.size],
+      inputShape: clipShape(model, input),
       compileMs: t1 - t0,
       forwardMs: t2 - t1,
       kernels: compiled.kernels.map((k) => ({ label: k.label, fuses: k.fuses, wgsl: k.wgsl })),
@@ -231,7 +236,7 @@ async function exportModel(req: Extract<Request, { kind: 'export' }>): Promise<v
   try {
     model = loadModel(req.path, req.model, read).model;
   } catch (e) {
-    if (e instanceof DiagnosticError) return fail(`the model has errors: ${e.diagnostics.map((d) => `${d.code} ${d.message}`).join('; ')}`, e.diagnostics.map(pageDiagnostic));
+    if (e instanceof DiagnosticError) return fail(`the model has errors: ${listed(e.diagnostics)}`, e.diagnostics.map(pageDiagnostic));
     throw e;
   }
   const text = read(req.path);
@@ -249,7 +254,7 @@ async function exportModel(req: Extract<Request, { kind: 'export' }>): Promise<v
       },
     });
   } catch (e) {
-    if (e instanceof DiagnosticError) return fail(`${model.name} cannot be exported: ${e.diagnostics.map((d) => `${d.code} ${d.message}`).join('; ')}`, e.diagnostics.map(pageDiagnostic));
+    if (e instanceof DiagnosticError) return fail(`${model.name} cannot be exported: ${listed(e.diagnostics)}`, e.diagnostics.map(pageDiagnostic));
     throw e;
   }
   // Its own buffer, so that it can be transferred rather than copied.
