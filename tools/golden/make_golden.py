@@ -250,8 +250,7 @@ def self_checks():
         check((f1 - f2).abs().max().item() < 1e-12, f'TPS with all offsets 0 = no shift (bias_frames {tb})')
 
     # 6. The real PST-T has the spec's backbone parameter count.
-    pst_t = model('pst_t', [stage(i + 1, d, 96 * 2 ** i, h, [tcs(), tps('pattern_c', PATTERN_C)], window=(1, 7, 7))
-                            for i, (d, h) in enumerate(zip([2, 2, 6, 2], [3, 6, 12, 24]))], dim=96, classes=0)
+    pst_t = {**pst_t_config(), 'head': None}  # the backbone alone
     n = sum(p.numel() for p in pt.SwinTransformer3D(pst_t).parameters())
     check(n == 28223622, f'PST-T backbone parameters: {n} (spec: 28,223,622)')
 
