@@ -268,10 +268,11 @@ describe('tiny models run in seconds and still exercise the hard cases', () => {
     ['models/tiny/pst-tiny.pst', 'pst_tiny'],
     ['models/tiny/video-swin-tiny.pst', 'video_swin_tiny'],
   ])('%s has the architecture of test/golden/%s', (file, golden) => {
-    // Name, batch, drop-path rates and the train section (training only) are not architecture; spans are not data.
+    // Name, batch, drop-path and head-dropout rates and the train section (training only) are not
+    // architecture; spans are not data.
     const arch = (m: ModelConfig) =>
       JSON.parse(
-        JSON.stringify({ ...m, name: '', train: undefined, input: { ...m.input, batch: 0 }, stages: m.stages.map((s) => ({ ...s, blocks: s.blocks.map((b) => ({ ...b, dropPath: 0 })) })) }, (k, v) =>
+        JSON.stringify({ ...m, name: '', train: undefined, input: { ...m.input, batch: 0 }, head: m.head && { ...m.head, dropout: 0 }, stages: m.stages.map((s) => ({ ...s, blocks: s.blocks.map((b) => ({ ...b, dropPath: 0 })) })) }, (k, v) =>
           k === 'span' ? undefined : v,
         ),
       );

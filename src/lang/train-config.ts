@@ -31,6 +31,8 @@ export interface TrainValues {
   clipGrad?: number;
   evalEvery?: number;
   initStd?: number;
+  biasInitStd?: number;
+  headInitStd?: number;
 }
 
 export type TrainField = keyof TrainValues;
@@ -68,6 +70,8 @@ export const TRAIN_KEYS: readonly TrainKeySpec[] = [
   { key: 'label_smoothing', field: 'labelSmoothing', flag: '--label-smoothing', kind: 'number', range: { min: 0, max: 0.999 }, help: 'label smoothing of the cross-entropy' },
   { key: 'clip_grad', field: 'clipGrad', flag: '--clip-grad', kind: 'number', range: { min: 0, max: Number.MAX_VALUE }, help: 'clip gradients to this global norm (0: no clipping)' },
   { key: 'init_std', field: 'initStd', flag: '--init-std', kind: 'number', range: { min: 0, max: 2 }, help: "std of the blocks' and patch mergings' Linear weights when training from fresh weights (0.02 as the paper's code; a model a few channels wide learns faster from about 1/√width)" },
+  { key: 'bias_init_std', field: 'biasInitStd', flag: '--bias-init-std', kind: 'number', range: { min: 0, max: 100 }, help: "std of the attention's relative-position bias tables when training from fresh weights (the paper's code: 0.02, so attention starts uniform; about 3 starts it as a fixed mix of neighbours that differs by head, and a tiny model finds motion sooner)" },
+  { key: 'head_init_std', field: 'headInitStd', flag: '--head-init-std', kind: 'number', range: { min: 0, max: 2 }, help: "std of the classification head's weight when training from fresh weights (mmaction's 0.01)" },
   { key: 'eval_every', field: 'evalEvery', flag: '--eval-every', kind: 'int', range: { min: 0, max: 1e9 }, help: 'evaluate on the validation set every N steps (0: at the end only)' },
 ];
 

@@ -1,6 +1,7 @@
 // Fresh weights for training from scratch, initialised as the reference implementation does
 // (see names.ts for which parameter gets which rule):
-// - Linear weights and bias tables: timm's trunc_normal_(std=0.02). timm's bounds a=-2, b=2 are
+// - Linear weights and bias tables: timm's trunc_normal_(std=0.02) (a train section may choose
+//   other stds: InitChoices). timm's bounds a=-2, b=2 are
 //   absolute values, not multiples of std, so at std 0.02 they sit 100 standard deviations out and
 //   never bite: in effect N(0, 0.02²). We still reject samples outside [-2, 2], as timm would.
 // - Linear biases 0; LayerNorm weight 1, bias 0.
@@ -10,7 +11,7 @@
 // Deterministic: each tensor draws from its own stream, seeded by (seed, name), so a tensor's
 // values do not depend on which other tensors the model has (with or without a head, say).
 import type { ModelConfig } from '../lang/model.js';
-import { LINEAR_INIT_STD, weightSpecs, type InitChoices, type WeightSpec } from './names.js';
+import { HEAD_INIT_STD, LINEAR_INIT_STD, weightSpecs, type InitChoices, type WeightSpec } from './names.js';
 import { numel, type WeightMap } from './tensor.js';
 
 const TRUNC_LOW = -2;
@@ -98,7 +99,13 @@ export function initWeights(model: ModelConfig, seed: number, choices: InitChoic
   return out;
 }
 
-/** What a run records as the origin of fresh weights: the seed, and the Linear std when not timm's. */
-export function freshWeightsFrom(seed: number, linearStd?: number): string {
-  return linearStd === undefined || linearStd === LINEAR_INIT_STD ? `random seed ${seed}` : `random seed ${seed}, init_std ${linearStd}`;
+/** What a run records as the origin of fresh weights: the seed, and each init choice that is not
+ *  the reference's draw. */
+export function freshWeightsFrom(seed: number, choices: InitChoices = {}): string {
+  const chosen = [
+    choices.linearStd !== undefined && choices.linearStd !== LINEAR_INIT_STD ? `init_std ${choices.linearStd}` : '',
+    choices.biasTableStd !== undefined ? `bias_init_std ${choices.biasTableStd}` : '',
+    choices.headStd !== undefined && choices.headStd !== HEAD_INIT_STD ? `head_init_std ${choices.headStd}` : '',
+  ].filter(Boolean);
+  return [`random seed ${seed}`, ...chosen].join(', ');
 }

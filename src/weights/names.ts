@@ -31,11 +31,30 @@ export const HEAD_PREFIX = `${weightNames.head}.`;
 /** timm's std for Linear weights and bias tables (the reference implementation's _init_weights). */
 export const LINEAR_INIT_STD = 0.02;
 
-/** How fresh weights are drawn where a model may choose (its train section's `init_std`). */
+/** mmaction's I3DHead.init_weights: the head's weight from N(0, 0.01²). */
+export const HEAD_INIT_STD = 0.01;
+
+/** How fresh weights are drawn where a model may choose (its train section's `init_std`,
+ *  `bias_init_std`, `head_init_std`); each left out keeps the reference's draw. The patch
+ *  embedding always keeps PyTorch's default. */
 export interface InitChoices {
   /** std of the blocks' and patch mergings' Linear weights (qkv, proj, fc1, fc2, reduction);
-   *  default LINEAR_INIT_STD. The head, the patch embedding and the bias tables keep theirs. */
+   *  default LINEAR_INIT_STD. */
   linearStd?: number;
+  /** std of the relative-position bias tables, drawn from N(0, std²) without timm's ±2 bounds
+   *  (which would clip a draw of std ≥ 1); default timm's trunc_normal at LINEAR_INIT_STD. */
+  biasTableStd?: number;
+  /** std of the classification head's weight; default HEAD_INIT_STD. */
+  headStd?: number;
+}
+
+/** The init choices a model's train settings make (the fields of TrainValues that name them). */
+export function initChoicesOf(t: { initStd?: number; biasInitStd?: number; headInitStd?: number } | undefined): InitChoices {
+  return {
+    ...(t?.initStd !== undefined ? { linearStd: t.initStd } : {}),
+    ...(t?.biasInitStd !== undefined ? { biasTableStd: t.biasInitStd } : {}),
+    ...(t?.headInitStd !== undefined ? { headStd: t.headInitStd } : {}),
+  };
 }
 
 function linear(out: WeightSpec[], name: string, outDim: number, inDim: number, bias: boolean, std = LINEAR_INIT_STD): void {
@@ -66,8 +85,7 @@ export function weightSpecs(model: ModelConfig, choices: InitChoices = {}): Weig
       out.push({
         name: names.biasTable,
         shape: [biasTableRows(stage), stage.heads],
-        init: 'trunc_normal',
-        scale: LINEAR_INIT_STD,
+        ...(choices.biasTableStd === undefined ? { init: 'trunc_normal' as const, scale: LINEAR_INIT_STD } : { init: 'normal' as const, scale: choices.biasTableStd }),
       });
       linear(out, names.qkv, 3 * C, C, stage.qkvBias, std);
       linear(out, names.proj, C, C, true, std);
@@ -88,7 +106,7 @@ export function weightSpecs(model: ModelConfig, choices: InitChoices = {}): Weig
   const features = last ? last.dim : embed.dim;
   if (model.finalNorm) layerNorm(out, weightNames.finalNorm, features);
   if (model.head) {
-    out.push({ name: `${HEAD_PREFIX}weight`, shape: [model.head.classes, features], init: 'normal', scale: 0.01 });
+    out.push({ name: `${HEAD_PREFIX}weight`, shape: [model.head.classes, features], init: 'normal', scale: choices.headStd ?? HEAD_INIT_STD });
     out.push({ name: `${HEAD_PREFIX}bias`, shape: [model.head.classes], init: 'zeros', scale: 0 });
   }
   return out;

@@ -16,7 +16,7 @@ import { differentiate } from '../../src/passes/autodiff.js';
 import { compileProgram } from '../../src/passes/pipeline.js';
 import { gradCheck, probedGraph } from './gradcheck.js';
 import { freshSeed, maxNormRelativeError as maxNormError } from '../webgpu/util.js';
-import { randomClip, randomWeights, tinyModel } from './helpers.js';
+import { randomClip, randomWeights, regularisedTinyModel, tinyModel } from './helpers.js';
 
 const seed = freshSeed();
 const figures: string[] = [];
@@ -26,7 +26,7 @@ const golden = (name: string): ModelConfig => JSON.parse(readFileSync(join(impor
 const dropouts = (g: Graph): Node[] => g.nodes.filter((n) => n.op.kind === 'dropout');
 
 describe('training lowering', () => {
-  const model = tinyModel('pst-tiny'); // drop_path 0.1 over 4 blocks, head dropout 0.5
+  const model = regularisedTinyModel('pst-tiny'); // drop_path 0.1 over 4 blocks, head dropout 0.5
   const g = lowerModel(model, { batch: 2, frames: 8, size: 32 }, { mode: 'train', labelSmoothing: 0.1 });
 
   it('stochastic depth rises as torch.linspace(0, drop_path, Σ depths); rate 0 emits nothing', () => {

@@ -4,6 +4,7 @@
 import type { Graph } from '../../src/ir/graph.js';
 import type { InputSize } from '../../src/passes/lower.js';
 import { loadModel } from '../../src/lang/elaborate.js';
+import { loadModelWithSettings } from '../../src/lang/overrides.js';
 import type { ModelConfig } from '../../src/lang/model.js';
 import { compileProgram, need, type PassName, type Program } from '../../src/passes/pipeline.js';
 import { initWeights, makeRandom, type WeightMap } from '../../src/weights/index.js';
@@ -13,6 +14,15 @@ export const TINY_FAMILIES = ['pst-tiny', 'swin2d-tiny', 'tsm-tiny', 'tps-tiny',
 
 export function tinyModel(file: string): ModelConfig {
   return loadModel(`models/tiny/${file}.pst`, undefined, readFromDisk).model;
+}
+
+/** The regularisation the training tests exercise (PST-T's kind: drop_path over the blocks, head
+ *  dropout), set on a tiny model whose own file trains without it. */
+export const REGULARISED = ['drop_path=0.1', 'head.dropout=0.5'];
+
+/** A tiny model with drop_path 0.1 (rising over its blocks) and head dropout 0.5. */
+export function regularisedTinyModel(file: string): ModelConfig {
+  return loadModelWithSettings(`models/tiny/${file}.pst`, undefined, REGULARISED, readFromDisk).model;
 }
 
 /** The model (at its own frames and size, `batch` clips) after the pipeline's pass `pass`. */

@@ -10,6 +10,8 @@ import { runCli as run } from '../cli/run-cli.js';
 import { freshSeed, maxNormRelativeError, randomArray, rng } from '../webgpu/util.js';
 
 const MODEL = 'models/tiny/pst-tiny.pst';
+// pst-tiny trains without regularisation by default: turn drop_path and head dropout on.
+const REGULARISED = ['--set', 'drop_path=0.1', '--set', 'head.dropout=0.5'];
 const dir = mkdtempSync(join(tmpdir(), 'pstc-recompute-'));
 
 function npyData(n: number, seed: number): string {
@@ -31,7 +33,7 @@ describe('pstc train --recompute', () => {
     const data = npyData(4, seed);
     const weights = async (extra: string[], name: string) => {
       const out = join(dir, name);
-      const r = await run(['train', MODEL, '--data', data, '--steps', '1', '--batch', '4', '--lr', '0.01', '--seed', String(seed), '--no-shuffle', '--out', out, ...extra]);
+      const r = await run(['train', MODEL, '--data', data, '--steps', '1', '--batch', '4', '--lr', '0.01', '--seed', String(seed), '--no-shuffle', '--out', out, ...REGULARISED, ...extra]);
       expect(r.code, r.stderr).toBe(0);
       return { out, w: readSafetensors(readFileSync(join(out, 'checkpoints', 'step-00000001', 'weights.safetensors'))) };
     };
@@ -47,7 +49,7 @@ describe('pstc train --recompute', () => {
     console.log(`one AdamW step with and without --recompute (seed ${seed}): ${identical}/${plain.w.size} tensors bit-identical, worst ${worst.toExponential(2)}`);
     expect(worst).toBeLessThanOrEqual(1e-6);
     expect(JSON.parse(readFileSync(join(re.out, 'settings.json'), 'utf8')).recompute).toBe(true);
-    const resumed = await run(['train', MODEL, '--data', data, '--steps', '1', '--batch', '4', '--lr', '0.01', '--seed', String(seed), '--no-shuffle', '--out', plain.out, '--resume', '--recompute']);
+    const resumed = await run(['train', MODEL, '--data', data, '--steps', '1', '--batch', '4', '--lr', '0.01', '--seed', String(seed), '--no-shuffle', '--out', plain.out, '--resume', '--recompute', ...REGULARISED]);
     expect(resumed.stderr).toMatch(/PST705.*recompute/);
   }, 600_000);
 });

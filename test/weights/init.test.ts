@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { initWeights } from '../../src/weights/init.js';
-import { weightSpecs } from '../../src/weights/names.js';
+import { freshWeightsFrom, initWeights } from '../../src/weights/init.js';
+import { initChoicesOf, weightSpecs } from '../../src/weights/names.js';
 import { makeModel } from './models.js';
 
 const model = makeModel({ dim: 32, depths: [2, 2], heads: [2, 4], classes: 10 });
@@ -46,6 +46,32 @@ describe('initWeights', () => {
     for (const name of ['layers.0.blocks.0.attn.relative_position_bias_table', 'cls_head.fc_cls.weight', 'patch_embed.proj.weight']) {
       expect(wide.get(name)!.data).toEqual(w.get(name)!.data);
     }
+  });
+
+  it("bias_init_std and head_init_std change the bias tables and the head only, and the bias draw is not cut at ±2", () => {
+    const chosen = initWeights(model, 42, { biasTableStd: 3, headStd: 0.18 });
+    const tables = [...chosen.keys()].filter((n) => n.endsWith('relative_position_bias_table'));
+    expect(tables.length).toBe(4);
+    const all = new Float32Array(tables.flatMap((n) => [...chosen.get(n)!.data]));
+    const t = stats(all);
+    expect(t.std).toBeGreaterThan(2.7);
+    expect(t.std).toBeLessThan(3.3);
+    // timm's bounds would keep every value within ±2: a std-3 draw has ~50 % beyond them.
+    expect(all.filter((x) => Math.abs(x) > 2).length / all.length).toBeGreaterThan(0.4);
+    const head = stats(chosen.get('cls_head.fc_cls.weight')!.data);
+    expect(head.std).toBeGreaterThan(0.15);
+    expect(head.std).toBeLessThan(0.21);
+    for (const name of ['layers.1.blocks.0.mlp.fc1.weight', 'layers.0.blocks.0.attn.qkv.weight', 'patch_embed.proj.weight', 'layers.0.blocks.0.norm1.weight']) {
+      expect(chosen.get(name)!.data).toEqual(w.get(name)!.data);
+    }
+  });
+
+  it("a train section's init keys become the init choices, each left out keeping the reference's draw", () => {
+    expect(initChoicesOf({ initStd: 0.25, biasInitStd: 3, headInitStd: 0.18 })).toEqual({ linearStd: 0.25, biasTableStd: 3, headStd: 0.18 });
+    expect(initChoicesOf({ initStd: 0.25 })).toEqual({ linearStd: 0.25 });
+    expect(initChoicesOf(undefined)).toEqual({});
+    expect(freshWeightsFrom(3, {})).toBe('random seed 3');
+    expect(freshWeightsFrom(3, { linearStd: 0.25, biasTableStd: 3, headStd: 0.18 })).toBe('random seed 3, init_std 0.25, bias_init_std 3, head_init_std 0.18');
   });
 
   it('zeroes Linear biases and sets LayerNorms to weight 1, bias 0', () => {

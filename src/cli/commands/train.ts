@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { resolveTrainSettings, trainKey, type TrainField, type TrainValues } from '../../lang/train-config.js';
 import { DEFAULT_OPTIMIZER, type OptimizerConfig } from '../../train/optimizer.js';
 import { train, type TrainSettings } from '../../train/trainer.js';
-import { freshWeightsFrom, initWeights, LINEAR_INIT_STD, loadCheckpoint, type WeightMap } from '../../weights/index.js';
+import { freshWeightsFrom, HEAD_INIT_STD, initChoicesOf, initWeights, LINEAR_INIT_STD, loadCheckpoint, type WeightMap } from '../../weights/index.js';
 import { withDevice } from '../device.js';
 import { UsageError } from '../errors.js';
 import { chooseData } from '../data-choice.js';
@@ -37,7 +37,7 @@ interface TrainFlags extends ModelFlags, LoaderFlags, TrainValues {
 }
 
 /** The train-section settings `pstc train` takes as flags. */
-const TRAIN_FIELDS: readonly TrainField[] = ['steps', 'epochs', 'batch', 'optimizer', 'lr', 'minLr', 'warmup', 'weightDecay', 'momentum', 'labelSmoothing', 'clipGrad', 'evalEvery', 'initStd'];
+const TRAIN_FIELDS: readonly TrainField[] = ['steps', 'epochs', 'batch', 'optimizer', 'lr', 'minLr', 'warmup', 'weightDecay', 'momentum', 'labelSmoothing', 'clipGrad', 'evalEvery', 'initStd', 'biasInitStd', 'headInitStd'];
 
 /** What `pstc train` uses when neither a flag nor the model's train section says (the optimizer's
  *  own defaults — lr, weight decay, momentum — are DEFAULT_OPTIMIZER's). One epoch when neither
@@ -76,6 +76,8 @@ export const registerTrain: CommandRegistrar = (program: Command, io, setExit) =
     clipGrad: '0 (no clipping)',
     evalEvery: '0 (at the end only)',
     initStd: String(LINEAR_INIT_STD),
+    biasInitStd: `${LINEAR_INIT_STD}, truncated at ±2 as timm's`,
+    headInitStd: String(HEAD_INIT_STD),
   });
   command
     .description('train the model on the WebGPU device: forward, backward and optimizer in one submission per step')
@@ -102,7 +104,7 @@ export const registerTrain: CommandRegistrar = (program: Command, io, setExit) =
       const data = chooseData(model, flags.data, 'train');
       checkOutputPath({ flag: '--out', path: flags.out, kind: 'folder', inputs: [...result.sources.keys(), ...(flags.weights ? [flags.weights] : [])] });
       checkOwnFolder({ flag: '--out', path: flags.out, what: 'a run directory of `pstc train`', ours: isRunFolder });
-      const initialWeights: WeightMap = flags.weights !== undefined ? loadCheckpoint(flags.weights, model) : initWeights(model, flags.seed, { linearStd: t.initStd });
+      const initialWeights: WeightMap = flags.weights !== undefined ? loadCheckpoint(flags.weights, model) : initWeights(model, flags.seed, initChoicesOf(t));
       const settings: TrainSettings = {
         data,
         ...(t.steps !== undefined ? { steps: t.steps } : {}),
@@ -148,7 +150,7 @@ export const registerTrain: CommandRegistrar = (program: Command, io, setExit) =
           return train({
             model,
             initialWeights,
-            initialWeightsFrom: flags.weights ?? freshWeightsFrom(flags.seed, t.initStd),
+            initialWeightsFrom: flags.weights ?? freshWeightsFrom(flags.seed, initChoicesOf(t)),
             settings,
             out: flags.out!,
             resume: flags.resume ?? false,

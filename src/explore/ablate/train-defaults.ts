@@ -8,11 +8,12 @@ import type { ModelConfig } from '../../lang/model.js';
 import { resolveTrainSettings, TRAIN_KEYS, type TrainField, type TrainSource, type TrainValues } from '../../lang/train-config.js';
 import { DEFAULT_OPTIMIZER } from '../../train/optimizer.js';
 import type { TrainSettings } from '../../train/trainer.js';
+import { initChoicesOf, type InitChoices } from '../../weights/index.js';
 import type { Budget, SweepPlan } from './record.js';
 
 /** The train-section settings `pstc ablate` takes as flags (besides --steps and --batch, which it
  *  declares itself: their defaults are ablate's budget). */
-export const ABLATE_TRAIN_FLAGS: readonly TrainField[] = ['optimizer', 'lr', 'minLr', 'warmup', 'weightDecay', 'momentum', 'labelSmoothing', 'clipGrad', 'initStd'];
+export const ABLATE_TRAIN_FLAGS: readonly TrainField[] = ['optimizer', 'lr', 'minLr', 'warmup', 'weightDecay', 'momentum', 'labelSmoothing', 'clipGrad', 'initStd', 'biasInitStd', 'headInitStd'];
 
 /** The flags of a budget: what overrides every variant's section. A plan written before train
  *  sections has none recorded: its steps, batch and lr were every run's settings. */
@@ -26,8 +27,8 @@ export interface RunTraining {
   from: Partial<Record<TrainField, TrainSource>>;
   /** Section settings a flag made meaningless. */
   dropped: string[];
-  /** std of the blocks' Linear weights at init (the section's `init_std`; undefined: timm's). */
-  initStd?: number;
+  /** How fresh weights are drawn (the section's `init_std`, `bias_init_std`, `head_init_std`). */
+  init: InitChoices;
 }
 
 /** The trainer's settings for one run of the sweep. */
@@ -64,7 +65,7 @@ export function runTraining(budget: Budget, config: ModelConfig, seed: number): 
     workers: 0,
     sources,
   };
-  return { settings, from, dropped, ...(t.initStd !== undefined ? { initStd: t.initStd } : {}) };
+  return { settings, from, dropped, init: initChoicesOf(t) };
 }
 
 /** A run's recipe in a few words: `400 steps, batch 16, adamw lr 0.005, warm-up 25`. */

@@ -23,11 +23,11 @@ export const trainAndMeasure: RunOne = async (run, budget, progress, workDir, co
   const device = await openDevice();
   try {
     progress('compiling the training step');
-    const { settings, initStd } = runTraining(budget, run.config, run.seed);
+    const { settings, init } = runTraining(budget, run.config, run.seed);
     const result = await train({
       model: run.config,
-      initialWeights: initWeights(run.config, run.seed, { linearStd: initStd }),
-      initialWeightsFrom: freshWeightsFrom(run.seed, initStd),
+      initialWeights: initWeights(run.config, run.seed, init),
+      initialWeightsFrom: freshWeightsFrom(run.seed, init),
       settings,
       out: workDir,
       resume: true, // continues an interrupted run of this sweep; a fresh folder starts at step 0
