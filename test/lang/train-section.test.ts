@@ -38,6 +38,7 @@ describe('train section', () => {
 model m extends tiny { train {
   steps = 400  batch = 16  optimizer = sgd  lr = peak  min_lr = peak / 100  warmup = 25
   weight_decay = 0  momentum = 0.8  label_smoothing = 0.1  clip_grad = 1  eval_every = 100
+  init_std = 0.25  bias_init_std = 3  head_init_std = 0.18
 } }`,
       },
       'a.pst',
@@ -45,6 +46,7 @@ model m extends tiny { train {
     expect(m.train).toMatchObject({
       steps: 400, batch: 16, optimizer: 'sgd', lr: 5e-3, minLr: 5e-5, warmup: 25,
       weightDecay: 0, momentum: 0.8, labelSmoothing: 0.1, clipGrad: 1, evalEvery: 100,
+      initStd: 0.25, biasInitStd: 3, headInitStd: 0.18,
     });
     expect(model({ 'a.pst': `${base}model m extends tiny { train { epochs = 3 } }` }, 'a.pst').train).toMatchObject({ epochs: 3 });
   });

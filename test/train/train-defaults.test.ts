@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planSweep, trainSettings } from '../../src/explore/ablate/index.js';
+import { runTraining } from '../../src/explore/ablate/train-defaults.js';
 import { planProblem } from '../../src/explore/ablate/record.js';
 import { runCli as run } from '../cli/run-cli.js';
 
@@ -21,7 +22,7 @@ writeFileSync(
   window = (1, 2, 2)
   stage 1 { depth = 1  heads = 1 }
   head { classes = 4 }
-  train { steps = 2  batch = 2  lr = 0.02  warmup = 1  weight_decay = 0.01 }
+  train { steps = 2  batch = 2  lr = 0.02  warmup = 1  weight_decay = 0.01  bias_init_std = 2  head_init_std = 0.5 }
 }
 sweep lr from small {
   variant base { }
@@ -34,6 +35,7 @@ const DATA = 'synthetic:motion,train=8,val=4,classes=4';
 function settingsOf(runDir: string) {
   return JSON.parse(readFileSync(join(runDir, 'settings.json'), 'utf8')) as {
     totalSteps: number;
+    weights: string;
     batch: number;
     warmupSteps: number;
     optimizer: { lr: number; weightDecay: number };
@@ -44,10 +46,13 @@ function settingsOf(runDir: string) {
 describe('training defaults from the train section', () => {
   it('pstc train uses the section where no flag is given, and a flag wins over it', async () => {
     const out = join(dir, 'train-run');
-    const r = await run(['train', MODEL, '--data', DATA, '--lr', '0.01', '--out', out]);
+    const r = await run(['train', MODEL, '--data', DATA, '--lr', '0.01', '--head-init-std', '0.3', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/done: 2 steps/);
     const s = settingsOf(out);
+    // Fresh weights drawn with the section's bias-table std and the flag's head std.
+    expect(s.weights).toBe('random seed 0, bias_init_std 2, head_init_std 0.3');
+    expect(s.sources).toMatchObject({ bias_init_std: 'model', head_init_std: 'flag', init_std: 'default' });
     expect(s).toMatchObject({ totalSteps: 2, batch: 2, warmupSteps: 1, optimizer: { lr: 0.01, weightDecay: 0.01 } });
     expect(s.sources).toMatchObject({ steps: 'model', batch: 'model', warmup: 'model', weight_decay: 'model', lr: 'flag', optimizer: 'default' });
   }, 300_000);
@@ -58,6 +63,7 @@ describe('training defaults from the train section', () => {
     const [base, hot] = plan.runs.map((r) => trainSettings(plan.budget, r.seed, r.config));
     expect(base).toMatchObject({ steps: 2, batch: 2, warmupSteps: 1, optimizer: { lr: 0.02, weightDecay: 0.01 } });
     expect(hot).toMatchObject({ steps: 2, batch: 2, optimizer: { lr: 0.04 } });
+    expect(runTraining(plan.budget, plan.runs[0]!.config, 0).init).toEqual({ biasTableStd: 2, headStd: 0.5 });
     // Flags over the section: --steps and --lr for every variant; the rest still from the section.
     const flagged = planSweep(MODEL, { seeds: [0], budget: { data: DATA, steps: 3, batch: 4, train: { steps: 3, lr: 0.005 }, timingIters: 1 } });
     expect(flagged.runs.map((r) => trainSettings(flagged.budget, r.seed, r.config))).toMatchObject([
