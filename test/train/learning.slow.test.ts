@@ -8,7 +8,9 @@
 // - the moving-objects fixture (tools/fixtures/moving-objects.mjs: JPEG rawframes of textured
 //   objects moving right, left, down or up): pst-tiny ≥ 90 % within 400 steps.
 // Measured Dec 2026 (docs/training.md "Does it learn?"): pst-tiny 92.3–97.5 % at 1000 steps on
-// seeds 0–4. About 35 minutes for everything on this 2-core machine.
+// seeds 0–4, swin2d-tiny 49.6–52.2 % order pairs on 2000 validation clips — met. The moving-objects
+// target is NOT met yet: 93.8 % on seed 0 but 46.9 % and 35.9 % on seeds 1 and 2 at step 400
+// ("Direction of motion on frame folders"), so that case fails today. About 45 minutes in all.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,10 +48,26 @@ function trainOn(model: string, seed: number, data = 'synthetic:motion,noise=0,t
   return last;
 }
 
+/** `pstc eval` of a run's last checkpoint on `data` (its validation list). */
+function evalOn(model: string, runDir: string, data: string): { top1: number; pairAccuracy: number } {
+  const weights = join(runDir, 'checkpoints', `step-${String(steps).padStart(8, '0')}`, 'weights.safetensors');
+  const run = spawnSync(process.execPath, [join(root, 'bin/pstc.js'), 'eval', `models/tiny/${model}.pst`, '--weights', weights, '--data', data, '--json'], { cwd: root, encoding: 'utf8' });
+  expect(run.status, run.stderr).toBe(0);
+  return JSON.parse(run.stdout) as { top1: number; pairAccuracy: number };
+}
+
 describe.skipIf(!process.env.PSTC_LEARN)('learning motion on every seed (PSTC_LEARN=1)', () => {
   it('pst-tiny learns the order of frames on every seed; swin2d-tiny stays at chance inside each pair', () => {
-    const runs = Array.from({ length: seeds }, (_, seed) => ({ seed, pst: trainOn('pst-tiny', seed), swin: trainOn('swin2d-tiny', seed) }));
-    const table = runs.map((r) => `seed ${r.seed}: pst ${(100 * r.pst.top1).toFixed(1)} % (order ${(100 * r.pst.pairAccuracy!).toFixed(1)} %), swin2d ${(100 * r.swin.top1).toFixed(1)} % (order ${(100 * r.swin.pairAccuracy!).toFixed(1)} %)`).join('\n');
+    // swin2d-tiny's order blindness is judged on 2000 validation clips (the first 400 are the
+    // training run's): on 400 a blind model's rate is a draw around 50 % with σ ≥ 2.5 points, and
+    // one seed in five passes 55 % by chance (seed 2: 58.5 % on 400 clips, 52.0 % on 2000).
+    const wide = 'synthetic:motion,noise=0,tile=1,train=4000,val=2000';
+    const runs = Array.from({ length: seeds }, (_, seed) => {
+      const pst = trainOn('pst-tiny', seed);
+      trainOn('swin2d-tiny', seed);
+      return { seed, pst, swin: evalOn('swin2d-tiny', join(dir, `swin2d-tiny-seed${seed}-${steps}`), wide) };
+    });
+    const table = runs.map((r) => `seed ${r.seed}: pst ${(100 * r.pst.top1).toFixed(1)} % (order ${(100 * r.pst.pairAccuracy!).toFixed(1)} %), swin2d ${(100 * r.swin.top1).toFixed(1)} % (order ${(100 * r.swin.pairAccuracy).toFixed(1)} % on 2000 clips)`).join('\n');
     console.log(table);
     for (const r of runs) {
       // 10 classes in 5 pairs: knowing the pair alone gives 50 % top-1 and 50 % order pairs.
