@@ -46,7 +46,8 @@ export function isRunFolder(entries: readonly string[]): boolean {
 }
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
-const stepDirName = (step: number): string => `step-${String(step).padStart(8, '0')}`;
+/** The folder of the checkpoint at `step` inside RUN/checkpoints. */
+export const stepDirName = (step: number): string => `step-${String(step).padStart(8, '0')}`;
 
 function fail(message: string, file: string, hint: string): never {
   throw new DiagnosticError([{ code: 'PST701', severity: 'error', message: `${file}: ${message}`, flag: '--resume', hint }]);

@@ -5,6 +5,7 @@
 // Linear first) although the spec lists the norm first.
 import { biasTableRows, mlpHidden, weightNames } from '../lang/facts.js';
 import type { ModelConfig } from '../lang/model.js';
+import type { TrainValues } from '../lang/train-config.js';
 import { numel } from './tensor.js';
 
 /**
@@ -49,7 +50,7 @@ export interface InitChoices {
 }
 
 /** The init choices a model's train settings make (the fields of TrainValues that name them). */
-export function initChoicesOf(t: { initStd?: number; biasInitStd?: number; headInitStd?: number } | undefined): InitChoices {
+export function initChoicesOf(t: Pick<TrainValues, 'initStd' | 'biasInitStd' | 'headInitStd'> | undefined): InitChoices {
   return {
     ...(t?.initStd !== undefined ? { linearStd: t.initStd } : {}),
     ...(t?.biasInitStd !== undefined ? { biasTableStd: t.biasInitStd } : {}),

@@ -16,6 +16,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { stepDirName } from '../../src/train/checkpoint.js';
 // @ts-expect-error: a plain .mjs tool without type declarations
 import { writeMovingObjects } from '../../tools/fixtures/moving-objects.mjs';
 
@@ -50,7 +51,7 @@ function trainOn(model: string, seed: number, data = 'synthetic:motion,noise=0,t
 
 /** `pstc eval` of a run's last checkpoint on `data` (its validation list). */
 function evalOn(model: string, runDir: string, data: string): { top1: number; pairAccuracy: number } {
-  const weights = join(runDir, 'checkpoints', `step-${String(steps).padStart(8, '0')}`, 'weights.safetensors');
+  const weights = join(runDir, 'checkpoints', stepDirName(steps), 'weights.safetensors');
   const run = spawnSync(process.execPath, [join(root, 'bin/pstc.js'), 'eval', `models/tiny/${model}.pst`, '--weights', weights, '--data', data, '--json'], { cwd: root, encoding: 'utf8' });
   expect(run.status, run.stderr).toBe(0);
   return JSON.parse(run.stdout) as { top1: number; pairAccuracy: number };

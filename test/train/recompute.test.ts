@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { npyHeaderBytes, readSafetensors, writeNpy } from '../../src/weights/index.js';
 import { runCli as run } from '../cli/run-cli.js';
+import { REGULARISED } from '../passes/helpers.js';
 import { freshSeed, maxNormRelativeError, randomArray, rng } from '../webgpu/util.js';
 
 const MODEL = 'models/tiny/pst-tiny.pst';
 // pst-tiny trains without regularisation by default: turn drop_path and head dropout on.
-const REGULARISED = ['--set', 'drop_path=0.1', '--set', 'head.dropout=0.5'];
+const REGULARISED_FLAGS = REGULARISED.flatMap((s) => ['--set', s]);
 const dir = mkdtempSync(join(tmpdir(), 'pstc-recompute-'));
 
 function npyData(n: number, seed: number): string {
@@ -33,7 +34,7 @@ describe('pstc train --recompute', () => {
     const data = npyData(4, seed);
     const weights = async (extra: string[], name: string) => {
       const out = join(dir, name);
-      const r = await run(['train', MODEL, '--data', data, '--steps', '1', '--batch', '4', '--lr', '0.01', '--seed', String(seed), '--no-shuffle', '--out', out, ...REGULARISED, ...extra]);
+      const r = await run(['train', MODEL, '--data', data, '--steps', '1', '--batch', '4', '--lr', '0.01', '--seed', String(seed), '--no-shuffle', '--out', out, ...REGULARISED_FLAGS, ...extra]);
       expect(r.code, r.stderr).toBe(0);
       return { out, w: readSafetensors(readFileSync(join(out, 'checkpoints', 'step-00000001', 'weights.safetensors'))) };
     };
@@ -49,7 +50,7 @@ describe('pstc train --recompute', () => {
     console.log(`one AdamW step with and without --recompute (seed ${seed}): ${identical}/${plain.w.size} tensors bit-identical, worst ${worst.toExponential(2)}`);
     expect(worst).toBeLessThanOrEqual(1e-6);
     expect(JSON.parse(readFileSync(join(re.out, 'settings.json'), 'utf8')).recompute).toBe(true);
-    const resumed = await run(['train', MODEL, '--data', data, '--steps', '1', '--batch', '4', '--lr', '0.01', '--seed', String(seed), '--no-shuffle', '--out', plain.out, '--resume', '--recompute', ...REGULARISED]);
+    const resumed = await run(['train', MODEL, '--data', data, '--steps', '1', '--batch', '4', '--lr', '0.01', '--seed', String(seed), '--no-shuffle', '--out', plain.out, '--resume', '--recompute', ...REGULARISED_FLAGS]);
     expect(resumed.stderr).toMatch(/PST705.*recompute/);
   }, 600_000);
 });

@@ -104,7 +104,8 @@ export const registerTrain: CommandRegistrar = (program: Command, io, setExit) =
       const data = chooseData(model, flags.data, 'train');
       checkOutputPath({ flag: '--out', path: flags.out, kind: 'folder', inputs: [...result.sources.keys(), ...(flags.weights ? [flags.weights] : [])] });
       checkOwnFolder({ flag: '--out', path: flags.out, what: 'a run directory of `pstc train`', ours: isRunFolder });
-      const initialWeights: WeightMap = flags.weights !== undefined ? loadCheckpoint(flags.weights, model) : initWeights(model, flags.seed, initChoicesOf(t));
+      const init = initChoicesOf(t);
+      const initialWeights: WeightMap = flags.weights !== undefined ? loadCheckpoint(flags.weights, model) : initWeights(model, flags.seed, init);
       const settings: TrainSettings = {
         data,
         ...(t.steps !== undefined ? { steps: t.steps } : {}),
@@ -150,7 +151,7 @@ export const registerTrain: CommandRegistrar = (program: Command, io, setExit) =
           return train({
             model,
             initialWeights,
-            initialWeightsFrom: flags.weights ?? freshWeightsFrom(flags.seed, initChoicesOf(t)),
+            initialWeightsFrom: flags.weights ?? freshWeightsFrom(flags.seed, init),
             settings,
             out: flags.out!,
             resume: flags.resume ?? false,
