@@ -2,11 +2,9 @@
 // coloured by the frame it reads (d, d+1, d-4, …). Terminal text and SVG here; PNG (pngjs, Node
 // only) in pattern-png.ts, so that the browser page can import this module.
 import pc from 'picocolors';
-import type { PatternPicture } from '../ir/pattern.js';
+import { frameLabel, type PatternPicture } from '../ir/pattern.js';
 
-export function frameLabel(rel: number): string {
-  return rel === 0 ? 'd' : rel > 0 ? `d+${rel}` : `d${rel}`;
-}
+export { frameLabel };
 
 /** A diverging colour per relative frame: past frames blue, future frames red, own frame grey. */
 export function frameColor(rel: number, reach: number): [number, number, number] {

@@ -12,7 +12,7 @@
 import { foldChannels, headDim, patchOffset, patternReach, shiftedHeads, weightNames } from '../lang/facts.js';
 import type { PatchShift, Shift, StageConfig } from '../lang/model.js';
 import { F32_BYTES, type Graph, type Node, type NodeId, size } from './graph.js';
-import { blockTemporalOffsets } from './pattern.js';
+import { blockTemporalOffsets, frameLabel, patternPicture, wrappedFrame } from './pattern.js';
 import { effectiveWindow, type Triple } from './window.js';
 
 export interface PartCost {
@@ -300,7 +300,8 @@ export function principleNotes(graph: Graph): PrincipleNote[] {
         reach === 0
           ? 'all offsets are 0: the pattern moves nothing'
           : reachWarn
-            ? `reach ±${reach} spans ${2 * reach + 1} frames but the clip has ${d} temporal tokens here: offsets wrap around (${shift.boundary}) and patches alias`
+            ? `reach ±${reach} spans ${2 * reach + 1} frames but the clip has ${d} temporal tokens here: offsets wrap around (${shift.boundary}) and patches alias` +
+              (shift.boundary === 'cyclic' ? `; ${wrappedGrid(shift, d)}` : '')
             : `reach ±${reach}: a window sees ${distinct(shift)} frames of ${d} temporal tokens`,
     });
     const cells = shift.grid.flat();
@@ -347,6 +348,18 @@ function evenSpread(shift: PatchShift, wh: number, ww: number): Omit<PrincipleNo
         ? `${clashes} of ${pairs} neighbouring pairs read the same shifted frame: shifted patches cluster; ${tiling}`
         : `no two neighbours read the same shifted frame; ${tiling}`,
   };
+}
+
+/** What a cyclic pattern runs as on `tokens` temporal tokens, as the picture's rows. */
+function wrappedGrid(shift: PatchShift, tokens: number): string {
+  const rows = shift.grid.length;
+  const cols = shift.grid[0]!.length;
+  const read = patternPicture(shift, rows, cols).read.map((row) => row.map((rel) => wrappedFrame(rel, tokens)));
+  const own = read.flat().filter((rel) => rel === 0).length;
+  return (
+    `on ${tokens} tokens the grid runs as ${read.map((row) => row.map(frameLabel).join(', ')).join(' / ')} ` +
+    `(rows; ${own} of ${rows * cols} cells read their own frame)`
+  );
 }
 
 function countMoved(shift: PatchShift, wh: number, ww: number): number {

@@ -13,6 +13,20 @@ export interface PatternPicture {
   reach: number;
 }
 
+/** A relative frame as the picture labels it: d, d+1, d-4. */
+export function frameLabel(rel: number): string {
+  return rel === 0 ? 'd' : rel > 0 ? `d+${rel}` : `d${rel}`;
+}
+
+/**
+ * The frame a cyclic shift really reads on a clip of `tokens` temporal tokens: `rel` wrapped into
+ * (−tokens/2, tokens/2] — on 4 tokens d+4 is d itself and d−3 is d+1.
+ */
+export function wrappedFrame(rel: number, tokens: number): number {
+  const r = ((rel % tokens) + tokens) % tokens;
+  return r > tokens / 2 ? r - tokens : r;
+}
+
 /** Tile the pattern over a windowH × windowW window by position mod grid size. */
 export function patternPicture(shift: PatchShift, windowH: number, windowW: number): PatternPicture {
   const read: number[][] = [];

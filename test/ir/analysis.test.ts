@@ -86,4 +86,15 @@ describe('shift pattern picture and receptive field', () => {
     const short = principleNotes(lowerModel(t, { batch: 1, frames: 4, size: 224 }));
     expect(short.some((n) => n.severity === 'warning' && n.principle === 'temporal reach')).toBe(true);
   });
+
+  it('says what a cyclic pattern that wraps really reads: pattern C on 4 temporal tokens', () => {
+    const tiny = loadModel('models/tiny/pst-tiny.pst', undefined, readFromDisk).model;
+    const reach = principleNotes(lowerModel(tiny, { batch: 1, frames: 8, size: 32 })).filter((n) => n.principle === 'temporal reach');
+    // C reads d+4 d-1 d-2 / d+1 d d-3 / d+2 d+3 d-4; mod 4, into (−2, 2]: d+4 and d-4 are d, d-3 is
+    // d+1, d+3 is d-1, d-2 is d+2.
+    expect(reach[0]!.message).toContain('on 4 tokens the grid runs as d, d-1, d+2 / d+1, d, d+1 / d+2, d-1, d (rows; 3 of 9 cells read their own frame)');
+    // On 16 tokens (32 frames) nothing wraps and nothing is said.
+    const long = principleNotes(lowerModel(tiny, { batch: 1, frames: 32, size: 32 })).filter((n) => n.principle === 'temporal reach');
+    expect(long.every((n) => !n.message.includes('runs as'))).toBe(true);
+  });
 });
