@@ -21,6 +21,14 @@ process.env.XDG_RUNTIME_DIR ??= '/tmp';
 const DRIVER_LINE = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced /;
 
 if (process.env.PSTC_CLI_CHILD === '1' || process.env.PSTC_DRIVER_LOG === '1') {
+  // Run by the wrapper below: die with it. A wrapper killed outright (SIGKILL, the OOM killer) cannot
+  // pass anything on, and this detached process would go on training and writing the run directory
+  // that a `--resume` is about to use. The IPC channel closes when the wrapper dies however it dies;
+  // it is unref'd so that it keeps nothing alive.
+  if (process.env.PSTC_CLI_CHILD === '1' && process.channel) {
+    process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+    process.channel.unref();
+  }
   const { main } = await import(pathToFileURL(entry).href);
   process.exitCode = await main(process.argv.slice(2));
 } else {
@@ -29,7 +37,7 @@ if (process.env.PSTC_CLI_CHILD === '1' || process.env.PSTC_DRIVER_LOG === '1') {
   // Its own process group: a Ctrl-C at the terminal reaches this process only, which passes it on
   // once (the CLI counts them: the first stops after a checkpoint, the second at once).
   const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: ['inherit', 'inherit', 'pipe'],
+    stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
     env: { ...process.env, PSTC_CLI_CHILD: '1', ...terminal },
     detached: true,
   });

@@ -16,6 +16,7 @@ import type { ModelConfig } from '../lang/model.js';
 import { writeFileAtomic } from '../weights/atomic.js';
 import type { WeightMap } from '../weights/tensor.js';
 import { loadLatestCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
+import { lockRunDirectory, type RunLock } from './run-lock.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { learningRate, type OptimizerConfig } from './optimizer.js';
 import { fitTrainingPlan } from './plan.js';
@@ -155,6 +156,8 @@ export async function train(run: TrainRun): Promise<TrainResult> {
   const input = dataInputOf(model);
   const data: DataSource = await openData(s.data, input, { skipBad: s.skipBad ?? false, log: say });
   let loader: Loader | undefined;
+  // This process's hold on run.out (the writer's only: rank 0 decides where to start).
+  let lock: RunLock | undefined;
   try {
     loader = new Loader(data.train, { batchSize: microBatch, shuffle: s.shuffle, seed: s.seed, dropLast: true, concurrency: 4, workers: s.workers, log: say, ...(dp ? { shard: { index: dp.comm.rank, count: ranks } } : {}) });
     const stepsPerEpoch = Math.floor(loader.batchesPerEpoch / s.accumulate);
@@ -167,6 +170,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     // Where to start: a fresh run, or the latest checkpoint of this one (data-parallel: rank 0's, sent to every rank).
     const decideStart = (): { state: TrainState; weights: WeightMap; optimizerState: WeightMap | undefined } => {
       mkdirSync(run.out, { recursive: true });
+      lock = lockRunDirectory(run.out);
       let weights = run.initialWeights;
       let optimizerState: WeightMap | undefined;
       let state: TrainState = { step: 0, epoch: 0, batchInEpoch: 0, seed: s.seed, settings };
@@ -245,6 +249,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
       step.destroy();
     }
   } finally {
+    lock?.release();
     await loader?.close();
     await closeData(data);
   }

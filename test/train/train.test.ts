@@ -1,9 +1,10 @@
 // `pstc train` as a user runs it: one SGD step saves exactly W − ∇L (the gradient from the float64
 // interpreter's autodiff on the same batch), a run killed with SIGKILL and resumed ends with the
-// same weights, bit for bit, as one that never stopped, and the user's mistakes are diagnostics.
+// same weights, bit for bit, as one that never stopped (its CLI process dying with the command the
+// user killed), one trainer holds a run directory at a time, and the user's mistakes are diagnostics.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { interpret } from '../../backends/reference/interpreter.js';
@@ -13,10 +14,44 @@ import { readFromDisk } from '../../src/lang/read-disk.js';
 import { initWeights, npyHeaderBytes, readSafetensors, writeNpy, writeSafetensors } from '../../src/weights/index.js';
 import { freshSeed, maxNormRelativeError, randomArray, rng } from '../webgpu/util.js';
 import { runCli as run } from '../cli/run-cli.js';
+import { RUN_LOCK } from '../../src/train/run-lock.js';
 
 const MODEL = 'models/tiny/pst-tiny.pst';
 const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'pstc-train-'));
+
+/** The pids of a process's live children (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const state = procState(Number(entry));
+    if (state && state.ppid === pid && state.alive) found.push(Number(entry));
+  }
+  return found;
+}
+
+/** A process's parent and whether it still runs (a zombie does not), or undefined once it is gone. */
+function procState(pid: number): { ppid: number; alive: boolean } | undefined {
+  try {
+    // /proc/PID/stat: "pid (comm) state ppid …"; comm may hold spaces and parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(ppid), alive: state !== 'Z' && state !== 'X' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits until a process has ended (or is a zombie): true, or false after `ms`. */
+async function gone(pid: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (!procState(pid)?.alive) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
 
 /** A small npy dataset: random clips, labels 0…classes−1. */
 function npyData(name: string, n: number, seed: number, labels?: number[], edit?: (clips: Float32Array) => void): string {
@@ -81,12 +116,18 @@ describe('pstc train', () => {
 
     const broken = join(dir, 'broken');
     // Kill -9 the process as soon as the step-4 checkpoint is in place (it is mid-step 5 or later then).
+    // bin/pstc.js runs the CLI in a child process of its own; the SIGKILL goes to the pstc process the
+    // user started, which cannot pass it on, and the CLI process must die with it, not go on
+    // training beside the --resume below (it once did, and appended a step to the log after the
+    // resume had trimmed it).
     const child = spawn(process.execPath, args(broken), { stdio: 'ignore' });
+    let cli: number | undefined;
     const killed = await new Promise<boolean>((resolve) => {
       const poll = setInterval(() => {
         const latest = join(broken, 'latest.json');
         if (existsSync(latest) && JSON.parse(readFileSync(latest, 'utf8')).step >= 4) {
           clearInterval(poll);
+          cli = childrenOf(child.pid!)[0];
           child.kill('SIGKILL');
         }
       }, 20);
@@ -96,6 +137,8 @@ describe('pstc train', () => {
       });
     });
     expect(killed, 'the run was killed before it finished').toBe(true);
+    expect(cli, 'the pstc process runs the CLI in a child process').toBeDefined();
+    expect(await gone(cli!, 10_000), `the CLI process ${cli} outlived the pstc process that was killed`).toBe(true);
     const resumed = await run([...args(broken).slice(1), '--resume']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/resuming .* at step [4-7] of 8/);
@@ -109,6 +152,28 @@ describe('pstc train', () => {
     const steps = readFileSync(join(broken, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.kind === 'train').map((r) => r.step);
     expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   }, 600_000);
+
+  it('the CLI process dies with the pstc process the user killed, even while it prints nothing', async () => {
+    // Logging and checkpointing once in 1000 steps: a CLI process that outlived its pstc process would
+    // train on silently (nothing it writes to the closed pipe would stop it) for minutes.
+    const out = join(dir, 'orphan');
+    const child = spawn(process.execPath, [join(root, 'bin/pstc.js'), 'train', MODEL, '--data', 'synthetic:motion,train=64,val=8', '--steps', '2000', '--batch', '4', '--log-every', '1000', '--checkpoint-every', '1000', '--eval-every', '1000', '--out', out], { stdio: 'ignore' });
+    let cli: number | undefined;
+    try {
+      // Once the run has written its settings it is building its step and then training.
+      const until = Date.now() + 120_000;
+      while (Date.now() < until && !(existsSync(join(out, 'settings.json')) && (cli = childrenOf(child.pid!)[0]) !== undefined)) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(cli, 'the pstc process runs the CLI in a child process').toBeDefined();
+      await new Promise((r) => setTimeout(r, 1000));
+      child.kill('SIGKILL');
+      expect(await gone(cli!, 15_000), `the CLI process ${cli} went on after its pstc process was killed`).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+      if (cli !== undefined && procState(cli)?.alive) process.kill(cli, 'SIGKILL');
+    }
+  }, 300_000);
 
   it('Ctrl-C (SIGINT) finishes the step, writes a checkpoint and exits; --resume continues from it', async () => {
     const out = join(dir, 'sigint');
@@ -162,4 +227,27 @@ describe('pstc train', () => {
     // The checkpoint before the failure is the run's latest; nothing after it was written.
     expect(JSON.parse(readFileSync(join(dir, 'nan', 'latest.json'), 'utf8')).step).toBe(1);
   }, 600_000);
+
+  it('one trainer per --out: a live holder of the run is named and refused; a dead one\'s lock is taken over and released', async () => {
+    const out = join(dir, 'locked');
+    mkdirSync(out);
+    const lock = join(out, RUN_LOCK);
+    const trainArgs = ['train', MODEL, '--data', 'synthetic:motion,train=8,val=4', '--steps', '1', '--batch', '4', '--out', out];
+    // A live process on this host holds it (a sleeping process stands in for another trainer).
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120_000)']);
+    writeFileSync(lock, JSON.stringify({ pid: holder.pid, host: hostname(), since: '2026-12-06T00:00:00Z' }));
+    const refused = await run(trainArgs);
+    holder.kill('SIGKILL');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(new RegExp(`PST714.*in use by another pstc train \\(pid ${holder.pid}, since 2026-12-06T00:00:00Z\\).*--out`, 's'));
+    expect(existsSync(join(out, 'latest.json')), 'the refused run wrote nothing').toBe(false);
+    // The holder died without removing it (SIGKILL): its pid no longer runs, so the lock is stale.
+    const dead = spawn(process.execPath, ['-e', '0']);
+    await new Promise((r) => dead.on('exit', r));
+    writeFileSync(lock, JSON.stringify({ pid: dead.pid, host: hostname(), since: '2026-12-06T00:00:00Z' }));
+    const taken = await run(trainArgs);
+    expect(taken.code, taken.stderr).toBe(0);
+    expect(existsSync(lock), 'the run released its lock when it ended').toBe(false);
+    expect(JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')).step).toBe(1);
+  }, 300_000);
 });
