@@ -125,6 +125,8 @@ describe.skipIf(skipReason !== undefined)('the playground in headless Chromium',
     expect(await page.$$eval('#principles li', (l) => l.length)).toBeGreaterThan(0);
     expect(await page.$eval('#diagnostics', (e) => (e as HTMLElement).dataset.count)).toBe('0');
     expect(await page.$eval('#variant', (s) => (s as HTMLSelectElement).value)).toBe('pst_t_tiny');
+    // The adapter request answers on its own time (seconds on a loaded 2-core machine): wait for it.
+    await page.waitForFunction(() => !document.getElementById('webgpu')?.textContent?.startsWith('looking for'), { timeout: 60_000 });
     expect(await page.$eval('#webgpu', (e) => e.textContent)).toMatch(/^WebGPU adapter/);
     await shot('01-pst-tiny-loaded.png');
     expect(errors).toEqual([]);
