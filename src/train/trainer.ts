@@ -114,6 +114,12 @@ export interface TrainResult {
   /** Seconds building the training step before its first step: planning, compiling pipelines, uploading. */
   buildSeconds?: number;
   /**
+   * This session's first step, from its submission to its end on the device. Beyond a warm step it
+   * is the pipelines' first use: a driver may compile a shader only at its first dispatch (Mesa's
+   * llvmpipe does, unless its shader cache holds it), which buildSeconds cannot see.
+   */
+  firstStepSeconds?: number;
+  /**
    * Warm steps only, comparable between runs whatever compiling cost: timed from the end of this
    * session's first step to its last logged step, evaluations and checkpoints left out; absent
    * when the session ran too few steps to time one.
@@ -287,6 +293,7 @@ async function loop(
   // device (its pipelines' first use stays out), read at logged steps (synced anyway); the time
   // evaluations and checkpoints take is left out.
   const warm = { on: false, from: 0, clipsFrom: 0, stepsFrom: 0, paused: 0, seconds: 0, clips: 0, steps: 0 };
+  const firstStep = { from: 0, seconds: undefined as number | undefined };
   const untimed = async (work: () => Promise<unknown>): Promise<void> => {
     if (!warm.on) return void (await work());
     await step.readMetrics(); // the steps submitted so far finish inside the timed span
@@ -324,6 +331,7 @@ async function loop(
         position = loader.next({ epoch: (next.value as Batch).epoch, batch: (next.value as Batch).batch });
       }
       const lr = learningRate(current, s.optimizer.lr, schedule);
+      if (current === start.step) firstStep.from = performance.now();
       step.submit(current, micro, lr);
       if (parallel) {
         // Backward submitted: sum the gradients across ranks, then every rank applies the same update.
@@ -340,6 +348,7 @@ async function loop(
       if (!warm.on && current === start.step + 1 && current < totalSteps) {
         await step.readMetrics(); // waits for the first step
         Object.assign(warm, { on: true, from: performance.now(), clipsFrom: clipsDone, stepsFrom: current });
+        firstStep.seconds = (warm.from - firstStep.from) / 1000;
       }
 
       const logNow = current % s.logEvery === 0 || current === totalSteps;
@@ -387,6 +396,7 @@ async function loop(
     plannedBytes: step.plannedBytes(),
     ...built,
     ...(warm.steps > 0 && warm.seconds > 0 ? { warm: { steps: warm.steps, seconds: warm.seconds, clipsPerSecond: warm.clips / warm.seconds } } : {}),
+    ...(firstStep.seconds !== undefined ? { firstStepSeconds: firstStep.seconds } : {}),
     ...(parallel && reduced.steps > 0
       ? {
           allreduce: {

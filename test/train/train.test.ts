@@ -113,6 +113,10 @@ describe('pstc train', () => {
     const whole = join(dir, 'whole');
     const once = await run(args(whole).slice(1));
     expect(once.code, once.stderr).toBe(0);
+    // The summary times the first step apart from the 7 warm ones after it (ablate's "compile s").
+    const summary = JSON.parse(readFileSync(join(whole, 'summary.json'), 'utf8'));
+    expect(summary.firstStepSeconds).toBeGreaterThan(0);
+    expect(summary.warm.steps).toBe(7);
 
     const broken = join(dir, 'broken');
     // Kill -9 the process as soon as the step-4 checkpoint is in place (it is mid-step 5 or later then).

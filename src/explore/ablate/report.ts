@@ -53,7 +53,7 @@ export async function writeReport(dir: AblationDir, plan: SweepPlan, options: Su
       interval: 'mean over seeds with a 95 % Student-t interval (mean ± t(0.975, n−1) · sd / √n); one seed: none (low/high absent)',
       difference: 'variant minus its reference, paired by seed, 95 % Student-t interval of the paired differences; verdict better/worse when the interval is clear of 0, else "cannot tell"',
       atChance: 'best validation top-1 within the binomial noise of 1/classes: exact one-sided binomial test at 5 %',
-      throughput: 'warm work only: forward after untimed warm-up passes, training over the steps after the first with evaluations and checkpoints left out; compile seconds apart',
+      throughput: 'warm work only: forward after untimed warm-up passes, training over the steps after the first with evaluations and checkpoints left out; compile seconds (building plus the first pass or step beyond a warm one) apart',
     },
     references: Object.fromEntries(summary.references),
     variants: rows,

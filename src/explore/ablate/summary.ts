@@ -292,7 +292,7 @@ export function legend(plan: SweepPlan, summary: Summary): string {
     );
   }
   parts.push(
-    `Throughput on warm work only: the forward after ${FORWARD_WARMUP} untimed passes (median of ${plan.budget.timingIters} timed passes)${trained ? ', training over the steps after the first, evaluations and checkpoints left out' : ''}; "compile s" is the time building pipelines (${trained ? 'training step + forward' : 'forward'}), apart.`,
+    `Throughput on warm work only: the forward after ${FORWARD_WARMUP} untimed passes (median of ${plan.budget.timingIters} timed passes)${trained ? ', training over the steps after the first, evaluations and checkpoints left out' : ''}; "compile s" is the time building pipelines plus the first use's excess over a warm pass, where a driver compiles shaders at first dispatch (${trained ? 'training step + forward' : 'forward'}), apart.`,
   );
   return parts.join(' ');
 }

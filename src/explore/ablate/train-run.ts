@@ -8,7 +8,7 @@ import { openDevice } from '../../../backends/webgpu/device.js';
 import type { ModelConfig } from '../../lang/model.js';
 import { train, type TrainSettings } from '../../train/trainer.js';
 import { freshWeightsFrom, initWeights } from '../../weights/index.js';
-import { adapterName, measureForward, modelCost } from './measure.js';
+import { adapterName, compileCost, measureForward, modelCost } from './measure.js';
 import type { Budget, CurvePoint, RunOne } from './record.js';
 import { runTraining } from './train-defaults.js';
 
@@ -55,7 +55,11 @@ export const trainAndMeasure: RunOne = async (run, budget, progress, workDir, co
         forwardLatencyMs: f.forwardLatencyMs,
         ...(result.warm ? { trainClipsPerSecond: result.warm.clipsPerSecond, trainWarmSteps: result.warm.steps } : {}),
       },
-      compileSeconds: { ...(result.buildSeconds !== undefined ? { train: result.buildSeconds } : {}), forward: f.compileSeconds },
+      // Building the step plus its first use's excess over a warm step (compileCost).
+      compileSeconds: {
+        ...(result.buildSeconds !== undefined ? { train: compileCost(result.buildSeconds, result.firstStepSeconds, result.warm ? result.warm.seconds / result.warm.steps : undefined) } : {}),
+        forward: f.compileSeconds,
+      },
       memory: { plannedForwardBytes: f.plannedForwardBytes, plannedTrainBytes: result.plannedBytes, measuredForwardBytes: f.measuredForwardBytes },
       adapter: adapterName(device),
       ...(result.allreduce ? { distributed: { ranks: result.allreduce.ranks, allreduceMs: result.allreduce.reduceMs, bytes: result.allreduce.bytes } } : {}),
