@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { openSync, readFileSync, renameSync, unlinkSync, writeSync, closeSync } from 'node:fs';
 import { DiagnosticError } from '../lang/diagnostics.js';
+import { processAlive } from './process-state.js';
 
 /** The lock's name: it starts with '.', so a run folder holding it is still a run folder. */
 export const RUN_LOCK = '.pstc-train.lock';
@@ -20,27 +21,6 @@ interface LockRecord {
 export interface RunLock {
   /** Removes the lock if it is still this process's (idempotent). */
   release(): void;
-}
-
-/**
- * Whether a process with this pid runs on this machine (EPERM: it runs, as another user). A zombie
- * does not: it has ended, and where nothing reaps orphans (a container whose PID 1 is not an init)
- * a killed trainer stays one.
- */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    // Linux: /proc/PID/stat is "pid (comm) state …", comm possibly holding spaces and parentheses.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return process.platform !== 'linux'; // no /proc to ask: the signal said it exists
-  }
 }
 
 function readRecord(path: string): LockRecord | undefined {
@@ -73,7 +53,7 @@ export function lockRunDirectory(out: string): RunLock {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const held = readRecord(path);
-    if (held && (held.host !== mine.host || alive(held.pid))) {
+    if (held && (held.host !== mine.host || processAlive(held.pid))) {
       const where = held.host === mine.host ? `pid ${held.pid}` : `pid ${held.pid} on ${held.host}`;
       throw new DiagnosticError([
         {

@@ -15,6 +15,7 @@ import { initWeights, npyHeaderBytes, readSafetensors, writeNpy, writeSafetensor
 import { freshSeed, maxNormRelativeError, randomArray, rng } from '../webgpu/util.js';
 import { runCli as run } from '../cli/run-cli.js';
 import { RUN_LOCK } from '../../src/train/run-lock.js';
+import { processState } from '../../src/train/process-state.js';
 
 const MODEL = 'models/tiny/pst-tiny.pst';
 const root = join(import.meta.dirname, '..', '..');
@@ -25,29 +26,17 @@ function childrenOf(pid: number): number[] {
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const state = procState(Number(entry));
-    if (state && state.ppid === pid && state.alive) found.push(Number(entry));
+    const state = processState(Number(entry));
+    if (state && state.ppid === pid && state.running) found.push(Number(entry));
   }
   return found;
-}
-
-/** A process's parent and whether it still runs (a zombie does not), or undefined once it is gone. */
-function procState(pid: number): { ppid: number; alive: boolean } | undefined {
-  try {
-    // /proc/PID/stat: "pid (comm) state ppid …"; comm may hold spaces and parentheses.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(ppid), alive: state !== 'Z' && state !== 'X' };
-  } catch {
-    return undefined;
-  }
 }
 
 /** Waits until a process has ended (or is a zombie): true, or false after `ms`. */
 async function gone(pid: number, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
-    if (!procState(pid)?.alive) return true;
+    if (!processState(pid)?.running) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
@@ -175,7 +164,7 @@ describe('pstc train', () => {
       expect(await gone(cli!, 15_000), `the CLI process ${cli} went on after its pstc process was killed`).toBe(true);
     } finally {
       child.kill('SIGKILL');
-      if (cli !== undefined && procState(cli)?.alive) process.kill(cli, 'SIGKILL');
+      if (cli !== undefined && processState(cli)?.running) process.kill(cli, 'SIGKILL');
     }
   }, 300_000);
 

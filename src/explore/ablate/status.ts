@@ -7,6 +7,7 @@ import { renderTable } from '../format.js';
 import type { AblationDir, RunningMarker } from './layout.js';
 import type { PlannedRun, RunRecord, SweepPlan } from './record.js';
 import { readSlurm, submissions, taskKey, type SlurmView } from './slurm.js';
+import { processAlive } from '../../train/process-state.js';
 
 export type RunState = 'done' | 'failed' | 'running' | 'queued' | 'interrupted' | 'lost' | 'not started';
 
@@ -47,7 +48,7 @@ function rowOf(dir: AblationDir, run: PlannedRun, subs: ReturnType<typeof submis
     if (ended && ended.state !== 'COMPLETED' && ended.state !== 'RUNNING') {
       return { run, state: 'lost', detail: `Slurm ended the task ${ended.state} (exit ${ended.exitCode}) before it wrote a result` };
     }
-    if (!marker.slurm && marker.host === hostname() && !alive(marker.pid)) {
+    if (!marker.slurm && marker.host === hostname() && !processAlive(marker.pid)) {
       return { run, state: 'interrupted', detail: `its process ${marker.pid} is gone (started ${marker.startedAt})` };
     }
     return { run, state: 'running', detail: `on ${marker.host}, pid ${marker.pid}, since ${marker.startedAt}` };
@@ -65,15 +66,6 @@ function rowOf(dir: AblationDir, run: PlannedRun, subs: ReturnType<typeof submis
 function endedAs(view: SlurmView, marker: RunningMarker): { state: string; exitCode: string } | undefined {
   const s = marker.slurm!;
   return (s.arrayJobId && s.arrayTaskId ? view.ended.get(taskKey(s.arrayJobId, s.arrayTaskId)) : undefined) ?? view.ended.get(s.jobId);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function firstLine(s: string | undefined): string {
