@@ -5,8 +5,9 @@
 // a run that died (SIGKILL, a crash) names a dead pid and is taken over, so nothing needs cleaning.
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { openSync, readFileSync, renameSync, unlinkSync, writeSync, closeSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { DiagnosticError } from '../lang/diagnostics.js';
+import { writeFileAtomic } from '../weights/atomic.js';
 import { processAlive } from './process-state.js';
 
 /** The lock's name: it starts with '.', so a run folder holding it is still a run folder. */
@@ -19,9 +20,11 @@ interface LockRecord {
 }
 
 export interface RunLock {
-  /** Removes the lock if it is still this process's (idempotent). */
+  /** Removes the lock if it is still this process's (a second call finds it gone). */
   release(): void;
 }
+
+const isMine = (record: LockRecord | undefined): boolean => record?.pid === process.pid && record.host === hostname();
 
 function readRecord(path: string): LockRecord | undefined {
   try {
@@ -42,12 +45,7 @@ export function lockRunDirectory(out: string): RunLock {
   const text = `${JSON.stringify(mine)}\n`;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const fd = openSync(path, 'wx');
-      try {
-        writeSync(fd, text);
-      } finally {
-        closeSync(fd);
-      }
+      writeFileSync(path, text, { flag: 'wx' }); // exclusive: fails if the lock exists
       return release(path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -70,28 +68,16 @@ export function lockRunDirectory(out: string): RunLock {
     }
     // Stale (its process is gone) or unreadable: replace it in one rename and read it back; of two
     // processes taking over at once, one that reads the other's record tries again and is refused.
-    const temp = `${path}.${process.pid}`;
-    const fd = openSync(temp, 'w');
-    try {
-      writeSync(fd, text);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, path);
-    const now = readRecord(path);
-    if (now?.pid === mine.pid && now.host === mine.host) return release(path);
+    writeFileAtomic(path, text);
+    if (isMine(readRecord(path))) return release(path);
   }
   throw new DiagnosticError([{ code: 'PST714', severity: 'error', message: `${out}: could not take ${RUN_LOCK} (other processes keep taking it)`, flag: '--out', hint: 'run one pstc train per --out' }]);
 }
 
 function release(path: string): RunLock {
-  let held = true;
   return {
     release() {
-      if (!held) return;
-      held = false;
-      const now = readRecord(path);
-      if (now?.pid === process.pid && now.host === hostname()) {
+      if (isMine(readRecord(path))) {
         try {
           unlinkSync(path);
         } catch {

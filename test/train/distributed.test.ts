@@ -19,6 +19,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Loader } from '../../src/data/loader.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import { maxDifference, mpiAvailable, mpiEnv as env, mpirunArgs as mpirun, runMpi, weightsAt } from './mpi.js';
+import { processState } from '../../src/train/process-state.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const MODEL = 'models/tiny/pst-tiny.pst';
@@ -80,8 +81,7 @@ describe('pstc train --distributed mpi (2 ranks, loopback)', () => {
     const findRank1 = (): number | undefined => {
       for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
         try {
-          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-          if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== child.pid) continue;
+          if (processState(Number(pid))?.ppid !== child.pid) continue;
           if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('OMPI_COMM_WORLD_RANK=1')) return Number(pid);
         } catch {
           // a process that ended meanwhile
